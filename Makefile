@@ -1,0 +1,85 @@
+# cmbmap — build, test, install. `make help` lists the targets.
+# The Makefile only builds: `make deps` installs packages, pkg-config finds them.
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CXX      ?= g++
+PKGS     := libunwind
+CXXFLAGS ?= -O2 -g
+WARN     := -Wall -Wextra -Wno-missing-field-initializers
+BASEFLAGS = -std=c++20 -fPIC -fvisibility=hidden -fno-exceptions -fno-rtti \
+            -Iinclude -D_GNU_SOURCE $(WARN)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+RESOLVER_SRC := $(wildcard resolver/*.cpp)
+CORE_SRC     := $(wildcard shim/core/*.cpp)
+SHIM_SRC     := $(wildcard shim/*.cpp)
+CLI_SRC      := $(wildcard tools/cli/*.cpp)
+
+obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+RESOLVER_OBJ := $(call obj,$(RESOLVER_SRC))
+CORE_OBJ     := $(call obj,$(CORE_SRC))
+SHIM_OBJ     := $(call obj,$(SHIM_SRC))
+CLI_OBJ      := $(call obj,$(CLI_SRC))
+
+LIB := $(BUILD)/libcmbmap.so
+CLI := $(BUILD)/cmbmap
+
+.PHONY: all deps check check-unit check-host check-diff check-vm bench-host demo install \
+        uninstall clean help vm-kernel
+all: $(LIB) $(CLI)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASEFLAGS) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(RESOLVER_OBJ) $(CORE_OBJ) $(SHIM_OBJ) shim/libcmbmap.map
+	$(CXX) -shared -o $@ $(RESOLVER_OBJ) $(CORE_OBJ) $(SHIM_OBJ) \
+	  -Wl,--version-script=shim/libcmbmap.map -Wl,-z,now -Wl,-soname,libcmbmap.so \
+	  $(PKG_LIBS) -ldl -lpthread
+
+# The CLI links the resolver and the option table, not the interposers.
+CLI_CORE_OBJ := $(call obj,shim/core/options.cpp shim/core/stats.cpp shim/core/log.cpp)
+$(CLI): $(CLI_OBJ) $(RESOLVER_OBJ) $(CLI_CORE_OBJ)
+	$(CXX) -o $@ $^ -lnvme
+
+include test/test.mk
+-include tools/bench/bench.mk
+-include test/vm/vm.mk
+
+deps:
+	@tools/deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/include/cmbmap $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libcmbmap.so
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/cmbmap
+	install -m 644 include/cmbmap/cmbmap.h $(DESTDIR)$(PREFIX)/include/cmbmap/cmbmap.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*CMBMAP_VERSION_STRING "\(.*\)"/\1/p' include/cmbmap/cmbmap.h)|' \
+	  cmbmap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cmbmap.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcmbmap.so $(DESTDIR)$(PREFIX)/bin/cmbmap \
+	  $(DESTDIR)$(PREFIX)/include/cmbmap/cmbmap.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/cmbmap.pc
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "cmbmap targets:"
+	@echo "  make deps        install build and test dependencies (Debian packages; root)"
+	@echo "  make             build $(LIB) and $(CLI)"
+	@echo "  make check       run every test: unit, host filesystems, differential, VM"
+	@echo "  make check-unit  Criterion unit tests only"
+	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
+	@echo "  make check-diff  real programs and bad calls with vs without the shim"
+	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
+	@echo "  make bench-host  mmap/munmap pass-through overhead on this host"
+	@echo "  make demo        show cmbmap on the emulated NVMe drive"
+	@echo "  make vm-kernel   build (or find cached) the P2PDMA guest kernel"
+	@echo "  make install     install library, CLI, header, pkg-config (PREFIX=$(PREFIX))"
+	@echo "  make clean       remove $(BUILD)/"
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

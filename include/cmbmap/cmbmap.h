@@ -1,0 +1,97 @@
+/*
+ * cmbmap public C API: version, reason codes and the statistics block.
+ *
+ * cmbmap is an LD_PRELOAD library that serves file mmap() from an NVMe
+ * controller's Controller Memory Buffer (CMB) and falls back to an ordinary
+ * file mapping whenever it cannot. Every fallback carries one reason code
+ * from the enum below; the same names appear in logs, stats, `cmbmap
+ * inspect` and JSON output.
+ *
+ * This header is C (and C++) and is the only header installed.
+ */
+#ifndef CMBMAP_CMBMAP_H
+#define CMBMAP_CMBMAP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CMBMAP_VERSION_MAJOR 0
+#define CMBMAP_VERSION_MINOR 1
+#define CMBMAP_VERSION_PATCH 0
+#define CMBMAP_VERSION_STRING "0.1.0"
+
+/*
+ * Why a range is (or is not) served from CMB memory. CMBMAP_ELIGIBLE means
+ * the range could be placed in CMB memory; every other value names why it
+ * stays an ordinary file mapping. Values are stable: append only.
+ */
+enum cmbmap_reason {
+	CMBMAP_ELIGIBLE = 0,
+	/* process-wide */
+	CMBMAP_DISABLED,          /* CMBMAP_DISABLE=1 */
+	CMBMAP_SETUID,            /* AT_SECURE process (setuid/setgid/caps) */
+	/* per mapping */
+	CMBMAP_TOO_SMALL,         /* mapping shorter than CMBMAP_MIN_SIZE */
+	CMBMAP_NOT_REGULAR,       /* fd is not a regular file */
+	CMBMAP_WRITABLE_SHARED,   /* writable MAP_SHARED without CMBMAP_WRITABLE=1 */
+	/* per device */
+	CMBMAP_NO_NVME,           /* file is not on an NVMe namespace */
+	CMBMAP_MULTI_DEVICE,      /* md/dm/btrfs: blocks may live on several devices */
+	CMBMAP_NO_CMB,            /* controller has no CMB */
+	CMBMAP_CMB_NO_READ_DATA,  /* CMB without RDS/WDS: cannot hold read data */
+	CMBMAP_NO_P2PDMA,         /* CMB not published as p2pmem (kernel lacks P2PDMA) */
+	CMBMAP_DEVICE_NOT_ALLOWED,/* controller not in CMBMAP_DEVICES */
+	/* per extent / page */
+	CMBMAP_HOLE,              /* no blocks allocated */
+	CMBMAP_UNWRITTEN,         /* preallocated, reads as zeros */
+	CMBMAP_DELALLOC,          /* blocks not yet allocated (still after sync) */
+	CMBMAP_INLINE,            /* data inline in metadata or tail-packed */
+	CMBMAP_SHARED,            /* reflinked / shared extent */
+	CMBMAP_ENCODED,           /* compressed or encrypted on disk */
+	CMBMAP_NOT_ALIGNED,       /* extent not on a page / LBA boundary */
+	CMBMAP_EOF_TAIL,          /* pages wholly past end of file */
+	CMBMAP_FIEMAP_FAILED,     /* filesystem cannot report extents */
+	CMBMAP_TOO_FRAGMENTED,    /* more extents than one plan can hold */
+	CMBMAP_UNKNOWN_EXTENT,    /* extent flagged UNKNOWN by the filesystem */
+	/* serving */
+	CMBMAP_NO_DATA_PATH,      /* this build plans but does not serve from CMB */
+	CMBMAP_BUDGET,            /* CMBMAP_BUDGET would be exceeded */
+	CMBMAP_REASON_COUNT
+};
+
+/* Stable upper-case name of a reason ("HOLE"), or "INVALID". */
+const char *cmbmap_reason_name(int reason);
+
+/* Library version string, e.g. "0.1.0". */
+const char *cmbmap_version(void);
+
+/*
+ * Per-process statistics. The library keeps one block per process in a
+ * small shared file under /run/cmbmap/ (read by `cmbmap stat`) and prints it
+ * at exit with CMBMAP_STATS=1.
+ */
+#define CMBMAP_STATS_MAGIC 0x434d424d53543031ULL /* "CMBMST01" */
+struct cmbmap_stats {
+	uint64_t magic;
+	uint64_t pid;
+	uint64_t mmap_calls;          /* file mappings seen by cmbmap */
+	uint64_t mmap_bytes;          /* bytes of those mappings */
+	uint64_t planned_segments;    /* segments the planner produced */
+	uint64_t eligible_bytes;      /* bytes that could be placed in CMB */
+	uint64_t served_bytes;        /* bytes currently served from CMB */
+	uint64_t served_total;        /* bytes ever served from CMB */
+	uint64_t fallback_bytes;      /* bytes left ordinary */
+	uint64_t fallback_by_reason[32]; /* bytes per cmbmap_reason */
+};
+
+/* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */
+int cmbmap_get_stats(struct cmbmap_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CMBMAP_CMBMAP_H */

@@ -1,0 +1,25 @@
+// File → extents through the FIEMAP ioctl, into a caller-provided array.
+#pragma once
+
+#include <cstddef>
+
+#include "types.h"
+
+namespace cmbmap {
+
+struct ExtentList {
+  Extent* items;
+  size_t capacity;
+  size_t count;
+  bool complete;  // false: the range holds more extents than capacity
+};
+
+// Extents of fd overlapping [start, start+length). With sync, the kernel
+// flushes delayed allocation first (FIEMAP_FLAG_SYNC) so that LBAs exist.
+// Returns 0 or -errno (e.g. -EOPNOTSUPP on filesystems without FIEMAP).
+int fetch_extents(int fd, uint64_t start, uint64_t length, bool sync, ExtentList* out);
+
+// True if any extent carries FIEMAP_EXTENT_DELALLOC.
+bool has_delalloc(const ExtentList& list);
+
+}  // namespace cmbmap

@@ -1,0 +1,24 @@
+// The one name table for enum cmbmap_reason (public API, see cmbmap.h).
+#include "cmbmap/cmbmap.h"
+
+#define CMBMAP_API extern "C" __attribute__((visibility("default")))
+
+namespace {
+constexpr const char* kNames[] = {
+    "ELIGIBLE",       "DISABLED",         "SETUID",        "TOO_SMALL",
+    "NOT_REGULAR",    "WRITABLE_SHARED",  "NO_NVME",       "MULTI_DEVICE",
+    "NO_CMB",         "CMB_NO_READ_DATA", "NO_P2PDMA",     "DEVICE_NOT_ALLOWED",
+    "HOLE",           "UNWRITTEN",        "DELALLOC",      "INLINE",
+    "SHARED",         "ENCODED",          "NOT_ALIGNED",   "EOF_TAIL",
+    "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "NO_DATA_PATH",
+    "BUDGET",
+};
+static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
+static_assert(CMBMAP_REASON_COUNT <= 32, "cmbmap_stats.fallback_by_reason too small");
+}  // namespace
+
+CMBMAP_API const char* cmbmap_reason_name(int reason) {
+  return reason >= 0 && reason < CMBMAP_REASON_COUNT ? kNames[reason] : "INVALID";
+}
+
+CMBMAP_API const char* cmbmap_version(void) { return CMBMAP_VERSION_STRING; }

@@ -1,0 +1,54 @@
+// fd → FileFacts → Plan (see resolve.h).
+#include "resolve.h"
+
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "prim.h"
+
+namespace cmbmap {
+
+int resolve_file(const char* sysfs_root, int fd, FileFacts* f) {
+  *f = FileFacts{};
+  int r = prim::fstat_fd(fd, &f->st);
+  if (r < 0) return r;
+  f->target.reason = CMBMAP_NO_NVME;
+  if (!S_ISREG(f->st.st_mode)) { f->file_reason = CMBMAP_NOT_REGULAR; return 0; }
+  struct statfs sfs;
+  // btrfs reports an anonymous st_dev and may place blocks on any of its
+  // devices: its FIEMAP physical offsets are not LBAs of one namespace.
+  if (prim::fstatfs_fd(fd, &sfs) == 0 && sfs.f_type == BTRFS_SUPER_MAGIC) {
+    f->file_reason = CMBMAP_MULTI_DEVICE;
+    return 0;
+  }
+  f->file_reason = CMBMAP_ELIGIBLE;
+  resolve_block_device(sysfs_root, f->st.st_dev, &f->target);
+  return 0;
+}
+
+int device_reason(const FileFacts& f) {
+  return f.file_reason != CMBMAP_ELIGIBLE ? f.file_reason : f.target.reason;
+}
+
+void plan_file(int fd, const FileFacts& f, uint64_t offset, uint64_t length, bool detail,
+               bool merge_extents, ExtentList* ex, Plan* plan) {
+  PlanRequest req{offset, length, (uint64_t)f.st.st_size, (uint32_t)sysconf(_SC_PAGESIZE),
+                  f.target.lba_size, device_reason(f), merge_extents};
+  if (f.file_reason == CMBMAP_NOT_REGULAR || (!detail && req.device_reason != CMBMAP_ELIGIBLE)) {
+    plan_whole(req, req.device_reason, plan);
+    return;
+  }
+  int r = fetch_extents(fd, offset, length, false, ex);
+  // Delayed allocation has no LBAs yet: flush once, then ask again.
+  if (r == 0 && has_delalloc(*ex)) r = fetch_extents(fd, offset, length, true, ex);
+  if (r < 0) {
+    plan_whole(req, req.device_reason != CMBMAP_ELIGIBLE ? req.device_reason : CMBMAP_FIEMAP_FAILED,
+               plan);
+    return;
+  }
+  plan_mapping(req, *ex, plan);
+}
+
+}  // namespace cmbmap

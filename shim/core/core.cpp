@@ -1,0 +1,189 @@
+// Core state, start-up and the mapping decision (see core.h).
+#include "core.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../../resolver/resolve.h"
+#include "../real.h"
+#include "log.h"
+#include "machine.h"
+#include "options.h"
+#include "registry.h"
+#include "stats.h"
+
+namespace cmbmap::core {
+namespace {
+
+enum class State : int { Uninit, Active, Disabled };
+State g_state = State::Uninit;
+Options g_opts;
+
+// initial-exec TLS: no __tls_get_addr (which may allocate) on the hot path.
+__thread int t_depth __attribute__((tls_model("initial-exec")));
+
+const char* env_lookup(const char* name) { return getenv(name); }
+void warn_option(const char* msg) {
+  char line[600] = "cmbmap: ";
+  size_t n = 8;
+  for (const char* p = msg; *p && n + 1 < sizeof line; ++p) line[n++] = *p;
+  line[n] = '\0';
+  log::to_stderr(line);
+}
+
+void atfork_child() {
+  stats::after_fork_child();
+  log::Line(LogLevel::Debug).s("fork: child starts with its own statistics").emit();
+}
+
+}  // namespace
+
+Scope::Scope() : on_(false) {
+  if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == State::Active && t_depth == 0) {
+    t_depth = 1;
+    on_ = true;
+  }
+}
+
+Scope::~Scope() {
+  if (on_) t_depth = 0;
+}
+
+void init() {
+  if (g_state != State::Uninit) return;
+  real::resolve();
+  parse_options(env_lookup, warn_option, &g_opts);
+  log::init(g_opts);
+  int reason = CMBMAP_ELIGIBLE;
+  if (g_opts.disable) reason = CMBMAP_DISABLED;
+  else if (getauxval(AT_SECURE)) reason = CMBMAP_SETUID;
+  if (reason != CMBMAP_ELIGIBLE) {
+    log::Line(LogLevel::Info).s("inactive: ").s(cmbmap_reason_name(reason)).emit();
+    __atomic_store_n(&g_state, State::Disabled, __ATOMIC_RELEASE);
+    return;
+  }
+  machine::init(g_opts);
+  pthread_atfork(nullptr, nullptr, atfork_child);
+  log::Line(LogLevel::Debug).s("active: min_size ").size(g_opts.min_size)
+      .s(machine::any_usable() ? ", a usable CMB is present" : ", no usable CMB on this machine")
+      .emit();
+  __atomic_store_n(&g_state, State::Active, __ATOMIC_RELEASE);
+}
+
+void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  // The common case costs nothing: without a usable CMB and with nobody
+  // watching (log, stats), no mapping can be served and none is inspected.
+  bool watching = log::enabled(LogLevel::Info) || g_opts.stats;
+  if (!machine::any_usable() && !watching)
+    return real::mmap(addr, len, prot, flags, fd, off);
+
+  const int saved_errno = errno;
+  int reason = CMBMAP_ELIGIBLE;
+  FileFacts facts;
+  Segment segs[64];
+  Plan plan{segs, 64, 0, 0};
+  if (len < g_opts.min_size) reason = CMBMAP_TOO_SMALL;
+  else if ((flags & MAP_SHARED) && (prot & PROT_WRITE) && !g_opts.writable)
+    reason = CMBMAP_WRITABLE_SHARED;
+  else if (resolve_file(machine::sysfs_root(), fd, &facts) < 0)
+    reason = CMBMAP_NOT_REGULAR;  // bad fd: the real mmap reports the error
+  else {
+    machine::apply(g_opts, &facts);
+    Extent ext[128];
+    ExtentList list{ext, 128, 0, true};
+    plan_file(fd, facts, (uint64_t)off, len, false, true, &list, &plan);
+  }
+
+  errno = saved_errno;
+  void* res = real::mmap(addr, len, prot, flags, fd, off);
+  int err = errno;
+  if (res == MAP_FAILED) {
+    log::Line(LogLevel::Debug).s("mmap fd ").i(fd).s(" failed in the kernel, errno ").i(err).emit();
+    errno = err;
+    return res;
+  }
+  stats::publish();
+  stats::add(&cmbmap_stats::mmap_calls, 1);
+  stats::add(&cmbmap_stats::mmap_bytes, len);
+  if (plan.count == 0) {
+    PlanRequest req{(uint64_t)off, len, 0, (uint32_t)sysconf(_SC_PAGESIZE), 0, reason, true};
+    plan_whole(req, reason, &plan);
+  }
+  stats::add(&cmbmap_stats::planned_segments, plan.count);
+  stats::add(&cmbmap_stats::eligible_bytes, plan.eligible_bytes);
+
+  char path[256] = "?";
+  if (log::enabled(LogLevel::Info)) {
+    char link[32] = "/proc/self/fd/";
+    size_t n = 14;
+    char tmp[12];
+    int k = 0;
+    for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
+    while (k) link[n++] = tmp[--k];
+    link[n] = '\0';
+    long r = syscall(SYS_readlinkat, AT_FDCWD, link, path, sizeof path - 1);
+    path[r > 0 ? r : 1] = '\0';
+  }
+  log::Line(LogLevel::Info).s("mmap ").s(path).s(" offset ").u((uint64_t)off).s(" length ")
+      .u(len).s(" at ").x((uintptr_t)res).s(": ").u(plan.count).s(" segment(s), ")
+      .size(plan.eligible_bytes).s(" eligible, all ordinary").emit();
+  for (size_t i = 0; i < plan.count; ++i) {
+    const Segment& s = plan.segments[i];
+    // Nothing is served by this build: eligible segments stay ordinary too.
+    int why = s.reason == CMBMAP_ELIGIBLE ? CMBMAP_NO_DATA_PATH : s.reason;
+    stats::add_fallback(why, s.length);
+    log::Line l(LogLevel::Debug);
+    l.s("  segment offset ").u(s.offset).s(" length ").u(s.length);
+    if (s.has_physical) l.s(" physical ").u(s.physical);
+    l.s(": ordinary, ").s(cmbmap_reason_name(why)).emit();
+  }
+  log::backtrace();
+  errno = err;
+  return res;
+}
+
+bool range_is_ours(const void* addr, size_t len) {
+  return registry::overlaps((uintptr_t)addr, len);
+}
+
+bool fd_is_ours(int fd) { return fd >= 0 && fd == log::fd() && fd != 2; }
+
+void fd_replaced(int fd) {
+  if (fd_is_ours(fd)) log::forget_fd();
+}
+
+bool file_has_served(int fd) {
+  if (registry::empty()) return false;
+  struct stat st;
+  return syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino);
+}
+
+bool path_has_served(int dirfd, const char* path) {
+  if (registry::empty() || !path) return false;
+  struct stat st;
+  return syscall(SYS_newfstatat, dirfd, path, &st, 0) == 0 && registry::has_file(st.st_dev, st.st_ino);
+}
+
+void before_exec() {
+  // The new image starts with nothing of ours: its own stats file, if any.
+  stats::unpublish();
+}
+
+void after_exec_failed() {
+  log::Line(LogLevel::Debug).s("exec failed; statistics continue in memory").emit();
+}
+
+void at_exit() {
+  if (g_state != State::Active) return;
+  if (g_opts.stats) stats::print();
+  stats::unpublish();
+}
+
+}  // namespace cmbmap::core

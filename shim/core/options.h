@@ -1,0 +1,48 @@
+// CMBMAP_* environment options: one table (name, type, default, help) feeds
+// parsing, the one-time warnings on bad values, `cmbmap --help` and the
+// README. Read once at start-up; never allocates.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cmbmap {
+
+enum class LogLevel : int { Off, Error, Warn, Info, Debug, Trace };
+
+struct Options {
+  bool disable;
+  LogLevel log_level;
+  char log_file[256];    // empty: stderr
+  bool stats;
+  uint64_t min_size;
+  bool writable;
+  char devices[256];     // empty: all controllers
+  uint64_t budget;       // 0: no limit
+};
+
+enum class OptionType { Bool, Size, Log, List };
+
+struct OptionDef {
+  const char* name;        // "CMBMAP_MIN_SIZE"
+  OptionType type;
+  const char* default_text;
+  const char* help;
+};
+
+// The table, in documentation order.
+const OptionDef* option_table(size_t* count);
+
+// Parses the environment into opts. lookup(name) returns the value or null
+// (getenv in the library; a fake in tests). Each malformed value calls
+// warn(message) once and keeps the default.
+void parse_options(const char* (*lookup)(const char* name), void (*warn)(const char* msg),
+                   Options* opts);
+
+// True if name is listed in CMBMAP_DEVICES (or the list is empty / "all").
+// Entries match a controller ("nvme0") or a PCI address ("0000:01:00.0").
+bool device_allowed(const Options& opts, const char* controller, const char* pci);
+
+const char* log_level_name(LogLevel level);
+
+}  // namespace cmbmap

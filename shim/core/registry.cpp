@@ -1,0 +1,103 @@
+// Served-range registry (see registry.h).
+#include "registry.h"
+
+namespace cmbmap::registry {
+namespace {
+
+Range g_ranges[kCapacity];
+size_t g_count;  // read racily only through empty()
+int g_lock;
+
+struct Guard {
+  Guard() { while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) {} }
+  ~Guard() { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
+};
+
+void insert_at(size_t i, const Range& r) {
+  for (size_t k = g_count; k > i; --k) g_ranges[k] = g_ranges[k - 1];
+  g_ranges[i] = r;
+  __atomic_store_n(&g_count, g_count + 1, __ATOMIC_RELEASE);
+}
+
+void erase_at(size_t i) {
+  for (size_t k = i; k + 1 < g_count; ++k) g_ranges[k] = g_ranges[k + 1];
+  __atomic_store_n(&g_count, g_count - 1, __ATOMIC_RELEASE);
+}
+
+}  // namespace
+
+bool empty() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) == 0; }
+
+size_t count() {
+  Guard g;
+  return g_count;
+}
+
+bool overlaps(uintptr_t start, size_t len) {
+  if (empty()) return false;
+  uintptr_t end = start + len;
+  Guard g;
+  for (size_t i = 0; i < g_count; ++i)
+    if (g_ranges[i].start < end && start < g_ranges[i].end) return true;
+  return false;
+}
+
+bool has_file(dev_t dev, ino_t ino) {
+  if (empty()) return false;
+  Guard g;
+  for (size_t i = 0; i < g_count; ++i)
+    if (g_ranges[i].dev == dev && g_ranges[i].ino == ino) return true;
+  return false;
+}
+
+bool add(const Range& r) {
+  if (r.start >= r.end) return false;
+  Guard g;
+  if (g_count == kCapacity) return false;
+  size_t i = 0;
+  while (i < g_count && g_ranges[i].end <= r.start) ++i;
+  if (i < g_count && g_ranges[i].start < r.end) return false;
+  insert_at(i, r);
+  return true;
+}
+
+size_t remove(uintptr_t start, size_t len) {
+  if (empty()) return 0;
+  uintptr_t end = start + len;
+  size_t removed = 0;
+  Guard g;
+  for (size_t i = 0; i < g_count;) {
+    Range& cur = g_ranges[i];
+    if (cur.end <= start || cur.start >= end) { ++i; continue; }
+    uintptr_t cut_lo = cur.start > start ? cur.start : start;
+    uintptr_t cut_hi = cur.end < end ? cur.end : end;
+    removed += cut_hi - cut_lo;
+    if (cut_lo > cur.start && cut_hi < cur.end) {
+      // A hole in the middle: keep both sides.
+      if (g_count == kCapacity) return removed;  // cannot split: keep whole (conservative)
+      Range right = cur;
+      right.start = cut_hi;
+      right.file_offset += cut_hi - cur.start;
+      cur.end = cut_lo;
+      insert_at(i + 1, right);
+      i += 2;
+    } else if (cut_lo > cur.start) {
+      cur.end = cut_lo;
+      ++i;
+    } else if (cut_hi < cur.end) {
+      cur.file_offset += cut_hi - cur.start;
+      cur.start = cut_hi;
+      ++i;
+    } else {
+      erase_at(i);
+    }
+  }
+  return removed;
+}
+
+void clear() {
+  Guard g;
+  __atomic_store_n(&g_count, 0, __ATOMIC_RELEASE);
+}
+
+}  // namespace cmbmap::registry

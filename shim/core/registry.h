@@ -1,0 +1,33 @@
+// The registry of address ranges cmbmap serves: what the mmap-family hooks
+// ask before forwarding ("is this address cmbmap's?") and what the file
+// hooks ask ("does this file have served ranges?"). Fixed capacity, sorted,
+// guarded by a spinlock; empty() is one atomic load for the common case.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace cmbmap::registry {
+
+struct Range {
+  uintptr_t start;     // page aligned
+  uintptr_t end;       // exclusive
+  dev_t dev;           // the file behind the range
+  ino_t ino;
+  uint64_t file_offset;  // file offset of start
+};
+
+constexpr size_t kCapacity = 1024;
+
+bool empty();
+bool overlaps(uintptr_t start, size_t len);
+bool has_file(dev_t dev, ino_t ino);
+bool add(const Range& r);                 // false: full or overlapping
+// Removes [start, start+len) from every range, splitting where needed.
+// Returns the number of bytes that were registered there.
+size_t remove(uintptr_t start, size_t len);
+size_t count();
+void clear();                             // after exec-like resets, tests
+
+}  // namespace cmbmap::registry

@@ -1,0 +1,146 @@
+// Statistics block and its shared file (see stats.h).
+#include "stats.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../../resolver/text.h"
+#include "log.h"
+
+namespace cmbmap::stats {
+namespace {
+
+cmbmap_stats g_local;
+cmbmap_stats* g_block = &g_local;   // the file's mapping once published
+char g_path[128];
+int g_lock;                          // guards publish/unpublish
+
+void lock() { while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) {} }
+void unlock() { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
+
+void append_u64(char* buf, unsigned cap, uint64_t v) {
+  unsigned n = 0;
+  while (buf[n]) ++n;
+  char tmp[24];
+  int k = 0;
+  do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (k > 0 && n + 1 < cap) buf[n++] = tmp[--k];
+  buf[n] = '\0';
+}
+
+// Opens (creating) DIR/PID.stats; returns fd or -1 and leaves the path in g_path.
+int open_in(const char* dir, mode_t dir_mode) {
+  syscall(SYS_mkdirat, AT_FDCWD, dir, dir_mode);
+  text::join(g_path, sizeof g_path, dir, "");
+  append_u64(g_path, sizeof g_path, (uint64_t)syscall(SYS_getpid));
+  unsigned n = 0;
+  while (g_path[n]) ++n;
+  text::copy(g_path + n, sizeof g_path - n, ".stats");
+  return (int)syscall(SYS_openat, AT_FDCWD, g_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                      0644);
+}
+
+}  // namespace
+
+const char* run_dir() { return "/run/cmbmap"; }
+
+void user_dir(char* buf, unsigned cap) {
+  text::copy(buf, cap, "/tmp/cmbmap-");
+  append_u64(buf, cap, (uint64_t)syscall(SYS_getuid));
+}
+
+cmbmap_stats* get() { return __atomic_load_n(&g_block, __ATOMIC_ACQUIRE); }
+
+void add(uint64_t cmbmap_stats::*field, uint64_t v) {
+  __atomic_fetch_add(&(get()->*field), v, __ATOMIC_RELAXED);
+}
+
+void add_fallback(int reason, uint64_t bytes) {
+  if (reason <= 0 || reason >= 32) return;
+  __atomic_fetch_add(&get()->fallback_by_reason[reason], bytes, __ATOMIC_RELAXED);
+  add(&cmbmap_stats::fallback_bytes, bytes);
+}
+
+void publish() {
+  if (get() != &g_local) return;
+  int saved = errno;
+  lock();
+  if (g_block == &g_local) {
+    // /run/cmbmap is shared by all users (sticky, like /tmp); else per-user /tmp.
+    int fd = open_in(run_dir(), 01777);
+    if (fd < 0) {
+      char dir[64];
+      user_dir(dir, sizeof dir);
+      fd = open_in(dir, 0700);
+    }
+    if (fd >= 0 && syscall(SYS_ftruncate, fd, sizeof(cmbmap_stats)) == 0) {
+      void* p = (void*)syscall(SYS_mmap, nullptr, sizeof(cmbmap_stats), PROT_READ | PROT_WRITE,
+                               MAP_SHARED, fd, 0);
+      if (p != MAP_FAILED) {
+        auto* blk = static_cast<cmbmap_stats*>(p);
+        *blk = g_local;
+        blk->magic = CMBMAP_STATS_MAGIC;
+        blk->pid = (uint64_t)syscall(SYS_getpid);
+        __atomic_store_n(&g_block, blk, __ATOMIC_RELEASE);
+      } else {
+        g_path[0] = '\0';
+      }
+    } else {
+      g_path[0] = '\0';
+    }
+    if (fd >= 0) syscall(SYS_close, fd);
+  }
+  unlock();
+  errno = saved;
+}
+
+void unpublish() {
+  int saved = errno;
+  lock();
+  if (g_block != &g_local) {
+    g_local = *g_block;
+    cmbmap_stats* old = g_block;
+    __atomic_store_n(&g_block, &g_local, __ATOMIC_RELEASE);
+    syscall(SYS_munmap, old, sizeof(cmbmap_stats));
+    if (g_path[0]) syscall(SYS_unlinkat, AT_FDCWD, g_path, 0);
+    g_path[0] = '\0';
+  }
+  unlock();
+  errno = saved;
+}
+
+void after_fork_child() {
+  // The parent's block is MAP_SHARED: drop it without touching the parent's file.
+  cmbmap_stats* old = g_block;
+  g_local = cmbmap_stats{};
+  g_block = &g_local;
+  g_lock = 0;
+  if (old != &g_local) syscall(SYS_munmap, old, sizeof(cmbmap_stats));
+  g_path[0] = '\0';
+}
+
+void print() {
+  const cmbmap_stats& s = *get();
+  log::Line(LogLevel::Error, "stats").s("file mappings ").u(s.mmap_calls).s(" (").size(s.mmap_bytes)
+      .s("), eligible ").size(s.eligible_bytes).s(", served ").size(s.served_total)
+      .s(", ordinary ").size(s.fallback_bytes).emit();
+  for (int r = 1; r < CMBMAP_REASON_COUNT; ++r) {
+    if (s.fallback_by_reason[r])
+      log::Line(LogLevel::Error, "stats").s("  ").s(cmbmap_reason_name(r)).s(" ")
+          .size(s.fallback_by_reason[r]).emit();
+  }
+}
+
+}  // namespace cmbmap::stats
+
+extern "C" __attribute__((visibility("default"))) int cmbmap_get_stats(cmbmap_stats* out) {
+  if (!out) return -1;
+  *out = *cmbmap::stats::get();
+  out->magic = CMBMAP_STATS_MAGIC;
+  out->pid = (uint64_t)syscall(SYS_getpid);
+  return 0;
+}

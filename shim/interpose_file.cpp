@@ -1,0 +1,157 @@
+// Interposers for the calls that open, change or release a file that may be
+// mapped: open/creat, write family, truncate, fallocate, copy_file_range,
+// sendfile, close, dup2/dup3. Each tells the core, then forwards.
+#include <cstdarg>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "interpose.h"
+#include "real.h"
+
+using namespace cmbmap;
+
+namespace {
+
+// open's mode argument exists only when the flags ask for one.
+bool wants_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
+
+int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
+  core::Scope scope;
+  if (scope.on() && (flags & O_ACCMODE) != O_RDONLY) core::path_changing(dirfd, path);
+  return real::openat(dirfd, path, flags, mode);
+}
+
+// Calls that change fd's file: the core revokes what it serves of it first.
+void changing(int fd) {
+  core::Scope scope;
+  if (scope.on()) core::file_changing(fd);
+}
+
+}  // namespace
+
+#define MODE_ARG(flags, last)                      \
+  mode_t mode = 0;                                 \
+  if (wants_mode(flags)) {                         \
+    va_list ap;                                    \
+    va_start(ap, last);                            \
+    mode = (mode_t)va_arg(ap, int);                \
+    va_end(ap);                                    \
+  }
+
+CMBMAP_EXPORT int open(const char* path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return do_openat(AT_FDCWD, path, flags, mode);
+}
+CMBMAP_EXPORT int open64(const char* path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return do_openat(AT_FDCWD, path, flags | O_LARGEFILE, mode);
+}
+CMBMAP_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return do_openat(dirfd, path, flags, mode);
+}
+CMBMAP_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return do_openat(dirfd, path, flags | O_LARGEFILE, mode);
+}
+CMBMAP_EXPORT int creat(const char* path, mode_t mode) {
+  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+CMBMAP_EXPORT int creat64(const char* path, mode_t mode) {
+  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC | O_LARGEFILE, mode);
+}
+
+CMBMAP_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+  changing(fd);
+  return real::write(fd, buf, n);
+}
+CMBMAP_EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  changing(fd);
+  return real::pwrite(fd, buf, n, off);
+}
+CMBMAP_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
+  return pwrite(fd, buf, n, off);
+}
+CMBMAP_EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
+  changing(fd);
+  return real::writev(fd, iov, cnt);
+}
+CMBMAP_EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
+  changing(fd);
+  return real::pwritev(fd, iov, cnt, off);
+}
+CMBMAP_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
+  return pwritev(fd, iov, cnt, off);
+}
+CMBMAP_EXPORT ssize_t pwritev2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
+  changing(fd);
+  return real::pwritev2(fd, iov, cnt, off, flags);
+}
+CMBMAP_EXPORT ssize_t pwritev64v2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
+  return pwritev2(fd, iov, cnt, off, flags);
+}
+
+CMBMAP_EXPORT int truncate(const char* path, off_t len) {
+  {
+    core::Scope scope;
+    if (scope.on()) core::path_changing(AT_FDCWD, path);
+  }
+  return real::truncate(path, len);
+}
+CMBMAP_EXPORT int truncate64(const char* path, off_t len) { return truncate(path, len); }
+CMBMAP_EXPORT int ftruncate(int fd, off_t len) {
+  changing(fd);
+  return real::ftruncate(fd, len);
+}
+CMBMAP_EXPORT int ftruncate64(int fd, off_t len) { return ftruncate(fd, len); }
+CMBMAP_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {
+  changing(fd);
+  return real::fallocate(fd, mode, off, len);
+}
+CMBMAP_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len) {
+  return fallocate(fd, mode, off, len);
+}
+CMBMAP_EXPORT int posix_fallocate(int fd, off_t off, off_t len) {
+  changing(fd);
+  return real::posix_fallocate(fd, off, len);
+}
+CMBMAP_EXPORT int posix_fallocate64(int fd, off_t off, off_t len) {
+  return posix_fallocate(fd, off, len);
+}
+CMBMAP_EXPORT ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n,
+                                      unsigned flags) {
+  changing(out);
+  return real::copy_file_range(in, in_off, out, out_off, n, flags);
+}
+CMBMAP_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) {
+  changing(out);
+  return real::sendfile(out, in, off, n);
+}
+CMBMAP_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) {
+  return sendfile(out, in, off, n);
+}
+
+CMBMAP_EXPORT int close(int fd) {
+  {
+    core::Scope scope;
+    if (scope.on()) core::fd_replaced(fd);
+  }
+  return real::close(fd);
+}
+CMBMAP_EXPORT int dup2(int oldfd, int newfd) {
+  {
+    core::Scope scope;
+    if (scope.on() && oldfd != newfd) core::fd_replaced(newfd);
+  }
+  return real::dup2(oldfd, newfd);
+}
+CMBMAP_EXPORT int dup3(int oldfd, int newfd, int flags) {
+  {
+    core::Scope scope;
+    if (scope.on() && oldfd != newfd) core::fd_replaced(newfd);
+  }
+  return real::dup3(oldfd, newfd, flags);
+}

@@ -1,0 +1,86 @@
+// Process events: start-up (constructor), exit (destructor) and the exec
+// family. fork is handled by pthread_atfork handlers the core registers;
+// vfork is deliberately not wrapped (its child may only exec or _exit).
+#include <cerrno>
+#include <cstdarg>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "interpose.h"
+#include "real.h"
+
+using namespace cmbmap;
+
+extern char** environ;
+
+__attribute__((constructor)) static void cmbmap_start() { core::init(); }
+__attribute__((destructor)) static void cmbmap_stop() { core::at_exit(); }
+
+namespace {
+
+// Runs one exec attempt between the core's before/after hooks, keeping the
+// errno the failed exec set.
+template <typename F>
+int around_exec(F exec) {
+  {
+    core::Scope scope;
+    if (scope.on()) core::before_exec();
+  }
+  int r = exec();
+  int err = errno;
+  {
+    core::Scope scope;
+    if (scope.on()) core::after_exec_failed();
+  }
+  errno = err;
+  return r;
+}
+
+// execl-style varargs → argv on the stack (exec never returns on success).
+#define COLLECT_ARGV(first, argv)                                   \
+  size_t argc = 1;                                                  \
+  {                                                                 \
+    va_list ap;                                                     \
+    va_start(ap, first);                                            \
+    while (va_arg(ap, const char*)) ++argc;                         \
+    va_end(ap);                                                     \
+  }                                                                 \
+  char** argv = static_cast<char**>(__builtin_alloca((argc + 1) * sizeof(char*))); \
+  va_list ap;                                                       \
+  va_start(ap, first);                                              \
+  argv[0] = const_cast<char*>(first);                               \
+  for (size_t i = 1; i <= argc; ++i) argv[i] = va_arg(ap, char*);
+
+}  // namespace
+
+CMBMAP_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  return around_exec([&] { return real::execve(path, argv, envp); });
+}
+CMBMAP_EXPORT int execv(const char* path, char* const argv[]) {
+  return around_exec([&] { return real::execve(path, argv, environ); });
+}
+CMBMAP_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  return around_exec([&] { return real::execvpe(file, argv, envp); });
+}
+CMBMAP_EXPORT int execvp(const char* file, char* const argv[]) {
+  return around_exec([&] { return real::execvpe(file, argv, environ); });
+}
+CMBMAP_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+  return around_exec([&] { return real::fexecve(fd, argv, envp); });
+}
+CMBMAP_EXPORT int execl(const char* path, const char* arg, ...) {
+  COLLECT_ARGV(arg, argv);
+  va_end(ap);
+  return execv(path, argv);
+}
+CMBMAP_EXPORT int execlp(const char* file, const char* arg, ...) {
+  COLLECT_ARGV(arg, argv);
+  va_end(ap);
+  return execvp(file, argv);
+}
+CMBMAP_EXPORT int execle(const char* path, const char* arg, ...) {
+  COLLECT_ARGV(arg, argv);
+  char* const* envp = va_arg(ap, char* const*);
+  va_end(ap);
+  return execve(path, argv, envp);
+}

@@ -1,0 +1,191 @@
+// Real-symbol resolution and raw-syscall bootstrap (see real.h).
+#include "real.h"
+
+#include <cerrno>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace cmbmap::real {
+namespace {
+
+// One pointer per function; null means "use the raw system call".
+struct Table {
+  void* (*mmap)(void*, size_t, int, int, int, off_t);
+  int (*munmap)(void*, size_t);
+  void* (*mremap)(void*, size_t, size_t, int, ...);
+  int (*mprotect)(void*, size_t, int);
+  int (*madvise)(void*, size_t, int);
+  int (*msync)(void*, size_t, int);
+  int (*openat)(int, const char*, int, ...);
+  int (*close)(int);
+  int (*dup2)(int, int);
+  int (*dup3)(int, int, int);
+  ssize_t (*write)(int, const void*, size_t);
+  ssize_t (*pwrite)(int, const void*, size_t, off_t);
+  ssize_t (*writev)(int, const struct iovec*, int);
+  ssize_t (*pwritev)(int, const struct iovec*, int, off_t);
+  ssize_t (*pwritev2)(int, const struct iovec*, int, off_t, int);
+  int (*truncate)(const char*, off_t);
+  int (*ftruncate)(int, off_t);
+  int (*fallocate)(int, int, off_t, off_t);
+  int (*posix_fallocate)(int, off_t, off_t);
+  ssize_t (*copy_file_range)(int, off_t*, int, off_t*, size_t, unsigned);
+  ssize_t (*sendfile)(int, int, off_t*, size_t);
+  int (*execve)(const char*, char* const[], char* const[]);
+  int (*execvpe)(const char*, char* const[], char* const[]);
+  int (*fexecve)(int, char* const[], char* const[]);
+};
+Table t;
+
+template <typename F>
+void load(F*& slot, const char* name) {
+  slot = reinterpret_cast<F*>(dlsym(RTLD_NEXT, name));
+}
+
+// Raw fallback: the syscall() wrapper sets errno like libc would.
+inline long sys(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  return syscall(nr, a, b, c, d, e, f);
+}
+
+}  // namespace
+
+void resolve() {
+  // Resolve into a local table, then publish: a hook running meanwhile (in
+  // another thread, or inside dlsym) keeps using raw syscalls.
+  Table n{};
+  load(n.mmap, "mmap");
+  load(n.munmap, "munmap");
+  load(n.mremap, "mremap");
+  load(n.mprotect, "mprotect");
+  load(n.madvise, "madvise");
+  load(n.msync, "msync");
+  load(n.openat, "openat");
+  load(n.close, "close");
+  load(n.dup2, "dup2");
+  load(n.dup3, "dup3");
+  load(n.write, "write");
+  load(n.pwrite, "pwrite");
+  load(n.writev, "writev");
+  load(n.pwritev, "pwritev");
+  load(n.pwritev2, "pwritev2");
+  load(n.truncate, "truncate");
+  load(n.ftruncate, "ftruncate");
+  load(n.fallocate, "fallocate");
+  load(n.posix_fallocate, "posix_fallocate");
+  load(n.copy_file_range, "copy_file_range");
+  load(n.sendfile, "sendfile");
+  load(n.execve, "execve");
+  load(n.execvpe, "execvpe");
+  load(n.fexecve, "fexecve");
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  t = n;
+}
+
+void* mmap(void* a, size_t l, int p, int f, int fd, off_t o) {
+  if (auto fn = t.mmap) return fn(a, l, p, f, fd, o);
+  return (void*)sys(SYS_mmap, (long)a, (long)l, p, f, fd, o);
+}
+int munmap(void* a, size_t l) {
+  if (auto fn = t.munmap) return fn(a, l);
+  return (int)sys(SYS_munmap, (long)a, (long)l);
+}
+void* mremap(void* o, size_t ol, size_t nl, int f, void* na) {
+  if (auto fn = t.mremap) return fn(o, ol, nl, f, na);
+  return (void*)sys(SYS_mremap, (long)o, (long)ol, (long)nl, f, (long)na);
+}
+int mprotect(void* a, size_t l, int p) {
+  if (auto fn = t.mprotect) return fn(a, l, p);
+  return (int)sys(SYS_mprotect, (long)a, (long)l, p);
+}
+int madvise(void* a, size_t l, int adv) {
+  if (auto fn = t.madvise) return fn(a, l, adv);
+  return (int)sys(SYS_madvise, (long)a, (long)l, adv);
+}
+int msync(void* a, size_t l, int f) {
+  if (auto fn = t.msync) return fn(a, l, f);
+  return (int)sys(SYS_msync, (long)a, (long)l, f);
+}
+int openat(int d, const char* p, int f, mode_t m) {
+  if (auto fn = t.openat) return fn(d, p, f, m);
+  return (int)sys(SYS_openat, d, (long)p, f, m);
+}
+int close(int fd) {
+  if (auto fn = t.close) return fn(fd);
+  return (int)sys(SYS_close, fd);
+}
+int dup2(int o, int n) {
+  if (auto fn = t.dup2) return fn(o, n);
+  // dup2 with equal fds only validates oldfd; dup3 would fail with EINVAL.
+  if (o == n) return fcntl(o, F_GETFD) < 0 ? -1 : n;
+  return (int)sys(SYS_dup3, o, n, 0);
+}
+int dup3(int o, int n, int f) {
+  if (auto fn = t.dup3) return fn(o, n, f);
+  return (int)sys(SYS_dup3, o, n, f);
+}
+ssize_t write(int fd, const void* b, size_t n) {
+  if (auto fn = t.write) return fn(fd, b, n);
+  return sys(SYS_write, fd, (long)b, (long)n);
+}
+ssize_t pwrite(int fd, const void* b, size_t n, off_t o) {
+  if (auto fn = t.pwrite) return fn(fd, b, n, o);
+  return sys(SYS_pwrite64, fd, (long)b, (long)n, o);
+}
+ssize_t writev(int fd, const struct iovec* v, int c) {
+  if (auto fn = t.writev) return fn(fd, v, c);
+  return sys(SYS_writev, fd, (long)v, c);
+}
+ssize_t pwritev(int fd, const struct iovec* v, int c, off_t o) {
+  if (auto fn = t.pwritev) return fn(fd, v, c, o);
+  return sys(SYS_pwritev, fd, (long)v, c, o, 0);
+}
+ssize_t pwritev2(int fd, const struct iovec* v, int c, off_t o, int f) {
+  if (auto fn = t.pwritev2) return fn(fd, v, c, o, f);
+  return sys(SYS_pwritev2, fd, (long)v, c, o, 0, f);
+}
+int truncate(const char* p, off_t l) {
+  if (auto fn = t.truncate) return fn(p, l);
+  return (int)sys(SYS_truncate, (long)p, l);
+}
+int ftruncate(int fd, off_t l) {
+  if (auto fn = t.ftruncate) return fn(fd, l);
+  return (int)sys(SYS_ftruncate, fd, l);
+}
+int fallocate(int fd, int m, off_t o, off_t l) {
+  if (auto fn = t.fallocate) return fn(fd, m, o, l);
+  return (int)sys(SYS_fallocate, fd, m, o, l);
+}
+int posix_fallocate(int fd, off_t o, off_t l) {
+  if (auto fn = t.posix_fallocate) return fn(fd, o, l);
+  // posix_fallocate returns the error number instead of setting errno.
+  int saved = errno;
+  int r = (int)sys(SYS_fallocate, fd, 0, o, l) < 0 ? errno : 0;
+  errno = saved;
+  return r;
+}
+ssize_t copy_file_range(int i, off_t* io, int o, off_t* oo, size_t n, unsigned f) {
+  if (auto fn = t.copy_file_range) return fn(i, io, o, oo, n, f);
+  return sys(SYS_copy_file_range, i, (long)io, o, (long)oo, (long)n, f);
+}
+ssize_t sendfile(int o, int i, off_t* off, size_t n) {
+  if (auto fn = t.sendfile) return fn(o, i, off, n);
+  return sys(SYS_sendfile, o, i, (long)off, (long)n);
+}
+int execve(const char* p, char* const a[], char* const e[]) {
+  if (auto fn = t.execve) return fn(p, a, e);
+  return (int)sys(SYS_execve, (long)p, (long)a, (long)e);
+}
+int execvpe(const char* f, char* const a[], char* const e[]) {
+  if (auto fn = t.execvpe) return fn(f, a, e);
+  errno = ENOSYS;  // PATH search needs libc; only reachable before the constructor ran
+  return -1;
+}
+int fexecve(int fd, char* const a[], char* const e[]) {
+  if (auto fn = t.fexecve) return fn(fd, a, e);
+  return (int)sys(SYS_execveat, fd, (long)"", (long)a, (long)e, AT_EMPTY_PATH);
+}
+
+}  // namespace cmbmap::real

@@ -1,0 +1,42 @@
+// The real libc functions behind every interposer. Until they are resolved
+// (dlsym in the library constructor) and while dlsym itself runs, calls go
+// straight to the kernel as raw system calls, so bootstrap never recurses
+// and never touches the heap. This is the only file that knows about dlsym.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+namespace cmbmap::real {
+
+void resolve();  // called once from the constructor
+
+void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off);
+int munmap(void* addr, size_t len);
+void* mremap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr);
+int mprotect(void* addr, size_t len, int prot);
+int madvise(void* addr, size_t len, int advice);
+int msync(void* addr, size_t len, int flags);
+
+int openat(int dirfd, const char* path, int flags, mode_t mode);
+int close(int fd);
+int dup2(int oldfd, int newfd);
+int dup3(int oldfd, int newfd, int flags);
+
+ssize_t write(int fd, const void* buf, size_t n);
+ssize_t pwrite(int fd, const void* buf, size_t n, off_t off);
+ssize_t writev(int fd, const struct iovec* iov, int cnt);
+ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off);
+ssize_t pwritev2(int fd, const struct iovec* iov, int cnt, off_t off, int flags);
+int truncate(const char* path, off_t len);
+int ftruncate(int fd, off_t len);
+int fallocate(int fd, int mode, off_t off, off_t len);
+int posix_fallocate(int fd, off_t off, off_t len);
+ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n, unsigned flags);
+ssize_t sendfile(int out, int in, off_t* off, size_t n);
+
+int execve(const char* path, char* const argv[], char* const envp[]);
+int execvpe(const char* file, char* const argv[], char* const envp[]);
+int fexecve(int fd, char* const argv[], char* const envp[]);
+
+}  // namespace cmbmap::real
