@@ -32,7 +32,6 @@ struct Builder {
   void add(uint64_t off, uint64_t len, int reason, bool has_phys, uint64_t phys, uint32_t flags,
            size_t extent_index) {
     if (len == 0) return;
-    if (reason == CMBMAP_ELIGIBLE) plan->eligible_bytes += len;
     if (plan->count > 0) {
       Segment& s = plan->segments[plan->count - 1];
       bool same_extent = extent_index == last_extent;
@@ -41,6 +40,7 @@ struct Builder {
           (req.merge_extents || same_extent || !has_phys)) {
         s.length += len;
         s.flags |= flags;
+        if (reason == CMBMAP_ELIGIBLE) plan->eligible_bytes += len;
         return;
       }
     }
@@ -54,6 +54,7 @@ struct Builder {
       return;
     }
     plan->segments[plan->count++] = Segment{off, len, phys, flags, has_phys, reason};
+    if (reason == CMBMAP_ELIGIBLE) plan->eligible_bytes += len;
     last_extent = extent_index;
   }
 };

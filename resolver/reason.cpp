@@ -11,7 +11,6 @@ constexpr const char* kNames[] = {
     "HOLE",           "UNWRITTEN",        "DELALLOC",      "INLINE",
     "SHARED",         "ENCODED",          "NOT_ALIGNED",   "EOF_TAIL",
     "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "NO_DATA_PATH",
-    "BUDGET",
 };
 static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
 static_assert(CMBMAP_REASON_COUNT <= 32, "cmbmap_stats.fallback_by_reason too small");

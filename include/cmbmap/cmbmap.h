@@ -58,7 +58,6 @@ enum cmbmap_reason {
 	CMBMAP_UNKNOWN_EXTENT,    /* extent flagged UNKNOWN by the filesystem */
 	/* serving */
 	CMBMAP_NO_DATA_PATH,      /* this build plans but does not serve from CMB */
-	CMBMAP_BUDGET,            /* CMBMAP_BUDGET would be exceeded */
 	CMBMAP_REASON_COUNT
 };
 

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "machine.h"
 #include "options.h"
+#include "policy.h"
 #include "registry.h"
 #include "stats.h"
 
@@ -61,10 +62,8 @@ void init() {
   real::resolve();
   parse_options(env_lookup, warn_option, &g_opts);
   log::init(g_opts);
-  int reason = CMBMAP_ELIGIBLE;
-  if (g_opts.disable) reason = CMBMAP_DISABLED;
-  else if (getauxval(AT_SECURE)) reason = CMBMAP_SETUID;
-  if (reason != CMBMAP_ELIGIBLE) {
+  int reason = policy::mapping_reason(g_opts, getauxval(AT_SECURE) != 0, SIZE_MAX, 0, 0);
+  if (reason == CMBMAP_DISABLED || reason == CMBMAP_SETUID) {
     log::Line(LogLevel::Info).s("inactive: ").s(cmbmap_reason_name(reason)).emit();
     __atomic_store_n(&g_state, State::Disabled, __ATOMIC_RELEASE);
     return;
@@ -85,16 +84,13 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
     return real::mmap(addr, len, prot, flags, fd, off);
 
   const int saved_errno = errno;
-  int reason = CMBMAP_ELIGIBLE;
+  int reason = policy::mapping_reason(g_opts, false, len, prot, flags);
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
-  if (len < g_opts.min_size) reason = CMBMAP_TOO_SMALL;
-  else if ((flags & MAP_SHARED) && (prot & PROT_WRITE) && !g_opts.writable)
-    reason = CMBMAP_WRITABLE_SHARED;
-  else if (resolve_file(machine::sysfs_root(), fd, &facts) < 0)
+  if (reason == CMBMAP_ELIGIBLE && resolve_file(machine::sysfs_root(), fd, &facts) < 0)
     reason = CMBMAP_NOT_REGULAR;  // bad fd: the real mmap reports the error
-  else {
+  if (reason == CMBMAP_ELIGIBLE) {
     machine::apply(g_opts, &facts);
     Extent ext[128];
     ExtentList list{ext, 128, 0, true};
@@ -136,8 +132,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
       .size(plan.eligible_bytes).s(" eligible, all ordinary").emit();
   for (size_t i = 0; i < plan.count; ++i) {
     const Segment& s = plan.segments[i];
-    // Nothing is served by this build: eligible segments stay ordinary too.
-    int why = s.reason == CMBMAP_ELIGIBLE ? CMBMAP_NO_DATA_PATH : s.reason;
+    int why = policy::outcome(s.reason);
     stats::add_fallback(why, s.length);
     log::Line l(LogLevel::Debug);
     l.s("  segment offset ").u(s.offset).s(" length ").u(s.length);

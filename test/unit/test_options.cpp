@@ -1,0 +1,88 @@
+// CMBMAP_* parsing: defaults from the table, bad values warn once and keep
+// the default, never crash.
+#include <criterion/criterion.h>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../../shim/core/options.h"
+
+using namespace cmbmap;
+
+namespace {
+std::map<std::string, std::string> g_env;
+std::vector<std::string> g_warnings;
+const char* lookup(const char* name) {
+  auto it = g_env.find(name);
+  return it == g_env.end() ? nullptr : it->second.c_str();
+}
+void warn(const char* msg) { g_warnings.push_back(msg); }
+Options parse(std::map<std::string, std::string> env) {
+  g_env = std::move(env);
+  g_warnings.clear();
+  Options o;
+  parse_options(lookup, warn, &o);
+  return o;
+}
+}  // namespace
+
+Test(options, defaults_match_the_table) {
+  Options o = parse({});
+  cr_assert_not(o.disable);
+  cr_assert_eq(o.log_level, LogLevel::Warn);
+  cr_assert_str_eq(o.log_file, "");
+  cr_assert_not(o.stats);
+  cr_assert_eq(o.min_size, 256u << 10);
+  cr_assert_not(o.writable);
+  cr_assert_str_eq(o.devices, "");
+  cr_assert_eq(o.budget, 0u);
+  cr_assert(g_warnings.empty());
+}
+
+Test(options, good_values) {
+  Options o = parse({{"CMBMAP_DISABLE", "1"}, {"CMBMAP_LOG", "trace:/tmp/x.log"}, {"CMBMAP_STATS", "yes"},
+                     {"CMBMAP_MIN_SIZE", "0"}, {"CMBMAP_WRITABLE", "true"},
+                     {"CMBMAP_DEVICES", "nvme1,0000:02:00.0"}, {"CMBMAP_BUDGET", "32M"}});
+  cr_assert(o.disable);
+  cr_assert_eq(o.log_level, LogLevel::Trace);
+  cr_assert_str_eq(o.log_file, "/tmp/x.log");
+  cr_assert(o.stats);
+  cr_assert_eq(o.min_size, 0u);
+  cr_assert(o.writable);
+  cr_assert_eq(o.budget, 32u << 20);
+  cr_assert(device_allowed(o, "nvme1", "0000:09:00.0"));
+  cr_assert(device_allowed(o, "nvme7", "0000:02:00.0"));
+  cr_assert_not(device_allowed(o, "nvme0", "0000:01:00.0"));
+  cr_assert(g_warnings.empty());
+}
+
+Test(options, malformed_values_warn_once_each_and_keep_defaults) {
+  Options o = parse({{"CMBMAP_DISABLE", "maybe"}, {"CMBMAP_LOG", "loud"}, {"CMBMAP_MIN_SIZE", "12Q"},
+                     {"CMBMAP_BUDGET", "-5"}});
+  cr_assert_not(o.disable);
+  cr_assert_eq(o.log_level, LogLevel::Warn);
+  cr_assert_eq(o.min_size, 256u << 10);
+  cr_assert_eq(o.budget, 0u);
+  cr_assert_eq(g_warnings.size(), 4u);
+  cr_assert(strstr(g_warnings[2].c_str(), "CMBMAP_MIN_SIZE") && strstr(g_warnings[2].c_str(), "12Q"),
+            "warning names the variable and the value: %s", g_warnings[2].c_str());
+}
+
+Test(options, all_means_every_device) {
+  Options o = parse({{"CMBMAP_DEVICES", "all"}});
+  cr_assert(device_allowed(o, "nvme3", "x"));
+}
+
+Test(options, every_table_entry_has_help_and_a_parsable_default) {
+  size_t n;
+  const OptionDef* t = option_table(&n);
+  cr_assert_geq(n, 7u);
+  for (size_t i = 0; i < n; ++i) {
+    cr_assert(strncmp(t[i].name, "CMBMAP_", 7) == 0);
+    cr_assert_gt(strlen(t[i].help), 10u);
+    // Setting each variable to its documented default must not warn.
+    parse({{t[i].name, t[i].default_text}});
+    cr_assert(g_warnings.empty(), "%s default '%s' does not parse", t[i].name, t[i].default_text);
+  }
+}

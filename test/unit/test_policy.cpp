@@ -1,0 +1,57 @@
+// Mapping-level reasons: every one reachable, in the documented precedence.
+#include <criterion/criterion.h>
+#include <sys/mman.h>
+
+#include "../../shim/core/policy.h"
+#include "cmbmap/cmbmap.h"
+
+using namespace cmbmap;
+
+namespace {
+Options base() {
+  Options o{};
+  o.min_size = 1 << 20;
+  return o;
+}
+}  // namespace
+
+Test(policy, reasons_in_order) {
+  Options o = base();
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ, MAP_SHARED), CMBMAP_ELIGIBLE);
+  cr_assert_eq(policy::mapping_reason(o, false, 4096, PROT_READ, MAP_SHARED), CMBMAP_TOO_SMALL);
+  cr_assert_eq(policy::mapping_reason(o, true, 4 << 20, PROT_READ, MAP_SHARED), CMBMAP_SETUID);
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED),
+               CMBMAP_WRITABLE_SHARED);
+  o.disable = true;
+  cr_assert_eq(policy::mapping_reason(o, true, 4096, PROT_READ, MAP_SHARED), CMBMAP_DISABLED);
+}
+
+Test(policy, private_writable_and_opted_in_shared_writable_are_eligible) {
+  Options o = base();
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE),
+               CMBMAP_ELIGIBLE);
+  o.writable = true;
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED),
+               CMBMAP_ELIGIBLE);
+}
+
+Test(policy, min_size_zero_allows_all) {
+  Options o = base();
+  o.min_size = 0;
+  cr_assert_eq(policy::mapping_reason(o, false, 1, PROT_READ, MAP_SHARED), CMBMAP_ELIGIBLE);
+}
+
+Test(policy, outcome_of_eligible_is_no_data_path) {
+  cr_assert_eq(policy::outcome(CMBMAP_ELIGIBLE), CMBMAP_NO_DATA_PATH);
+  cr_assert_eq(policy::outcome(CMBMAP_HOLE), CMBMAP_HOLE);
+}
+
+Test(reason, names_are_unique_and_stable) {
+  cr_assert_str_eq(cmbmap_reason_name(CMBMAP_ELIGIBLE), "ELIGIBLE");
+  cr_assert_str_eq(cmbmap_reason_name(CMBMAP_NO_P2PDMA), "NO_P2PDMA");
+  cr_assert_str_eq(cmbmap_reason_name(CMBMAP_REASON_COUNT), "INVALID");
+  cr_assert_str_eq(cmbmap_reason_name(-1), "INVALID");
+  for (int a = 0; a < CMBMAP_REASON_COUNT; ++a)
+    for (int b = a + 1; b < CMBMAP_REASON_COUNT; ++b)
+      cr_assert_str_neq(cmbmap_reason_name(a), cmbmap_reason_name(b));
+}
