@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# A command that outlives --timeout is stopped: exit 125 and a message naming the timeout,
+# and the guest is not booted again.
+. "$(dirname "$0")/../helpers.sh"
+err=$(mktemp); trap 'rm -f "$err"' EXIT
+t0=$SECONDS
+"$VMRUN" --timeout 25 -- sleep 600 2>"$err"; rc=$?
+cat "$err" | grep 'tools/vm/run:'
+[ "$rc" = 125 ] || fail "exit status $rc, expected 125"
+grep -q '^tools/vm/run: timeout: .*(the command had started)' "$err" || fail "no timeout message"
+! grep -q 'booting once more' "$err" || fail "retried after the command had started"
+[ $((SECONDS - t0)) -lt 60 ] || fail "took $((SECONDS - t0)) s for --timeout 25"

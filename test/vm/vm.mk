@@ -1,0 +1,12 @@
+# Makefile fragment for the test machine's helper programs (test/vm/*.c), built into
+# build/test/vm/. Included by the top-level Makefile; also usable alone:
+#   make -f test/vm/vm.mk vm-test-progs
+VM_TEST_PROGS := build/test/vm/p2pmem_fill
+VM_TEST_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c11
+
+.PHONY: vm-test-progs
+vm-test-progs: $(VM_TEST_PROGS)
+
+build/test/vm/%: test/vm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VM_TEST_CFLAGS) -o $@ $<
