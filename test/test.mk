@@ -24,9 +24,10 @@ check-unit: $(UNIT_BIN)
 	@echo "== unit tests (Criterion)"
 	@$(UNIT_BIN) --jobs 2
 
-check-abi: $(LIB)
+check-abi: $(LIB) $(CLI)
 	@echo "== exported symbols"
 	@test/abi/check-exports $(LIB)
+	@test/abi/readme-options
 
 check-host: all test-helpers
 	@echo "== resolver on real filesystems (loop devices)"

@@ -1,0 +1,8 @@
+# Benchmarks that run on the host (the VM benchmarks come with `make bench`).
+.PHONY: bench-host
+$(BUILD)/bench/mmap_loop: tools/bench/mmap_loop.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -o $@ $<
+
+bench-host: $(LIB) $(BUILD)/bench/mmap_loop
+	@tools/bench/passthrough.py
