@@ -15,10 +15,10 @@ $(BUILD)/test/%: test/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -D_GNU_SOURCE -o $@ $<
 
-.PHONY: check-abi test-helpers
+.PHONY: check-abi check-cli test-helpers
 test-helpers: $(TEST_HELPERS)
 
-check: all check-unit check-abi check-host check-diff check-vm
+check: all check-unit check-abi check-cli check-host check-diff check-vm
 
 check-unit: $(UNIT_BIN)
 	@echo "== unit tests (Criterion)"
@@ -36,3 +36,7 @@ check-host: all test-helpers
 check-diff: all test-helpers
 	@echo "== real programs and bad calls, with vs without the shim"
 	@test/diff/run-all
+
+check-cli: all
+	@echo "== command line"
+	@test/cli/run-all
