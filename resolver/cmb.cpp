@@ -1,6 +1,10 @@
 // CMB register decoding and p2pmem attribute reading (see cmb.h).
 #include "cmb.h"
 
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "prim.h"
 #include "text.h"
 
@@ -50,6 +54,46 @@ P2pmemInfo read_p2pmem(const char* pci_dir) {
   p.available = read_u64_attr(dir, "available", &avail) ? avail : 0;
   p.published = read_u64_attr(dir, "published", &pub) && pub != 0;
   return p;
+}
+
+bool read_cmb_registers(const char* pci_dir, uint32_t* cmbloc, uint32_t* cmbsz) {
+  char path[kPathMax];
+  if (!text::join(path, sizeof path, pci_dir, "resource0")) return false;
+  int fd = prim::open_read(path);
+  if (fd < 0) return false;
+  // NVMe register map: CMBLOC at 0x38, CMBSZ at 0x3c (32-bit MMIO reads).
+  void* p = (void*)syscall(SYS_mmap, nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  prim::close_fd(fd);
+  if (p == MAP_FAILED) return false;
+  auto* regs = static_cast<volatile uint32_t*>(p);
+  *cmbloc = regs[0x38 / 4];
+  *cmbsz = regs[0x3c / 4];
+  syscall(SYS_munmap, p, 4096);
+  return true;
+}
+
+bool kernel_has_p2pdma() {
+  int fd = prim::open_read("/proc/kallsyms");
+  if (fd < 0) return false;
+  static const char kNeedle[] = " pci_p2pdma_add_resource\n";
+  const size_t need = sizeof kNeedle - 1;
+  char buf[65536 + 64];
+  size_t keep = 0;
+  bool found = false;
+  for (;;) {
+    long n = prim::read_fd(fd, buf + keep, sizeof buf - keep - 1);
+    if (n <= 0) break;
+    size_t len = keep + (size_t)n;
+    buf[len] = '\0';
+    for (size_t i = 0; i + need <= len && !found; ++i)
+      if (buf[i] == ' ' && !__builtin_memcmp(buf + i, kNeedle, need)) found = true;
+    if (found) break;
+    // Keep the tail in case the name straddles two reads.
+    keep = len < need ? len : need;
+    __builtin_memmove(buf, buf + len - keep, keep);
+  }
+  prim::close_fd(fd);
+  return found;
 }
 
 int cmb_reason(const CmbInfo& cmb, const P2pmemInfo& p2p) {

@@ -78,7 +78,11 @@ static bool starts_with(const char* s, const char* prefix) {
   return true;
 }
 
-void resolve_controller(const char* ctrl_dir, NvmeTarget* t) {
+void resolve_controller(const char* ctrl_arg, NvmeTarget* t) {
+  // /sys/class/nvme/nvme0 is itself a symlink: relative links inside it
+  // ("device") only resolve from the real directory it points to.
+  char ctrl_dir[kPathMax];
+  if (!follow_link(ctrl_arg, ctrl_dir, sizeof ctrl_dir)) text::copy(ctrl_dir, sizeof ctrl_dir, ctrl_arg);
   text::copy(t->controller, sizeof t->controller, text::basename(ctrl_dir));
   char link[kPathMax];
   if (text::join(link, sizeof link, ctrl_dir, "device") &&

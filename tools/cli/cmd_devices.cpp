@@ -1,12 +1,16 @@
 // `cmbmap devices [--json]`: NVMe controllers (libnvme's topology scan), each
 // with its CMB (decoded from sysfs), its p2pmem pool and, when it cannot
 // serve, the reason.
+#include <cerrno>
 #include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cstring>
 #include <libnvme.h>
 #include <string>
 #include <vector>
 
+#include "../../resolver/cmb.h"
 #include "../../resolver/device.h"
 #include "cli.h"
 #include "target_json.h"
@@ -22,6 +26,8 @@ struct Namespace {
 
 struct Controller {
   std::string name, model, serial, transport, sysfs;
+  std::string cmb_source = "sysfs";  // sysfs, registers or kernel-log
+  std::string note;
   NvmeTarget target;
   std::vector<Namespace> namespaces;
 };
@@ -38,6 +44,45 @@ void add_ns(Controller& c, nvme_ns_t n) {
     if (have.name == or_empty(nvme_ns_get_name(n))) return;
   c.namespaces.push_back(Namespace{or_empty(nvme_ns_get_name(n)), or_empty(nvme_ns_get_generic_name(n)),
                                    (uint32_t)nvme_ns_get_nsid(n), (uint32_t)nvme_ns_get_lba_size(n)});
+}
+
+// True if the kernel log still holds "<ctrl>: failed to register the CMB",
+// which nvme-pci prints when it finds a CMB it cannot hand to P2PDMA.
+bool kernel_log_says_cmb_unregistered(const std::string& ctrl) {
+  int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  const std::string needle = ctrl + ": failed to register the CMB";
+  char rec[8192];
+  bool found = false;
+  for (;;) {
+    ssize_t n = read(fd, rec, sizeof rec - 1);
+    if (n < 0 && errno == EPIPE) continue;  // a record was overwritten: go on
+    if (n <= 0) break;
+    rec[n] = '\0';
+    if (strstr(rec, needle.c_str())) { found = true; break; }
+  }
+  close(fd);
+  return found;
+}
+
+// Without P2PDMA the kernel never registers the CMB and hides cmbloc/cmbsz.
+// Still tell the user the drive has one and why it cannot serve: read the
+// registers where the kernel lets us, else trust the kernel's own warning.
+void fill_hidden_cmb(Controller* c) {
+  NvmeTarget& t = c->target;
+  if (t.cmb.present || !t.pci_path[0]) return;
+  uint32_t loc, sz;
+  if (read_cmb_registers(t.pci_path, &loc, &sz) && sz != 0) {
+    t.cmb = decode_cmb(loc, sz);
+    c->cmb_source = "registers";
+    t.reason = cmb_reason(t.cmb, t.p2pmem);
+  } else if (kernel_log_says_cmb_unregistered(c->name)) {
+    t.cmb.present = true;  // size and capabilities unknown: the registers are disabled again
+    c->cmb_source = "kernel-log";
+    t.reason = CMBMAP_NO_P2PDMA;
+  }
+  if (t.cmb.present && t.reason == CMBMAP_NO_P2PDMA && kernel_has_p2pdma())
+    c->note = "the kernel has P2PDMA but did not register this CMB (see its log)";
 }
 
 std::vector<Controller> scan() {
@@ -60,6 +105,7 @@ std::vector<Controller> scan() {
         ctl.sysfs = or_empty(nvme_ctrl_get_sysfs_dir(c));
         ctl.target = NvmeTarget{};
         resolve_controller(ctl.sysfs.c_str(), &ctl.target);
+        fill_hidden_cmb(&ctl);
         nvme_ctrl_for_each_ns(c, n) add_ns(ctl, n);
         // With native multipath the block devices hang off the subsystem.
         if (ctl.namespaces.empty()) nvme_subsystem_for_each_ns(s, n) add_ns(ctl, n);
@@ -77,10 +123,12 @@ void print_text(const std::vector<Controller>& cs) {
     const NvmeTarget& t = c.target;
     printf("%s  %s  %s (serial %s, %s)\n", c.name.c_str(), t.pci[0] ? t.pci : "-", c.model.c_str(),
            c.serial.c_str(), c.transport.c_str());
-    if (t.cmb.present)
-      printf("  cmb     %s (%llu bytes) in BAR %u at offset %llu, %s\n", human_size(t.cmb.size).c_str(),
+    if (t.cmb.present && t.cmb.size)
+      printf("  cmb     %s (%llu bytes) in BAR %u at offset %llu, %s%s\n", human_size(t.cmb.size).c_str(),
              (unsigned long long)t.cmb.size, t.cmb.bar, (unsigned long long)t.cmb.offset,
-             cmb_flags_text(t.cmb).c_str());
+             cmb_flags_text(t.cmb).c_str(), c.cmb_source == "registers" ? " (read from registers)" : "");
+    else if (t.cmb.present)
+      printf("  cmb     present, size unknown (the kernel could not register it and hides its registers)\n");
     else
       printf("  cmb     none\n");
     if (t.p2pmem.present)
@@ -92,6 +140,7 @@ void print_text(const std::vector<Controller>& cs) {
       printf("  ns %u    /dev/%s (generic /dev/%s), LBA %u bytes\n", n.nsid, n.name.c_str(),
              n.generic.empty() ? "-" : n.generic.c_str(), n.lba_size);
     printf("  serves  %s\n", t.reason == CMBMAP_ELIGIBLE ? "yes" : cmbmap_reason_name(t.reason));
+    if (!c.note.empty()) printf("  note    %s\n", c.note.c_str());
   }
 }
 
@@ -103,6 +152,7 @@ void print_json(const std::vector<Controller>& cs) {
     j.begin_object().str("name", c.name).str("pci", t.pci).str("model", c.model).str("serial", c.serial)
         .str("transport", c.transport);
     cmb_json(j, t.cmb);
+    j.str("cmb_source", c.cmb_source);
     p2pmem_json(j, t.p2pmem);
     j.begin_array("namespaces");
     for (const Namespace& n : c.namespaces) {

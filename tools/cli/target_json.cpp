@@ -19,7 +19,9 @@ const FlagName kFiemap[] = {
 
 void cmb_json(Json& j, const CmbInfo& c) {
   j.begin_object("cmb").boolean("present", c.present);
-  if (c.present) {
+  if (c.present && c.size == 0) {
+    j.null("size");  // known to exist, geometry hidden by the kernel
+  } else if (c.present) {
     j.num("size", c.size).num("bar", c.bar).num("offset", c.offset).boolean("sqs", c.sqs)
         .boolean("cqs", c.cqs).boolean("lists", c.lists).boolean("rds", c.rds).boolean("wds", c.wds);
   }
