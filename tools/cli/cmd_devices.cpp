@@ -1,18 +1,15 @@
 // `cmbmap devices [--json]`: NVMe controllers (libnvme's topology scan), each
 // with its CMB (decoded from sysfs), its p2pmem pool and, when it cannot
 // serve, the reason.
-#include <cerrno>
 #include <cstdio>
-#include <fcntl.h>
-#include <unistd.h>
 #include <cstring>
 #include <libnvme.h>
 #include <string>
 #include <vector>
 
-#include "../../resolver/cmb.h"
 #include "../../resolver/device.h"
 #include "cli.h"
+#include "hidden_cmb.h"
 #include "target_json.h"
 
 namespace cmbmap::cli {
@@ -46,45 +43,6 @@ void add_ns(Controller& c, nvme_ns_t n) {
                                    (uint32_t)nvme_ns_get_nsid(n), (uint32_t)nvme_ns_get_lba_size(n)});
 }
 
-// True if the kernel log still holds "<ctrl>: failed to register the CMB",
-// which nvme-pci prints when it finds a CMB it cannot hand to P2PDMA.
-bool kernel_log_says_cmb_unregistered(const std::string& ctrl) {
-  int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return false;
-  const std::string needle = ctrl + ": failed to register the CMB";
-  char rec[8192];
-  bool found = false;
-  for (;;) {
-    ssize_t n = read(fd, rec, sizeof rec - 1);
-    if (n < 0 && errno == EPIPE) continue;  // a record was overwritten: go on
-    if (n <= 0) break;
-    rec[n] = '\0';
-    if (strstr(rec, needle.c_str())) { found = true; break; }
-  }
-  close(fd);
-  return found;
-}
-
-// Without P2PDMA the kernel never registers the CMB and hides cmbloc/cmbsz.
-// Still tell the user the drive has one and why it cannot serve: read the
-// registers where the kernel lets us, else trust the kernel's own warning.
-void fill_hidden_cmb(Controller* c) {
-  NvmeTarget& t = c->target;
-  if (t.cmb.present || !t.pci_path[0]) return;
-  uint32_t loc, sz;
-  if (read_cmb_registers(t.pci_path, &loc, &sz) && sz != 0) {
-    t.cmb = decode_cmb(loc, sz);
-    c->cmb_source = "registers";
-    t.reason = cmb_reason(t.cmb, t.p2pmem);
-  } else if (kernel_log_says_cmb_unregistered(c->name)) {
-    t.cmb.present = true;  // size and capabilities unknown: the registers are disabled again
-    c->cmb_source = "kernel-log";
-    t.reason = CMBMAP_NO_P2PDMA;
-  }
-  if (t.cmb.present && t.reason == CMBMAP_NO_P2PDMA && kernel_has_p2pdma())
-    c->note = "the kernel has P2PDMA but did not register this CMB (see its log)";
-}
-
 std::vector<Controller> scan() {
   std::vector<Controller> out;
   nvme_root_t r = nvme_create_root(nullptr, LOG_ERR);
@@ -105,7 +63,9 @@ std::vector<Controller> scan() {
         ctl.sysfs = or_empty(nvme_ctrl_get_sysfs_dir(c));
         ctl.target = NvmeTarget{};
         resolve_controller(ctl.sysfs.c_str(), &ctl.target);
-        fill_hidden_cmb(&ctl);
+        HiddenCmb h = find_hidden_cmb(&ctl.target);
+        ctl.cmb_source = h.source;
+        ctl.note = h.note;
         nvme_ctrl_for_each_ns(c, n) add_ns(ctl, n);
         // With native multipath the block devices hang off the subsystem.
         if (ctl.namespaces.empty()) nvme_subsystem_for_each_ns(s, n) add_ns(ctl, n);

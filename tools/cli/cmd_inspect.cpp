@@ -11,6 +11,7 @@
 
 #include "../../resolver/resolve.h"
 #include "cli.h"
+#include "hidden_cmb.h"
 #include "target_json.h"
 
 namespace cmbmap::cli {
@@ -27,6 +28,8 @@ int inspect_one(const char* path, Inspected* out) {
   if (fd < 0) return errno;
   out->path = path;
   if (resolve_file("/sys", fd, &out->facts) < 0) { int e = errno; close(fd); return e; }
+  if (out->facts.file_reason == CMBMAP_ELIGIBLE && out->facts.target.reason == CMBMAP_NO_CMB)
+    find_hidden_cmb(&out->facts.target);
   uint64_t size = (uint64_t)out->facts.st.st_size;
   std::vector<Extent> ext(65536);
   ExtentList list{ext.data(), ext.size(), 0, true};
