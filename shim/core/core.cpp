@@ -60,11 +60,16 @@ Scope::~Scope() {
 void init() {
   if (g_state != State::Uninit) return;
   real::resolve();
+  // A setuid/setgid program must not let its caller's environment choose
+  // files it writes (CMBMAP_LOG=...:/etc/passwd): ignore CMBMAP_* entirely.
+  if (getauxval(AT_SECURE)) {
+    __atomic_store_n(&g_state, State::Disabled, __ATOMIC_RELEASE);
+    return;
+  }
   parse_options(env_lookup, warn_option, &g_opts);
   log::init(g_opts);
-  int reason = policy::mapping_reason(g_opts, getauxval(AT_SECURE) != 0, SIZE_MAX, 0, 0);
-  if (reason == CMBMAP_DISABLED || reason == CMBMAP_SETUID) {
-    log::Line(LogLevel::Info).s("inactive: ").s(cmbmap_reason_name(reason)).emit();
+  if (policy::mapping_reason(g_opts, false, SIZE_MAX, 0, 0) == CMBMAP_DISABLED) {
+    log::Line(LogLevel::Info).s("inactive: ").s(cmbmap_reason_name(CMBMAP_DISABLED)).emit();
     __atomic_store_n(&g_state, State::Disabled, __ATOMIC_RELEASE);
     return;
   }
