@@ -6,14 +6,16 @@
 namespace {
 constexpr const char* kNames[] = {
     "ELIGIBLE",       "DISABLED",         "SETUID",        "TOO_SMALL",
-    "NOT_REGULAR",    "WRITABLE_SHARED",  "NO_NVME",       "MULTI_DEVICE",
+    "NOT_REGULAR",    "WRITABLE_SHARED",  "WRITABLE_PRIVATE", "EXECUTABLE", "NO_NVME", "MULTI_DEVICE",
     "NO_CMB",         "CMB_NO_READ_DATA", "NO_P2PDMA",     "DEVICE_NOT_ALLOWED",
     "HOLE",           "UNWRITTEN",        "DELALLOC",      "INLINE",
     "SHARED",         "ENCODED",          "NOT_ALIGNED",   "EOF_TAIL",
-    "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "NO_DATA_PATH",
+    "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "OPEN_FOR_WRITE",
+    "NO_PERMISSION",  "CMB_FULL",         "BUDGET",        "MAP_COUNT",
+    "FILL_FAILED",    "REMAPPED",
 };
 static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
-static_assert(CMBMAP_REASON_COUNT <= 32, "cmbmap_stats.fallback_by_reason too small");
+static_assert(CMBMAP_REASON_COUNT <= 40, "cmbmap_stats.fallback_by_reason too small");
 }  // namespace
 
 CMBMAP_API const char* cmbmap_reason_name(int reason) {

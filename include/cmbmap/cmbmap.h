@@ -37,6 +37,8 @@ enum cmbmap_reason {
 	CMBMAP_TOO_SMALL,         /* mapping shorter than CMBMAP_MIN_SIZE */
 	CMBMAP_NOT_REGULAR,       /* fd is not a regular file */
 	CMBMAP_WRITABLE_SHARED,   /* writable MAP_SHARED without CMBMAP_WRITABLE=1 */
+	CMBMAP_WRITABLE_PRIVATE,  /* writable MAP_PRIVATE: copy-on-write pages stay host pages */
+	CMBMAP_EXECUTABLE,        /* PROT_EXEC: code stays in host memory */
 	/* per device */
 	CMBMAP_NO_NVME,           /* file is not on an NVMe namespace */
 	CMBMAP_MULTI_DEVICE,      /* md/dm/btrfs: blocks may live on several devices */
@@ -57,7 +59,13 @@ enum cmbmap_reason {
 	CMBMAP_TOO_FRAGMENTED,    /* more extents than one plan can hold */
 	CMBMAP_UNKNOWN_EXTENT,    /* extent flagged UNKNOWN by the filesystem */
 	/* serving */
-	CMBMAP_NO_DATA_PATH,      /* this build plans but does not serve from CMB */
+	CMBMAP_OPEN_FOR_WRITE,    /* this process holds the file open for writing */
+	CMBMAP_NO_PERMISSION,     /* p2pmem "allocate" not accessible to this user */
+	CMBMAP_CMB_FULL,          /* the CMB has no room left */
+	CMBMAP_BUDGET,            /* CMBMAP_BUDGET would be exceeded */
+	CMBMAP_MAP_COUNT,         /* would push the process towards vm.max_map_count */
+	CMBMAP_FILL_FAILED,       /* reading the file into CMB memory failed */
+	CMBMAP_REMAPPED,          /* given back to the page cache by mremap/madvise/mprotect */
 	CMBMAP_REASON_COUNT
 };
 
@@ -83,7 +91,13 @@ struct cmbmap_stats {
 	uint64_t served_bytes;        /* bytes currently served from CMB */
 	uint64_t served_total;        /* bytes ever served from CMB */
 	uint64_t fallback_bytes;      /* bytes left ordinary */
-	uint64_t fallback_by_reason[32]; /* bytes per cmbmap_reason */
+	uint64_t fallback_by_reason[40]; /* bytes per cmbmap_reason */
+	uint64_t fills;               /* fill operations (one per served run) */
+	uint64_t fill_bytes;          /* bytes read from the drive into CMB memory */
+	uint64_t fill_ns;             /* time spent filling */
+	uint64_t zeroed_bytes;        /* bytes past EOF zeroed in served pages */
+	uint64_t freed_bytes;         /* CMB bytes given back (munmap, revoke) */
+	uint64_t revoked_bytes;       /* served bytes swapped back to ordinary pages */
 };
 
 /* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "policy.h"
 #include "registry.h"
+#include "serve.h"
 #include "stats.h"
 
 namespace cmbmap::core {
@@ -81,6 +82,44 @@ void init() {
   __atomic_store_n(&g_state, State::Active, __ATOMIC_RELEASE);
 }
 
+// "/proc/self/fd/N" → the file's path, for log lines.
+static void fd_path(int fd, char* path, size_t cap) {
+  char link[32] = "/proc/self/fd/";
+  size_t n = 14;
+  char tmp[12];
+  int k = 0;
+  for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
+  while (k) link[n++] = tmp[--k];
+  link[n] = '\0';
+  long r = syscall(SYS_readlinkat, AT_FDCWD, link, path, cap - 1);
+  path[r > 0 ? r : 0] = '\0';
+}
+
+static void log_decision(int fd, void* at, size_t len, off_t off, const Plan& plan, uint64_t served) {
+  if (!log::enabled(LogLevel::Info)) return;
+  char path[256];
+  fd_path(fd, path, sizeof path);
+  log::Line l(LogLevel::Info);
+  l.s("mmap ").s(path[0] ? path : "?").s(" offset ").u((uint64_t)off).s(" length ").u(len).s(" at ")
+      .x((uintptr_t)at).s(": ");
+  if (served) l.size(served).s(" served from CMB");
+  else l.s("ordinary");
+  if (plan.count == 1 && plan.segments[0].reason != CMBMAP_ELIGIBLE)
+    l.s(", ").s(cmbmap_reason_name(plan.segments[0].reason));
+  else
+    l.s(", ").u(plan.count).s(" segment(s)");
+  l.emit();
+  for (size_t i = 0; i < plan.count; ++i) {
+    const Segment& s = plan.segments[i];
+    log::Line d(LogLevel::Debug);
+    d.s("  segment offset ").u(s.offset).s(" length ").u(s.length);
+    if (s.has_physical) d.s(" physical ").u(s.physical);
+    if (s.reason == CMBMAP_ELIGIBLE) d.s(": CMB").emit();
+    else d.s(": ordinary, ").s(cmbmap_reason_name(s.reason)).emit();
+  }
+  log::backtrace();
+}
+
 void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   // The common case costs nothing: without a usable CMB and with nobody
   // watching (log, stats), no mapping can be served and none is inspected.
@@ -102,49 +141,31 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
     plan_file(fd, facts, (uint64_t)off, len, false, true, &list, &plan);
   }
 
+  // The kernel makes the ordinary mapping first: address, hint, MAP_FIXED,
+  // MAP_FIXED_NOREPLACE and every error are then exactly its own.
   errno = saved_errno;
-  void* res = real::mmap(addr, len, prot, flags, fd, off);
+  void* res = real::mmap(addr, len, prot, serve::initial_flags(flags, plan), fd, off);
   int err = errno;
   if (res == MAP_FAILED) {
     log::Line(LogLevel::Debug).s("mmap fd ").i(fd).s(" failed in the kernel, errno ").i(err).emit();
     errno = err;
     return res;
   }
+  serve::Request req{res, len, prot, flags, fd, off};
+  uint64_t served = serve::overlay(req, facts, g_opts, &plan);
+  serve::finish_flags(req);
+
   stats::publish();
   stats::add(&cmbmap_stats::mmap_calls, 1);
   stats::add(&cmbmap_stats::mmap_bytes, len);
   if (plan.count == 0) {
-    PlanRequest req{(uint64_t)off, len, 0, (uint32_t)sysconf(_SC_PAGESIZE), 0, reason, true};
-    plan_whole(req, reason, &plan);
+    PlanRequest whole{(uint64_t)off, len, 0, (uint32_t)sysconf(_SC_PAGESIZE), 0, reason, true};
+    plan_whole(whole, reason, &plan);
   }
   stats::add(&cmbmap_stats::planned_segments, plan.count);
   stats::add(&cmbmap_stats::eligible_bytes, plan.eligible_bytes);
-
-  char path[256] = "?";
-  if (log::enabled(LogLevel::Info)) {
-    char link[32] = "/proc/self/fd/";
-    size_t n = 14;
-    char tmp[12];
-    int k = 0;
-    for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
-    while (k) link[n++] = tmp[--k];
-    link[n] = '\0';
-    long r = syscall(SYS_readlinkat, AT_FDCWD, link, path, sizeof path - 1);
-    path[r > 0 ? r : 1] = '\0';
-  }
-  log::Line(LogLevel::Info).s("mmap ").s(path).s(" offset ").u((uint64_t)off).s(" length ")
-      .u(len).s(" at ").x((uintptr_t)res).s(": ").u(plan.count).s(" segment(s), ")
-      .size(plan.eligible_bytes).s(" eligible, all ordinary").emit();
-  for (size_t i = 0; i < plan.count; ++i) {
-    const Segment& s = plan.segments[i];
-    int why = policy::outcome(s.reason);
-    stats::add_fallback(why, s.length);
-    log::Line l(LogLevel::Debug);
-    l.s("  segment offset ").u(s.offset).s(" length ").u(s.length);
-    if (s.has_physical) l.s(" physical ").u(s.physical);
-    l.s(": ordinary, ").s(cmbmap_reason_name(why)).emit();
-  }
-  log::backtrace();
+  for (size_t i = 0; i < plan.count; ++i) stats::add_fallback(plan.segments[i].reason, plan.segments[i].length);
+  log_decision(fd, res, len, off, plan, served);
   errno = err;
   return res;
 }
@@ -157,6 +178,7 @@ bool fd_is_ours(int fd) { return fd >= 0 && fd == log::fd() && fd != 2; }
 
 void fd_replaced(int fd) {
   if (fd_is_ours(fd)) log::forget_fd();
+  keep_own_fd(fd);
 }
 
 bool file_has_served(int fd) {

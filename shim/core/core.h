@@ -33,10 +33,15 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 int protect(void* addr, size_t len, int prot);
 int advise(void* addr, size_t len, int advice);
 int sync_range(void* addr, size_t len, int flags);
+// Gives served ranges back to the page cache (cause: a reason code for
+// stats and log). Returns the bytes given back.
+size_t revoke_range(const void* addr, size_t len, int cause);
+size_t revoke_file(dev_t dev, ino_t ino, int cause);
 
 // fd events
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
 void fd_replaced(int fd);             // about to be closed or dup2'ed over
+void keep_own_fd(int fd);             // move a served range's fd out of the program's way
 bool file_has_served(int fd);         // any served range of fd's file
 bool path_has_served(int dirfd, const char* path);
 // The file behind fd / path is about to change (write, truncate, open for

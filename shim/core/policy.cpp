@@ -11,13 +11,30 @@ int mapping_reason(const Options& o, bool at_secure, size_t len, int prot, int f
   if (o.disable) return CMBMAP_DISABLED;
   if (at_secure) return CMBMAP_SETUID;
   if (len < o.min_size) return CMBMAP_TOO_SMALL;
-  // MAP_PRIVATE stores are copy-on-write into anonymous pages; only shared
-  // writable mappings would store into device memory.
+  // p2pmem lives on a noexec sysfs file: it cannot hold code.
+  if (prot & PROT_EXEC) return CMBMAP_EXECUTABLE;
   if ((flags & MAP_TYPE) == MAP_SHARED && (prot & PROT_WRITE) && !o.writable)
     return CMBMAP_WRITABLE_SHARED;
+  // Stores into a private mapping are copy-on-write into host pages: the
+  // CMB copy (MAP_SHARED by nature) must never see them.
+  if ((flags & MAP_TYPE) != MAP_SHARED && (prot & PROT_WRITE)) return CMBMAP_WRITABLE_PRIVATE;
   return CMBMAP_ELIGIBLE;
 }
 
-int outcome(int planned) { return planned == CMBMAP_ELIGIBLE ? CMBMAP_NO_DATA_PATH : planned; }
+bool protect_needs_revoke(int prot) { return prot & (PROT_WRITE | PROT_EXEC); }
+
+bool advice_needs_revoke(int advice) {
+  switch (advice) {
+    case MADV_DONTNEED:
+    case MADV_FREE:
+    case MADV_REMOVE:
+#ifdef MADV_DONTNEED_LOCKED
+    case MADV_DONTNEED_LOCKED:
+#endif
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace cmbmap::policy

@@ -9,11 +9,17 @@
 
 namespace cmbmap::policy {
 
-// DISABLED, SETUID, TOO_SMALL, WRITABLE_SHARED or ELIGIBLE.
+// DISABLED, SETUID, TOO_SMALL, EXECUTABLE, WRITABLE_SHARED,
+// WRITABLE_PRIVATE or ELIGIBLE, in that order of precedence.
 int mapping_reason(const Options& opts, bool at_secure, size_t len, int prot, int flags);
 
-// What becomes of a planned segment in this build: eligible ranges are
-// reported as NO_DATA_PATH (planned, not served), others keep their reason.
-int outcome(int planned_reason);
+// Whether changing a served range's protection to prot must first give it
+// back to the page cache: any write or exec permission (copy-on-write for
+// private mappings, the kernel's own EACCES check for shared ones).
+bool protect_needs_revoke(int prot);
+
+// Whether madvise(advice) on a served range must first give it back: advice
+// that drops pages, which must then read the file's bytes again.
+bool advice_needs_revoke(int advice);
 
 }  // namespace cmbmap::policy

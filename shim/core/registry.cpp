@@ -95,6 +95,65 @@ size_t remove(uintptr_t start, size_t len) {
   return removed;
 }
 
+size_t collect(uintptr_t start, size_t len, Range* out, size_t cap) {
+  if (empty()) return 0;
+  uintptr_t end = start + len;
+  size_t n = 0;
+  Guard g;
+  for (size_t i = 0; i < g_count && n < cap; ++i) {
+    const Range& r = g_ranges[i];
+    if (r.end <= start || r.start >= end) continue;
+    Range c = r;
+    if (c.start < start) { c.file_offset += start - c.start; c.start = start; }
+    if (c.end > end) c.end = end;
+    out[n++] = c;
+  }
+  return n;
+}
+
+size_t collect_file(dev_t dev, ino_t ino, Range* out, size_t cap) {
+  if (empty()) return 0;
+  size_t n = 0;
+  Guard g;
+  for (size_t i = 0; i < g_count && n < cap; ++i)
+    if (g_ranges[i].dev == dev && g_ranges[i].ino == ino) out[n++] = g_ranges[i];
+  return n;
+}
+
+bool uses_fd(int fd) {
+  if (empty()) return false;
+  Guard g;
+  for (size_t i = 0; i < g_count; ++i)
+    if (g_ranges[i].fd == fd) return true;
+  return false;
+}
+
+bool covers_whole(uintptr_t start, size_t len) {
+  uintptr_t end = start + len;
+  Guard g;
+  for (size_t i = 0; i < g_count; ++i) {
+    const Range& r = g_ranges[i];
+    if (r.end <= start || r.start >= end) continue;
+    if (r.start < start || r.end > end) return false;
+  }
+  return true;
+}
+
+void relocate_fd(int from, int to) {
+  Guard g;
+  for (size_t i = 0; i < g_count; ++i)
+    if (g_ranges[i].fd == from) g_ranges[i].fd = to;
+}
+
+void set_prot(uintptr_t start, size_t len, int prot) {
+  // Only whole ranges carry one prot; callers split first (mprotect on
+  // part of a range is rare: the range is then given back instead).
+  uintptr_t end = start + len;
+  Guard g;
+  for (size_t i = 0; i < g_count; ++i)
+    if (g_ranges[i].start >= start && g_ranges[i].end <= end) g_ranges[i].prot = prot;
+}
+
 void clear() {
   Guard g;
   __atomic_store_n(&g_count, 0, __ATOMIC_RELEASE);

@@ -16,6 +16,9 @@ struct Range {
   dev_t dev;           // the file behind the range
   ino_t ino;
   uint64_t file_offset;  // file offset of start
+  int fd;              // cmbmap's duplicate of the program's fd, to map the file back
+  int prot;            // as the program asked
+  int flags;           // MAP_SHARED or MAP_PRIVATE (plus harmless flags)
 };
 
 constexpr size_t kCapacity = 1024;
@@ -27,6 +30,16 @@ bool add(const Range& r);                 // false: full or overlapping
 // Removes [start, start+len) from every range, splitting where needed.
 // Returns the number of bytes that were registered there.
 size_t remove(uintptr_t start, size_t len);
+// Copies the registered pieces inside [start, start+len), clipped to it.
+size_t collect(uintptr_t start, size_t len, Range* out, size_t cap);
+// Copies the ranges of one file.
+size_t collect_file(dev_t dev, ino_t ino, Range* out, size_t cap);
+bool uses_fd(int fd);
+// True if every range overlapping [start, start+len) lies inside it.
+bool covers_whole(uintptr_t start, size_t len);
+void relocate_fd(int from, int to);   // the program is about to reuse `from`
+// Changes the recorded protection of the pieces inside [start, start+len).
+void set_prot(uintptr_t start, size_t len, int prot);
 size_t count();
 void clear();                             // after exec-like resets, tests
 

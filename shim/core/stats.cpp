@@ -60,7 +60,7 @@ void add(uint64_t cmbmap_stats::*field, uint64_t v) {
 }
 
 void add_fallback(int reason, uint64_t bytes) {
-  if (reason <= 0 || reason >= 32) return;
+  if (reason <= 0 || reason >= CMBMAP_REASON_COUNT) return;
   __atomic_fetch_add(&get()->fallback_by_reason[reason], bytes, __ATOMIC_RELAXED);
   add(&cmbmap_stats::fallback_bytes, bytes);
 }

@@ -26,10 +26,17 @@ Test(policy, reasons_in_order) {
   cr_assert_eq(policy::mapping_reason(o, true, 4096, PROT_READ, MAP_SHARED), CMBMAP_DISABLED);
 }
 
-Test(policy, private_writable_and_opted_in_shared_writable_are_eligible) {
+Test(policy, writable_private_and_executable_stay_ordinary) {
   Options o = base();
   cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE),
-               CMBMAP_ELIGIBLE);
+               CMBMAP_WRITABLE_PRIVATE);
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ, MAP_PRIVATE), CMBMAP_ELIGIBLE);
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_EXEC, MAP_PRIVATE),
+               CMBMAP_EXECUTABLE);
+}
+
+Test(policy, opted_in_shared_writable_is_eligible) {
+  Options o = base();
   o.writable = true;
   cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED),
                CMBMAP_ELIGIBLE);
@@ -41,9 +48,15 @@ Test(policy, min_size_zero_allows_all) {
   cr_assert_eq(policy::mapping_reason(o, false, 1, PROT_READ, MAP_SHARED), CMBMAP_ELIGIBLE);
 }
 
-Test(policy, outcome_of_eligible_is_no_data_path) {
-  cr_assert_eq(policy::outcome(CMBMAP_ELIGIBLE), CMBMAP_NO_DATA_PATH);
-  cr_assert_eq(policy::outcome(CMBMAP_HOLE), CMBMAP_HOLE);
+Test(policy, which_changes_give_a_range_back) {
+  cr_assert(policy::protect_needs_revoke(PROT_READ | PROT_WRITE));
+  cr_assert(policy::protect_needs_revoke(PROT_READ | PROT_EXEC));
+  cr_assert_not(policy::protect_needs_revoke(PROT_READ));
+  cr_assert_not(policy::protect_needs_revoke(PROT_NONE));
+  cr_assert(policy::advice_needs_revoke(MADV_DONTNEED));
+  cr_assert(policy::advice_needs_revoke(MADV_REMOVE));
+  cr_assert_not(policy::advice_needs_revoke(MADV_WILLNEED));
+  cr_assert_not(policy::advice_needs_revoke(MADV_SEQUENTIAL));
 }
 
 Test(reason, names_are_unique_and_stable) {
