@@ -39,9 +39,20 @@ void close_unused(const registry::Range* pieces, size_t n) {
 
 const char* cause_name(int cause) { return cmbmap_reason_name(cause); }
 
+// The kernel refuses unaligned addresses with EINVAL before touching
+// anything: such calls go straight to it, and cmbmap changes nothing.
+bool aligned(const void* addr) { return ((uintptr_t)addr & (uintptr_t)(sysconf(_SC_PAGESIZE) - 1)) == 0; }
+
+size_t page_round_up(size_t len) {
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  return (len + pg - 1) / pg * pg;
+}
+
 }  // namespace
 
 size_t revoke_range(const void* addr, size_t len, int cause) {
+  if (!aligned(addr)) return 0;
+  len = page_round_up(len);
   const int saved = errno;
   size_t total = 0;
   for (;;) {
@@ -84,25 +95,31 @@ size_t revoke_file(dev_t dev, ino_t ino, int cause) {
 }
 
 int unmap(void* addr, size_t len) {
+  // The kernel decides first (alignment, length): only a successful munmap
+  // changes what cmbmap serves.
+  int r = real::munmap(addr, len);
+  if (r != 0) return r;
   const int saved = errno;
   registry::Range pieces[kBatch];
-  size_t n = registry::collect((uintptr_t)addr, len, pieces, kBatch);
-  size_t gone = registry::remove((uintptr_t)addr, len);
+  size_t n = registry::collect((uintptr_t)addr, page_round_up(len), pieces, kBatch);
+  size_t gone = registry::remove((uintptr_t)addr, page_round_up(len));
   close_unused(pieces, n);
   if (gone) forget_served(gone);
   log::Line(LogLevel::Debug).s("munmap ").x((uintptr_t)addr).s(" length ").u(len).s(": ")
       .size(gone).s(" of CMB released").emit();
   errno = saved;
-  return real::munmap(addr, len);
+  return 0;
 }
 
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
+  if (!aligned(old)) return real::mremap(old, old_len, new_len, flags, new_addr);
   if (new_len <= old_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
     // Shrinking in place: the kernel drops the tail; keep the registry exact.
     void* r = real::mremap(old, old_len, new_len, flags, new_addr);
     if (r != MAP_FAILED && new_len < old_len) {
       const int saved = errno;
-      size_t gone = registry::remove((uintptr_t)old + new_len, old_len - new_len);
+      size_t keep = page_round_up(new_len);
+      size_t gone = keep < old_len ? registry::remove((uintptr_t)old + keep, page_round_up(old_len) - keep) : 0;
       if (gone) forget_served(gone);
       errno = saved;
     }
@@ -115,6 +132,7 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 }
 
 int protect(void* addr, size_t len, int prot) {
+  if (!aligned(addr)) return real::mprotect(addr, len, prot);
   if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
     // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
     // the file mapping answers exactly as it would without cmbmap.
@@ -129,7 +147,7 @@ int protect(void* addr, size_t len, int prot) {
 int advise(void* addr, size_t len, int advice) {
   // Dropped CMB pages have nothing to fault back in from: give the range
   // back so the next read sees the file's bytes.
-  if (policy::advice_needs_revoke(advice)) revoke_range(addr, len, CMBMAP_REMAPPED);
+  if (aligned(addr) && policy::advice_needs_revoke(advice)) revoke_range(addr, len, CMBMAP_REMAPPED);
   return real::madvise(addr, len, advice);
 }
 

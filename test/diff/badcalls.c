@@ -66,8 +66,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < size; ++i) buf[i] = (char)(i * 7 + 3);
   if (write(w, buf, size) != (ssize_t)size) { perror("write"); return 1; }
   fsync(w);
+  close(w);  /* no fd open for writing while mapping: cmbmap may serve these */
   int ro = open(path, O_RDONLY);
-  int wo = open(path, O_WRONLY);
   int dir = open(argv[1], O_RDONLY | O_DIRECTORY);
   int opath = open(path, O_PATH);
   void *last = NULL;
@@ -77,7 +77,9 @@ int main(int argc, char **argv) {
   MAPCASE("mmap length 0", mmap(NULL, 0, PROT_READ, MAP_SHARED, ro, 0));
   MAPCASE("mmap unaligned offset", mmap(NULL, size, PROT_READ, MAP_SHARED, ro, 100));
   MAPCASE("mmap no SHARED/PRIVATE", mmap(NULL, size, PROT_READ, 0, ro, 0));
+  int wo = open(path, O_WRONLY);
   MAPCASE("mmap write-only fd", mmap(NULL, size, PROT_READ, MAP_SHARED, wo, 0));
+  close(wo);
   MAPCASE("mmap PROT_WRITE shared on O_RDONLY", mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0));
   MAPCASE("mmap PROT_WRITE private on O_RDONLY", mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0));
   if (last) munmap(last, size);
@@ -130,6 +132,7 @@ int main(int argc, char **argv) {
   munmap(big, 4 * size);
 
   /* File calls cmbmap interposes. */
+  w = open(path, O_RDWR);
   INTCASE("write bad fd", write(9999, "x", 1));
   INTCASE("write O_RDONLY fd", write(ro, "x", 1));
   INTCASE("pwrite negative offset", pwrite(w, "x", 1, -1));

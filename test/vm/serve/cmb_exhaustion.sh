@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Four processes each map 24 MiB while holding the others' mappings: more
+# than the 64 MiB CMB holds. Every byte is right, the overflow falls back
+# (CMB_FULL), nothing fails.
+. "$(dirname "$0")/lib.sh"
+for i in 1 2 3 4; do random_file "$WORK/f$i" $((24 << 20)); done
+mkfifo "$WORK/go"
+pids=()
+for i in 1 2 3 4; do
+  with_shim ex$i "$PY" -c '
+import hashlib, mmap, sys
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+ok = hashlib.sha256(m).hexdigest() == hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
+print("ready", flush=True)
+open(sys.argv[2]).read()
+sys.exit(0 if ok else 3)' "$WORK/f$i" "$WORK/go" > "$LOGS/ex$i.out" &
+  pids+=($!)
+  for _ in $(seq 300); do grep -q ready "$LOGS/ex$i.out" 2>/dev/null && break; sleep 0.1; done
+done
+used=$(( $(cat "$(nvme_pci nvme0)/p2pmem/size" 2>/dev/null || echo 0) - $(cat "$(nvme_pci nvme0)/p2pmem/available" 2>/dev/null || echo 0) ))
+echo go > "$WORK/go"
+for p in "${pids[@]}"; do wait "$p" || fail "a process read wrong bytes or failed (exit $?)"; done
+served=0
+for i in 1 2 3 4; do served=$((served + $(served_bytes ex$i))); done
+echo "served $served of $((96 << 20)) bytes; CMB in use while all held: $used"
+if expect_served; then
+  [ "$served" -gt 0 ] && [ "$served" -lt $((96 << 20)) ] || fail "expected a partial serve, got $served"
+  cat "$LOGS"/ex*.log | grep -q CMB_FULL || fail "no CMB_FULL fallback logged"
+fi

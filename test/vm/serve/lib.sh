@@ -1,0 +1,34 @@
+# Shared by the serving tests (sourced, inside the test machine): the
+# helpers of test/vm/, plus running a program with and without the shim.
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers.sh"
+in_guest
+need_cli
+LIB=$ROOT/build/libcmbmap.so
+MAPCHECK=$ROOT/build/test/vm/mapcheck
+[ -x "$MAPCHECK" ] || skip "build/test/vm/mapcheck not built"
+WORK=$(mktemp -d /mnt/nvme/serve.XXXXXX)
+LOGS=$(mktemp -d /tmp/cmbmap-serve.XXXXXX)
+trap 'rm -rf "$WORK" "$LOGS"' EXIT
+
+# Served only where the kernel publishes the CMB as p2pmem.
+expect_served() { p2p_kernel; }
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# with_shim LOGNAME CMD...: CMD under the shim, every mapping considered,
+# log in $LOGS/LOGNAME.log
+with_shim() {
+  local name=$1; shift
+  env LD_PRELOAD="$LIB" CMBMAP_MIN_SIZE=0 CMBMAP_STATS=1 CMBMAP_LOG="debug:$LOGS/$name.log" "$@"
+}
+
+# served_bytes LOGNAME: bytes the shim served in that run (from its log)
+served_bytes() {
+  sed -nE 's/.* info: mmap .*: ([0-9]+) ([KMG]i)?B served from CMB.*/\1 \2/p' "$LOGS/$1.log" \
+    | awk '{m = $2 == "Ki" ? 1024 : $2 == "Mi" ? 1048576 : $2 == "Gi" ? 1073741824 : 1; s += $1 * m} END {print s + 0}'
+}
+
+# page_cache_bytes FILE: bytes of FILE resident in the page cache
+page_cache_bytes() { fincore -b -n -o RES "$1" | awk '{print $1}'; }
+
+random_file() { head -c "$2" /dev/urandom > "$1"; }
