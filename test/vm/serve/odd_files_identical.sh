@@ -27,11 +27,14 @@ for name in odd holes unwritten tiny; do
   cmp -s "$LOGS/$name.plain" "$LOGS/$name.shim" || { diff "$LOGS/$name.plain" "$LOGS/$name.shim"; fail "$name differs"; }
   grep -q "same as file" "$LOGS/$name.shim" || fail "$name: data differs from the file"
   grep -q "SIGBUS" "$LOGS/$name.shim" || fail "$name: no SIGBUS past EOF"
-  grep -q "EOF_TAIL" "$LOGS/$name.log" || fail "$name: EOF_TAIL not logged"
+  # Extents are only looked at where the device could serve.
+  if expect_served; then grep -q "EOF_TAIL" "$LOGS/$name.log" || fail "$name: EOF_TAIL not logged"; fi
   echo "$name: identical ($(cat "$LOGS/$name.shim" | tr '\n' ';'))"
 done
-grep -q "HOLE" "$LOGS/holes.log" || fail "holes: HOLE not logged"
-grep -q "UNWRITTEN" "$LOGS/unwritten.log" || fail "unwritten: UNWRITTEN not logged"
+if expect_served; then
+  grep -q "HOLE" "$LOGS/holes.log" || fail "holes: HOLE not logged"
+  grep -q "UNWRITTEN" "$LOGS/unwritten.log" || fail "unwritten: UNWRITTEN not logged"
+fi
 "$CLI" inspect --json "$WORK/unwritten" | grep -q '"reason":"UNWRITTEN"' || fail "inspect lacks UNWRITTEN"
 if expect_served; then
   grep -q "backing p2pmem" "$LOGS/odd.backing" || fail "odd-sized file not served"
