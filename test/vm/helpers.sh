@@ -6,6 +6,8 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VMRUN="$ROOT/tools/vm/run"
 CLI="$ROOT/build/cmbmap"
+# The system python3: a PATH python3 may be a pyenv shim (a shell script, slow over 9p).
+PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
 skip() { echo "$*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
@@ -19,7 +21,7 @@ nvme_pci() { readlink -f "/sys/class/nvme/$1/device"; }
 # json_check FILE PYTHON-EXPR...: each expression, evaluated with j = the parsed JSON, must be
 # true; prints the first failing expression and the JSON, exits 1.
 json_check() {
-  python3 - "$@" <<'PY'
+  "$PY" - "$@" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 for expr in sys.argv[2:]:

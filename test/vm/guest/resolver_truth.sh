@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../helpers.sh"; in_guest; need_cli
 f=/mnt/nvme/resolver_truth.dat
 out=$(mktemp); trap 'rm -f "$out"' EXIT
-python3 - "$f" <<'PY' || fail "writing $f"
+"$PY" - "$f" <<'PY' || fail "writing $f"
 import os, sys
 MiB = 1 << 20
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
@@ -15,7 +15,7 @@ os.fsync(fd); os.close(fd)
 PY
 sync
 "$CLI" inspect "$f" --json > "$out" || fail "cmbmap inspect --json exited $?"
-python3 - "$out" "$f" <<'PY'
+"$PY" - "$out" "$f" <<'PY'
 import json, mmap, os, sys
 j = json.load(open(sys.argv[1])); path = sys.argv[2]
 files = j["files"]; assert len(files) == 1 and files[0]["path"] == path, files
