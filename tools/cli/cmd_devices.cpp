@@ -2,6 +2,7 @@
 // with its CMB (decoded from sysfs), its p2pmem pool and, when it cannot
 // serve, the reason.
 #include <cstdio>
+#include <unistd.h>
 #include <cstring>
 #include <libnvme.h>
 #include <string>
@@ -30,6 +31,11 @@ struct Controller {
 };
 
 const char* or_empty(const char* s) { return s ? s : ""; }
+
+// Whether this user may open the controller's p2pmem allocator (mode 0660).
+bool can_allocate(const NvmeTarget& t) {
+  return access((std::string(t.pci_path) + "/p2pmem/allocate").c_str(), R_OK | W_OK) == 0;
+}
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) s.pop_back();
@@ -92,8 +98,10 @@ void print_text(const std::vector<Controller>& cs) {
     else
       printf("  cmb     none\n");
     if (t.p2pmem.present)
-      printf("  p2pmem  size %llu, available %llu, %s\n", (unsigned long long)t.p2pmem.size,
-             (unsigned long long)t.p2pmem.available, t.p2pmem.published ? "published" : "not published");
+      printf("  p2pmem  size %llu, available %llu (in use %llu), %s, %s\n", (unsigned long long)t.p2pmem.size,
+             (unsigned long long)t.p2pmem.available, (unsigned long long)(t.p2pmem.size - t.p2pmem.available),
+             t.p2pmem.published ? "published" : "not published",
+             can_allocate(t) ? "you may allocate" : "you may NOT allocate (see README: Permissions)");
     else
       printf("  p2pmem  none (kernel without CONFIG_PCI_P2PDMA, or no usable CMB)\n");
     for (const Namespace& n : c.namespaces)
@@ -114,6 +122,7 @@ void print_json(const std::vector<Controller>& cs) {
     cmb_json(j, t.cmb);
     j.str("cmb_source", c.cmb_source);
     p2pmem_json(j, t.p2pmem);
+    if (t.p2pmem.present) j.num("cmb_in_use", t.p2pmem.size - t.p2pmem.available).boolean("can_allocate", can_allocate(t));
     j.begin_array("namespaces");
     for (const Namespace& n : c.namespaces) {
       j.begin_object().str("name", n.name).num("nsid", n.nsid).num("lba_size", n.lba_size)
