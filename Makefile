@@ -4,7 +4,7 @@
 PREFIX   ?= /usr/local
 BUILD    ?= build
 CXX      ?= g++
-PKGS     := libunwind
+PKGS     := libunwind liburing
 CXXFLAGS ?= -O2 -g
 WARN     := -Wall -Wextra -Wno-missing-field-initializers
 BASEFLAGS = -std=c++20 -fPIC -fvisibility=hidden -fno-exceptions -fno-rtti \

@@ -92,9 +92,10 @@ struct cmbmap_stats {
 	uint64_t served_total;        /* bytes ever served from CMB */
 	uint64_t fallback_bytes;      /* bytes left ordinary */
 	uint64_t fallback_by_reason[40]; /* bytes per cmbmap_reason */
-	uint64_t fills;               /* fill operations (one per served run) */
-	uint64_t fill_bytes;          /* bytes read from the drive into CMB memory */
-	uint64_t fill_ns;             /* time spent filling */
+	/* Fills per engine: [0] pread, [1] io_uring, [2] NVMe passthrough. */
+	uint64_t fills[4];            /* fill operations (one per served run) */
+	uint64_t fill_bytes[4];       /* bytes the drive wrote into CMB memory */
+	uint64_t fill_ns[4];          /* time spent filling */
 	uint64_t zeroed_bytes;        /* bytes past EOF zeroed in served pages */
 	uint64_t freed_bytes;         /* CMB bytes given back (munmap, revoke) */
 	uint64_t revoked_bytes;       /* served bytes swapped back to ordinary pages */

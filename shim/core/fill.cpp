@@ -1,16 +1,24 @@
-// O_DIRECT pread fill engine (see fill.h).
+// Fill engines (see fill.h). One file, because the three engines share the
+// framing: reopen O_DIRECT, count what arrived, refuse a short fill, zero
+// the tail past EOF.
 #include "fill.h"
 
 #include <cerrno>
 #include <fcntl.h>
+#include <liburing.h>
+#include <linux/nvme_ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../resolver/prim.h"
+#include "../../resolver/text.h"
+
 namespace cmbmap::fill {
 namespace {
 
-constexpr size_t kChunk = 512 << 10;  // one request per chunk; the block layer splits at MDTS
+constexpr size_t kChunk = 512 << 10;  // one request per chunk (QEMU's MDTS is 512 KiB)
+constexpr unsigned kDepth = 8;        // io_uring requests in flight
 
 uint64_t now_ns() {
   timespec t;
@@ -38,32 +46,191 @@ void zero(volatile uint8_t* p, size_t n) {
   while (n--) *p++ = 0;
 }
 
-}  // namespace
-
-Result pread_direct(int fd, void* dst, uint64_t off, size_t len, uint64_t file_size) {
-  Result r{};
-  uint64_t t0 = now_ns();
-  int saved = errno;
-  int dfd = reopen_direct(fd);
-  if (dfd < 0) { r.err = errno; errno = saved; return r; }
-  uint64_t want = off >= file_size ? 0 : (file_size - off < len ? file_size - off : len);
-  auto* out = static_cast<uint8_t*>(dst);
-  while (r.read < want) {
-    size_t n = len - r.read < kChunk ? len - r.read : kChunk;
-    long got = syscall(SYS_pread64, dfd, out + r.read, n, off + r.read);
+// --- pread ---------------------------------------------------------------
+int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
+  int dfd = reopen_direct(s.fd);
+  if (dfd < 0) return errno;
+  size_t done = 0;
+  int err = 0;
+  while (done < want) {
+    size_t n = want - done < kChunk ? want - done : kChunk;
+    n = (n + 511) & ~size_t{511};  // O_DIRECT lengths are whole sectors; EOF cuts the read
+    long got = syscall(SYS_pread64, dfd, dst + done, n, off + done);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    r.read += (uint64_t)got;
-    if ((size_t)got < n) break;  // end of file (or a short read we refuse below)
+    if (got <= 0) { err = got < 0 ? errno : EIO; break; }
+    done += (size_t)got;
+    if ((size_t)got < n) break;
   }
   syscall(SYS_close, dfd);
-  if (r.read < want) {
-    r.err = r.read == 0 && errno ? errno : EIO;
-  } else {
+  return err ? err : done >= want ? 0 : EIO;
+}
+
+// --- io_uring reads --------------------------------------------------------
+// Submits chunk requests produced by next(i) (returns false when done),
+// kDepth in flight, and checks each completion with ok(i, res).
+template <typename Prep, typename Check>
+int drive_ring(io_uring* ring, size_t count, Prep prep, Check check) {
+  size_t submitted = 0, completed = 0;
+  int err = 0;
+  while (completed < count) {
+    while (!err && submitted < count && submitted - completed < kDepth) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      if (!sqe) break;
+      prep(sqe, submitted);
+      io_uring_sqe_set_data64(sqe, submitted);
+      ++submitted;
+    }
+    if (submitted == completed) break;  // error before anything was queued
+    int r = io_uring_submit_and_wait(ring, 1);
+    if (r < 0 && r != -EINTR) { err = -r; break; }
+    io_uring_cqe* cqe;
+    while (io_uring_peek_cqe(ring, &cqe) == 0) {
+      if (!err) err = check(io_uring_cqe_get_data64(cqe), cqe->res);
+      io_uring_cqe_seen(ring, cqe);
+      ++completed;
+    }
+  }
+  return err;
+}
+
+int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used) {
+  io_uring ring;
+  // io_uring may be disabled (kernel.io_uring_disabled, seccomp): use pread.
+  if (io_uring_queue_init(kDepth, &ring, 0) < 0) { *used = kPread; return by_pread(s, dst, off, want); }
+  *used = kUring;
+  int dfd = reopen_direct(s.fd);
+  if (dfd < 0) { int e = errno; io_uring_queue_exit(&ring); return e; }
+  const size_t span = (want + 511) & ~size_t{511};
+  const size_t chunks = (span + kChunk - 1) / kChunk;
+  int err = drive_ring(
+      &ring, chunks,
+      [&](io_uring_sqe* sqe, size_t i) {
+        size_t at = i * kChunk, n = span - at < kChunk ? span - at : kChunk;
+        io_uring_prep_read(sqe, dfd, dst + at, (unsigned)n, off + at);
+      },
+      [&](uint64_t i, int res) {
+        size_t at = i * kChunk, n = span - at < kChunk ? span - at : kChunk;
+        if (res < 0) return -res;
+        // Only the chunk holding EOF may come back short, and not before EOF.
+        return (size_t)res == n || at + (size_t)res >= want ? 0 : EIO;
+      });
+  io_uring_queue_exit(&ring);
+  syscall(SYS_close, dfd);
+  return err;
+}
+
+// --- NVMe passthrough ------------------------------------------------------
+// "/dev/ngXnY" for namespace "nvmeXnY": the generic char device.
+bool generic_device(const NvmeTarget& t, char* out, size_t cap) {
+  const char* ns = t.namespace_name;
+  if (ns[0] != 'n' || ns[1] != 'v' || ns[2] != 'm' || ns[3] != 'e') return false;
+  char name[kNameMax] = "ng";
+  text::copy(name + 2, sizeof name - 2, ns + 4);
+  return text::join(out, cap, "/dev", name);
+}
+
+// Largest transfer one command may carry (MDTS), from sysfs.
+size_t max_transfer(const NvmeTarget& t) {
+  char path[kPathMax], buf[32];
+  uint64_t kb = 0;
+  if (text::join(path, sizeof path, "/sys/block", t.namespace_name) &&
+      text::join(path, sizeof path, path, "queue/max_hw_sectors_kb") &&
+      prim::read_text(path, buf, sizeof buf) > 0 && text::parse_u64(buf, &kb) && kb)
+    return kb * 1024 < kChunk ? kb * 1024 : kChunk;
+  return 128 << 10;
+}
+
+struct Cmd { uint8_t* dst; uint64_t lba; uint32_t blocks; };
+
+int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used) {
+  // Without the namespace's char device (permissions, no generic device),
+  // read through the file instead.
+  char dev[kPathMax];
+  int fd = -1;
+  if (s.dev && s.segs && s.nsegs && s.dev->nsid && generic_device(*s.dev, dev, sizeof dev))
+    fd = (int)syscall(SYS_openat, AT_FDCWD, dev, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return by_uring(s, dst, off, want, used);
+  *used = kPassthru;
+  const NvmeTarget& t = *s.dev;
+  const uint64_t lba = t.lba_size ? t.lba_size : 512;
+  const size_t chunk = max_transfer(t) / lba * lba;
+  // Commands per segment, each within MDTS and the segment's physical run.
+  Cmd cmds[512];
+  size_t ncmd = 0;
+  for (size_t i = 0; i < s.nsegs; ++i) {
+    const Segment& g = s.segs[i];
+    uint64_t from = g.offset - off;
+    if (from >= want) break;
+    uint64_t bytes = g.length < want - from ? g.length : want - from;
+    bytes = (bytes + lba - 1) / lba * lba;
+    for (uint64_t at = 0; at < bytes; at += chunk) {
+      if (ncmd == sizeof cmds / sizeof cmds[0]) { syscall(SYS_close, fd); return E2BIG; }
+      uint64_t n = bytes - at < chunk ? bytes - at : chunk;
+      cmds[ncmd++] = Cmd{dst + from + at, (g.physical + t.partition_start + at) / lba, (uint32_t)(n / lba)};
+    }
+  }
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+  io_uring ring;
+  if (io_uring_queue_init_params(kDepth, &ring, &p) < 0) {
+    syscall(SYS_close, fd);
+    return by_uring(s, dst, off, want, used);
+  }
+  int err = drive_ring(
+      &ring, ncmd,
+      [&](io_uring_sqe* sqe, size_t i) {
+        io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
+        sqe->cmd_op = NVME_URING_CMD_IO;
+        auto* c = reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
+        *c = nvme_uring_cmd{};
+        c->opcode = 0x02;  // NVMe Read
+        c->nsid = t.nsid;
+        c->addr = (uint64_t)(uintptr_t)cmds[i].dst;
+        c->data_len = (uint32_t)(cmds[i].blocks * lba);
+        c->cdw10 = (uint32_t)cmds[i].lba;
+        c->cdw11 = (uint32_t)(cmds[i].lba >> 32);
+        c->cdw12 = cmds[i].blocks - 1;  // 0's based block count
+      },
+      [&](uint64_t, int res) { return res < 0 ? -res : res > 0 ? EIO : 0; });
+  io_uring_queue_exit(&ring);
+  syscall(SYS_close, fd);
+  return err;
+}
+
+}  // namespace
+
+const char* engine_name(int e) {
+  static const char* const kNames[] = {"pread", "uring", "passthru"};
+  return e >= 0 && e < kEngineCount ? kNames[e] : "?";
+}
+
+int engine_from_name(const char* name) {
+  for (int e = 0; e < kEngineCount; ++e) {
+    const char* a = engine_name(e);
+    const char* b = name;
+    while (*a && *a == *b) { ++a; ++b; }
+    if (!*a && !*b) return e;
+  }
+  return -1;
+}
+
+Result run(int engine, const Source& s, void* dst, uint64_t off, size_t len) {
+  Result r{};
+  const uint64_t t0 = now_ns();
+  const int saved = errno;
+  const uint64_t want = off >= s.file_size ? 0 : (s.file_size - off < len ? s.file_size - off : len);
+  auto* out = static_cast<uint8_t*>(dst);
+  r.engine = kPread;
+  switch (engine) {
+    case kUring: r.err = by_uring(s, out, off, want, &r.engine); break;
+    case kPassthru: r.err = by_passthru(s, out, off, want, &r.engine); break;
+    default: r.err = by_pread(s, out, off, want); break;
+  }
+  if (!r.err) {
     // Whatever the device held past EOF in the last page is not the file's.
+    r.read = want;
     r.zeroed = len - want;
     zero(out + want, (size_t)r.zeroed);
-    r.read = want;
   }
   errno = saved;
   r.ns = now_ns() - t0;

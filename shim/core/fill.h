@@ -1,23 +1,43 @@
 // Filling CMB memory from the file: the drive DMAs the blocks straight into
-// the device pages (O_DIRECT), so the data never passes through host RAM or
-// the page cache. Bytes past end of file in the last page are zeroed.
+// the device pages, so the data never passes through host RAM or the page
+// cache. Three engines (CMBMAP_FILL): O_DIRECT pread, io_uring reads on an
+// O_DIRECT fd, and NVMe read commands passed through io_uring to the
+// namespace's generic char device using the resolver's LBAs. Whatever
+// engine, bytes past end of file in the last page are zeroed, and anything
+// short of the whole range up to EOF is an error (the caller falls back).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "../../resolver/types.h"
+
 namespace cmbmap::fill {
+
+enum Engine : int { kPread = 0, kUring = 1, kPassthru = 2, kEngineCount = 3 };
+const char* engine_name(int engine);
+// "pread", "uring", "passthru" → engine; -1 if unknown.
+int engine_from_name(const char* name);
+
+struct Source {
+  int fd;                  // any fd of the file (reopened O_DIRECT via /proc/self/fd)
+  uint64_t file_size;
+  const NvmeTarget* dev;   // passthru: namespace, LBA size, partition offset
+  const Segment* segs;     // passthru: the run's segments (physically contiguous each)
+  size_t nsegs;
+};
 
 struct Result {
   int err;            // 0 or errno
-  uint64_t read;      // bytes the drive delivered
+  uint64_t read;      // file bytes delivered (up to EOF)
   uint64_t zeroed;    // bytes zeroed past EOF
   uint64_t ns;        // time taken
+  int engine;         // the engine that did it (passthru → uring → pread when unavailable)
 };
 
-// Fills [dst, dst+len) with the file's bytes from file_offset. fd is any fd
-// of the file (reopened with O_DIRECT through /proc/self/fd). Anything short
-// of the whole range up to EOF is an error: the caller falls back.
-Result pread_direct(int fd, void* dst, uint64_t file_offset, size_t len, uint64_t file_size);
+// Fills [dst, dst+len) (page multiple) with the file's bytes from file_offset.
+// An engine that cannot start here (no char device access, io_uring
+// disabled) hands over to the next: passthru → uring → pread.
+Result run(int engine, const Source& src, void* dst, uint64_t file_offset, size_t len);
 
 }  // namespace cmbmap::fill

@@ -22,6 +22,10 @@ const OptionDef kTable[] = {
      "Comma-separated controllers (nvme0) or PCI addresses that may be used."},
     {"CMBMAP_BUDGET", OptionType::Size, "0",
      "Most CMB bytes this process may use (K/M/G suffixes; 0 means no limit)."},
+    {"CMBMAP_FILL", OptionType::Choice, "auto",
+     "How the drive fills CMB memory: pread (O_DIRECT pread), uring (io_uring reads), passthru "
+     "(NVMe reads through io_uring on the namespace's char device; needs access to /dev/ngXnY); "
+     "auto picks the fastest measured (see README: Performance)."},
 };
 
 bool streq(const char* a, const char* b) {
@@ -113,6 +117,12 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           break;
         case OptionType::List:
           text::copy(o->devices, sizeof o->devices, streq(text, "all") ? "" : text);
+          break;
+        case OptionType::Choice:
+          expected = "auto, pread, uring or passthru";
+          ok = false;
+          for (int c = 0; c < 4; ++c)
+            if (streq(text, kFillChoices[c])) { o->fill = c - 1; ok = true; }
           break;
       }
       if (!ok && pass == 1) warn_bad(warn, d, v, expected);

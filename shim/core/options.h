@@ -19,9 +19,10 @@ struct Options {
   bool writable;
   char devices[256];     // empty: all controllers
   uint64_t budget;       // 0: no limit
+  int fill;              // fill engine: -1 auto, else fill::Engine
 };
 
-enum class OptionType { Bool, Size, Log, List };
+enum class OptionType { Bool, Size, Log, List, Choice };
 
 struct OptionDef {
   const char* name;        // "CMBMAP_MIN_SIZE"
@@ -44,5 +45,8 @@ void parse_options(const char* (*lookup)(const char* name), void (*warn)(const c
 bool device_allowed(const Options& opts, const char* controller, const char* pci);
 
 const char* log_level_name(LogLevel level);
+
+// CMBMAP_FILL's choices, in fill::Engine order after "auto".
+constexpr const char* kFillChoices[] = {"auto", "pread", "uring", "passthru"};
 
 }  // namespace cmbmap

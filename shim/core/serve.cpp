@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../resolver/fiemap.h"
 #include "../real.h"
 #include "fill.h"
 #include "log.h"
@@ -19,6 +20,11 @@ namespace cmbmap::serve {
 namespace {
 
 constexpr int kFdFloor = 1000;  // our duplicates live high, out of the program's way
+// CMBMAP_FILL=auto: io_uring reads on an O_DIRECT fd, measured fastest of the
+// engines that read through the file (README: Performance). Passthrough reads
+// blocks by LBA, which is only safe while the layout cannot change under it;
+// until leases guard that, it is opt-in.
+constexpr int kDefaultEngine = fill::kUring;
 
 uint64_t page_size() { return (uint64_t)sysconf(_SC_PAGESIZE); }
 uint64_t round_up(uint64_t v) { uint64_t p = page_size(); return (v + p - 1) / p * p; }
@@ -31,6 +37,20 @@ void mark(Plan* plan, size_t first, size_t last, int reason) {
 // Puts the file back over [addr, addr+len): used when a run cannot be served.
 void map_file_back(const Request& req, uintptr_t addr, size_t len, uint64_t file_off) {
   real::mmap((void*)addr, len, req.prot, (req.flags & MAP_TYPE) | MAP_FIXED, req.fd, (off_t)file_off);
+}
+
+// True if each segment's blocks are still where the plan found them.
+bool extents_unchanged(int fd, const Segment* segs, size_t n) {
+  Extent ext[64];
+  for (size_t k = 0; k < n; ++k) {
+    ExtentList list{ext, 64, 0, true};
+    if (fetch_extents(fd, segs[k].offset, segs[k].length, false, &list) < 0 || list.count == 0) return false;
+    const Extent& e = ext[0];
+    if (e.logical > segs[k].offset || e.logical + e.length < segs[k].offset + segs[k].length ||
+        e.physical + (segs[k].offset - e.logical) != segs[k].physical)
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -80,13 +100,18 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
       if (why != CMBMAP_ELIGIBLE) map_file_back(req, addr, run_len, file_off);
     }
     if (why == CMBMAP_ELIGIBLE) {
-      fill::Result r = fill::pread_direct(req.fd, (void*)addr, file_off, run_len, (uint64_t)f.st.st_size);
-      stats::add(&cmbmap_stats::fills, 1);
-      stats::add(&cmbmap_stats::fill_bytes, r.read);
-      stats::add(&cmbmap_stats::fill_ns, r.ns);
+      const int engine = opts.fill < 0 ? kDefaultEngine : opts.fill;
+      fill::Source src{req.fd, (uint64_t)f.st.st_size, &f.target, &plan->segments[i], j - i + 1};
+      fill::Result r = fill::run(engine, src, (void*)addr, file_off, run_len);
+      // NVMe passthrough read blocks, not the file: if the blocks moved
+      // meanwhile, what arrived is not the file's (the commit check).
+      if (!r.err && r.engine == fill::kPassthru && !extents_unchanged(req.fd, &plan->segments[i], j - i + 1))
+        r.err = ESTALE;
+      stats::add_fill(r.engine, r.read, r.ns);
       if (r.err) {
-        log::Line(LogLevel::Warn).s("fill of ").u(run_len).s(" bytes at file offset ").u(file_off)
-            .s(" failed (errno ").i(r.err).s("): ordinary pages instead").emit();
+        log::Line(LogLevel::Warn).s(fill::engine_name(r.engine)).s(" fill of ").u(run_len)
+            .s(" bytes at file offset ").u(file_off).s(" failed (errno ").i(r.err)
+            .s("): ordinary pages instead").emit();
         map_file_back(req, addr, run_len, file_off);
         why = CMBMAP_FILL_FAILED;
       } else {

@@ -65,6 +65,14 @@ void add_fallback(int reason, uint64_t bytes) {
   add(&cmbmap_stats::fallback_bytes, bytes);
 }
 
+void add_fill(int engine, uint64_t bytes, uint64_t ns) {
+  if (engine < 0 || engine >= 4) return;
+  cmbmap_stats* s = get();
+  __atomic_fetch_add(&s->fills[engine], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&s->fill_bytes[engine], bytes, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&s->fill_ns[engine], ns, __ATOMIC_RELAXED);
+}
+
 void publish() {
   if (get() != &g_local) return;
   int saved = errno;
@@ -128,6 +136,13 @@ void print() {
   log::Line(LogLevel::Error, "stats").s("file mappings ").u(s.mmap_calls).s(" (").size(s.mmap_bytes)
       .s("), eligible ").size(s.eligible_bytes).s(", served ").size(s.served_total)
       .s(", ordinary ").size(s.fallback_bytes).emit();
+  static const char* const kEngine[] = {"pread", "uring", "passthru", "?"};
+  for (int e = 0; e < 4; ++e) {
+    if (!s.fills[e]) continue;
+    uint64_t mbps = s.fill_ns[e] ? s.fill_bytes[e] * 1000 / s.fill_ns[e] : 0;
+    log::Line(LogLevel::Error, "stats").s("  fill ").s(kEngine[e]).s(": ").u(s.fills[e]).s(" fills, ")
+        .size(s.fill_bytes[e]).s(", ").u(mbps).s(" MB/s").emit();
+  }
   for (int r = 1; r < CMBMAP_REASON_COUNT; ++r) {
     if (s.fallback_by_reason[r])
       log::Line(LogLevel::Error, "stats").s("  ").s(cmbmap_reason_name(r)).s(" ")

@@ -13,6 +13,7 @@ namespace cmbmap::stats {
 cmbmap_stats* get();          // never null; a static block until the file exists
 void add(uint64_t cmbmap_stats::*field, uint64_t v);
 void add_fallback(int reason, uint64_t bytes);
+void add_fill(int engine, uint64_t bytes, uint64_t ns);
 void publish();               // create the stats file (idempotent)
 void unpublish();             // remove the file; counting goes on in memory
 void after_fork_child();      // the child gets a fresh block of its own

@@ -1,0 +1,81 @@
+/* Fill bandwidth, measured in the test machine.
+ *   fillbench raw FILE     O_DIRECT pread of FILE into a p2pmem mapping of the
+ *                          file's controller (the best a fill can do)
+ *   fillbench mapped FILE  mmap(FILE) under libcmbmap.so: the fill's own rate
+ *                          (from the library's statistics) and the rate of the
+ *                          whole mmap() call, which also plans, allocates and maps
+ * Prints "<MB/s> <bytes> served|ordinary" (raw) or
+ * "<fill MB/s> <mmap MB/s> <bytes> served|ordinary" (mapped). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include "../../include/cmbmap/cmbmap.h"
+#include <fcntl.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int served(const void *addr) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  int yes = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)addr >= lo && (unsigned long)addr < hi)
+      yes = strstr(line, "p2pmem") != NULL;
+  }
+  if (f) fclose(f);
+  return yes;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) { fprintf(stderr, "usage: fillbench raw|mapped FILE\n"); return 2; }
+  struct stat st;
+  if (stat(argv[2], &st)) { perror(argv[2]); return 1; }
+  size_t size = (size_t)st.st_size & ~(size_t)4095;
+  if (!strcmp(argv[1], "raw")) {
+    char pat[256];
+    /* The controller of the file's namespace: /sys/dev/block/MAJ:MIN/../device → PCI. */
+    snprintf(pat, sizeof pat, "/sys/dev/block/%u:%u/device/device/p2pmem/allocate", major(st.st_dev), minor(st.st_dev));
+    glob_t g;
+    if (glob(pat, 0, NULL, &g)) { fprintf(stderr, "no p2pmem for %s\n", argv[2]); return 77; }
+    int p = open(g.gl_pathv[0], O_RDWR);
+    char *dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p, 0);
+    int fd = open(argv[2], O_RDONLY | O_DIRECT);
+    if (dst == MAP_FAILED || fd < 0) { perror("setup"); return 1; }
+    double t0 = now();
+    for (size_t at = 0; at < size; at += 512 << 10) {
+      size_t n = size - at < (512 << 10) ? size - at : 512 << 10;
+      if (pread(fd, dst + at, n, (off_t)at) != (ssize_t)n) { perror("pread"); return 1; }
+    }
+    double t = now() - t0;
+    printf("%.1f %zu served\n", size / t / 1e6, size);
+    return 0;
+  }
+  int fd = open(argv[2], O_RDONLY);
+  double t0 = now();
+  void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+  double t = now() - t0;
+  if (m == MAP_FAILED) { perror("mmap"); return 1; }
+  int (*get)(struct cmbmap_stats *) = (int (*)(struct cmbmap_stats *))dlsym(RTLD_DEFAULT, "cmbmap_get_stats");
+  struct cmbmap_stats s;
+  double fill = 0;
+  if (get && get(&s) == 0) {
+    unsigned long long b = 0, ns = 0;
+    for (int e = 0; e < 4; ++e) { b += s.fill_bytes[e]; ns += s.fill_ns[e]; }
+    if (ns) fill = b / (ns / 1e9) / 1e6;
+  }
+  printf("%.1f %.1f %zu %s\n", fill, size / t / 1e6, size, served(m) ? "served" : "ordinary");
+  return 0;
+}
