@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 expect_served || skip "no p2pmem under the $TESTVM_KERNEL kernel"
 f=$WORK/eng
-random_file "$f" $((6 << 20) + 4321)
+random_file "$f" $(((6 << 20) + 4321))
 want=$(sha256sum < "$f" | cut -d' ' -f1)
 for e in pread uring passthru; do
   drop_caches
