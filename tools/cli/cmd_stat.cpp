@@ -78,7 +78,13 @@ int cmd_stat(int argc, char** argv) {
       j.begin_object().num("pid", s.pid).num("mmap_calls", s.mmap_calls).num("mmap_bytes", s.mmap_bytes)
           .num("planned_segments", s.planned_segments).num("eligible_bytes", s.eligible_bytes)
           .num("served_bytes", s.served_bytes).num("served_total", s.served_total)
-          .num("fallback_bytes", s.fallback_bytes).begin_object("fallback_by_reason");
+          .num("fallback_bytes", s.fallback_bytes).num("zeroed_bytes", s.zeroed_bytes)
+          .num("freed_bytes", s.freed_bytes).num("revoked_bytes", s.revoked_bytes);
+      j.begin_object("fills");
+      static const char* const kEngine[] = {"pread", "uring", "passthru"};
+      for (int e = 0; e < 3; ++e)
+        j.begin_object(kEngine[e]).num("count", s.fills[e]).num("bytes", s.fill_bytes[e]).num("ns", s.fill_ns[e]).end_object();
+      j.end_object().begin_object("fallback_by_reason");
       for (int r = 1; r < CMBMAP_REASON_COUNT; ++r)
         if (s.fallback_by_reason[r]) j.num(cmbmap_reason_name(r), s.fallback_by_reason[r]);
       j.end_object().end_object();
@@ -88,8 +94,8 @@ int cmd_stat(int argc, char** argv) {
     return kExitOk;
   }
   if (shown.empty()) { printf("no processes running under cmbmap have mapped a file\n"); return kExitOk; }
-  printf("%-8s %-8s %-12s %-12s %-12s %-12s %s\n", "pid", "mmaps", "mapped", "eligible", "served", "ordinary",
-         "top reasons");
+  printf("%-8s %-8s %-12s %-12s %-12s %-12s %s\n", "pid", "mmaps", "mapped", "eligible", "cmb now", "ordinary",
+         "reasons");
   for (const cmbmap_stats& s : shown) {
     std::string reasons;
     for (int r = 1; r < CMBMAP_REASON_COUNT; ++r)
