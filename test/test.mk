@@ -40,3 +40,13 @@ check-diff: all test-helpers
 check-cli: all
 	@echo "== command line"
 	@test/cli/run-all
+
+check-vm: all test-helpers vm-test-progs
+	@echo "== the emulated NVMe machine (builds the guest kernel once, then cached)"
+	@test/vm/run-all
+
+demo: all vm-test-progs
+	@tools/demo
+
+vm-kernel:
+	@tools/vm/build-kernel

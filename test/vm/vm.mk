@@ -1,7 +1,7 @@
 # Makefile fragment for the test machine's helper programs (test/vm/*.c), built into
 # build/test/vm/. Included by the top-level Makefile; also usable alone:
 #   make -f test/vm/vm.mk vm-test-progs
-VM_TEST_PROGS := build/test/vm/p2pmem_fill
+VM_TEST_PROGS := $(patsubst test/vm/%.c,build/test/vm/%,$(wildcard test/vm/*.c))
 VM_TEST_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c11
 
 .PHONY: vm-test-progs

@@ -6,3 +6,8 @@ $(BUILD)/bench/mmap_loop: tools/bench/mmap_loop.c
 
 bench-host: $(LIB) $(BUILD)/bench/mmap_loop
 	@tools/bench/passthrough.py
+
+$(BUILD)/bench/fillbench: tools/bench/fillbench.c include/cmbmap/cmbmap.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -o $@ $< -ldl
+bench-host: $(BUILD)/bench/fillbench
