@@ -15,6 +15,7 @@
 #include "../real.h"
 #include "log.h"
 #include "machine.h"
+#include "openfiles.h"
 #include "options.h"
 #include "policy.h"
 #include "registry.h"
@@ -82,15 +83,10 @@ void init() {
   __atomic_store_n(&g_state, State::Active, __ATOMIC_RELEASE);
 }
 
-// "/proc/self/fd/N" → the file's path, for log lines.
+// The file's path, for log lines.
 static void fd_path(int fd, char* path, size_t cap) {
-  char link[32] = "/proc/self/fd/";
-  size_t n = 14;
-  char tmp[12];
-  int k = 0;
-  for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
-  while (k) link[n++] = tmp[--k];
-  link[n] = '\0';
+  char link[32];
+  openfiles::proc_fd_path(fd, link);
   long r = syscall(SYS_readlinkat, AT_FDCWD, link, path, cap - 1);
   path[r > 0 ? r : 0] = '\0';
 }
@@ -159,7 +155,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   stats::add(&cmbmap_stats::mmap_calls, 1);
   stats::add(&cmbmap_stats::mmap_bytes, len);
   if (plan.count == 0) {
-    PlanRequest whole{(uint64_t)off, len, 0, (uint32_t)sysconf(_SC_PAGESIZE), 0, reason, true};
+    PlanRequest whole{(uint64_t)off, len, 0, (uint32_t)openfiles::page_size(), 0, reason, true};
     plan_whole(whole, reason, &plan);
   }
   stats::add(&cmbmap_stats::planned_segments, plan.count);

@@ -13,6 +13,7 @@
 
 #include "../../resolver/prim.h"
 #include "../../resolver/text.h"
+#include "openfiles.h"
 
 namespace cmbmap::fill {
 namespace {
@@ -27,12 +28,8 @@ uint64_t now_ns() {
 }
 
 int reopen_direct(int fd) {
-  char path[32] = "/proc/self/fd/";
-  char tmp[12];
-  int k = 0, n = 14;
-  for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
-  while (k) path[n++] = tmp[--k];
-  path[n] = '\0';
+  char path[32];
+  openfiles::proc_fd_path(fd, path);
   return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 }
 

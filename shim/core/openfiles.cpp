@@ -55,4 +55,19 @@ size_t max_map_count() {
   return cached;
 }
 
+void proc_fd_path(int fd, char* out) {
+  static const char kPrefix[] = "/proc/self/fd/";
+  size_t n = 0;
+  for (; kPrefix[n]; ++n) out[n] = kPrefix[n];
+  char tmp[12];
+  int k = 0;
+  for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
+  while (k) out[n++] = tmp[--k];
+  out[n] = '\0';
+}
+
+size_t page_size() { return (size_t)sysconf(_SC_PAGESIZE); }
+size_t page_round_up(size_t len) { return (len + page_size() - 1) / page_size() * page_size(); }
+bool page_aligned(const void* addr) { return ((uintptr_t)addr & (page_size() - 1)) == 0; }
+
 }  // namespace cmbmap::openfiles

@@ -18,4 +18,15 @@ size_t map_count();
 // vm.max_map_count, read once.
 size_t max_map_count();
 
+// "/proc/self/fd/N" into out (32 bytes are enough): reopening or naming fd.
+void proc_fd_path(int fd, char* out);
+
+// cmbmap's duplicates of the program's fds live at or above this number,
+// out of the way of programs that count on low fd numbers.
+constexpr int kOwnFdFloor = 1000;
+
+size_t page_size();
+size_t page_round_up(size_t len);
+bool page_aligned(const void* addr);
+
 }  // namespace cmbmap::openfiles

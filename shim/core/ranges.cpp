@@ -13,6 +13,7 @@
 #include "../real.h"
 #include "core.h"
 #include "log.h"
+#include "openfiles.h"
 #include "policy.h"
 #include "registry.h"
 #include "stats.h"
@@ -21,7 +22,6 @@ namespace cmbmap::core {
 namespace {
 
 constexpr size_t kBatch = 64;
-constexpr int kFdFloor = 1000;
 
 void forget_served(uint64_t bytes) {
   stats::add(&cmbmap_stats::served_bytes, (uint64_t)0 - bytes);
@@ -41,12 +41,8 @@ const char* cause_name(int cause) { return cmbmap_reason_name(cause); }
 
 // The kernel refuses unaligned addresses with EINVAL before touching
 // anything: such calls go straight to it, and cmbmap changes nothing.
-bool aligned(const void* addr) { return ((uintptr_t)addr & (uintptr_t)(sysconf(_SC_PAGESIZE) - 1)) == 0; }
-
-size_t page_round_up(size_t len) {
-  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-  return (len + pg - 1) / pg * pg;
-}
+bool aligned(const void* addr) { return openfiles::page_aligned(addr); }
+using openfiles::page_round_up;
 
 }  // namespace
 
@@ -174,7 +170,7 @@ void path_changing(int dirfd, const char* path) {
 void keep_own_fd(int fd) {
   if (!registry::uses_fd(fd)) return;
   const int saved = errno;
-  int moved = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kFdFloor);
+  int moved = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
   if (moved >= 0) registry::relocate_fd(fd, moved);
   errno = saved;
 }

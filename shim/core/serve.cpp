@@ -19,15 +19,12 @@
 namespace cmbmap::serve {
 namespace {
 
-constexpr int kFdFloor = 1000;  // our duplicates live high, out of the program's way
 // CMBMAP_FILL=auto: io_uring reads on an O_DIRECT fd, measured fastest of the
 // engines that read through the file (README: Performance). Passthrough reads
 // blocks by LBA, which is only safe while the layout cannot change under it;
 // until leases guard that, it is opt-in.
 constexpr int kDefaultEngine = fill::kUring;
 
-uint64_t page_size() { return (uint64_t)sysconf(_SC_PAGESIZE); }
-uint64_t round_up(uint64_t v) { uint64_t p = page_size(); return (v + p - 1) / p * p; }
 
 // Marks segments [first, last] with reason.
 void mark(Plan* plan, size_t first, size_t last, int reason) {
@@ -79,7 +76,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
   else if (openfiles::map_count() + 2 * runs + 16 > openfiles::max_map_count()) block = CMBMAP_MAP_COUNT;
   int own_fd = -1;
   if (block == CMBMAP_ELIGIBLE) {
-    own_fd = (int)syscall(SYS_fcntl, req.fd, F_DUPFD_CLOEXEC, kFdFloor);
+    own_fd = (int)syscall(SYS_fcntl, req.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
     if (own_fd < 0) block = CMBMAP_FILL_FAILED;
   }
 
@@ -90,7 +87,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     size_t j = i;
     while (j + 1 < plan->count && plan->segments[j + 1].reason == CMBMAP_ELIGIBLE) ++j;
     const uint64_t file_off = plan->segments[i].offset;
-    const uint64_t run_len = round_up(plan->segments[j].offset + plan->segments[j].length - file_off);
+    const uint64_t run_len = openfiles::page_round_up(plan->segments[j].offset + plan->segments[j].length - file_off);
     const uintptr_t addr = base + (file_off - (uint64_t)req.offset);
     int why = block;
     if (why == CMBMAP_ELIGIBLE && opts.budget && stats::get()->served_bytes + run_len > opts.budget)
