@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CMBMAP_BUDGET caps what one process serves (the rest stays ordinary,
+# reason BUDGET), and a user who may not open p2pmem's allocator gets
+# ordinary mappings (NO_PERMISSION): bytes are right either way.
+. "$(dirname "$0")/lib.sh"
+expect_served || skip "no p2pmem under the $TESTVM_KERNEL kernel"
+random_file "$WORK/a" $((3 << 20))
+random_file "$WORK/b" $((3 << 20))
+chmod 755 "$WORK"; chmod 644 "$WORK/a" "$WORK/b"
+check='import hashlib, mmap, sys
+ok = True
+keep = []
+for p in sys.argv[1:]:
+    f = open(p, "rb"); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); keep.append(m)
+    ok &= hashlib.sha256(m).digest() == hashlib.sha256(open(p, "rb").read()).digest()
+print(ok)'
+out=$(CMBMAP_BUDGET=4M with_shim budget "$PY" -c "$check" "$WORK/a" "$WORK/b") || fail "budget run"
+[ "$out" = True ] || fail "bytes differ under a budget"
+[ "$(served_bytes budget)" = $((3 << 20)) ] || fail "served $(served_bytes budget) bytes under a 4 MiB budget"
+grep -q "BUDGET" "$LOGS/budget.log" || fail "no BUDGET fallback logged"
+echo "budget 4 MiB: served 3 MiB, the second file ordinary (BUDGET)"
+ls -l "$(nvme_pci nvme0)/p2pmem/allocate"
+chmod 777 "$LOGS"
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" CMBMAP_MIN_SIZE=0 \
+      CMBMAP_LOG="info:$LOGS/perm.log" "$PY" -c "$check" "$WORK/a") || fail "run as nobody"
+[ "$out" = True ] || fail "bytes differ for an unprivileged user"
+grep -q "NO_PERMISSION" "$LOGS/perm.log" || fail "no NO_PERMISSION: $(cat "$LOGS/perm.log")"
+echo "user nobody: ordinary mapping, NO_PERMISSION"
