@@ -116,6 +116,37 @@ static void log_decision(int fd, void* at, size_t len, off_t off, const Plan& pl
   log::backtrace();
 }
 
+// Plans a mapping of fd: the mapping-level reason (ELIGIBLE if the plan in
+// *plan decides per segment); *plan stays empty for a mapping-level reason.
+static int plan_request(size_t len, int prot, int flags, int fd, off_t off, FileFacts* facts, Plan* plan) {
+  int reason = policy::mapping_reason(g_opts, false, len, prot, flags);
+  if (reason == CMBMAP_ELIGIBLE && resolve_file(machine::sysfs_root(), fd, facts) < 0)
+    reason = CMBMAP_NOT_REGULAR;  // bad fd: the real mmap reports the error
+  if (reason == CMBMAP_ELIGIBLE) {
+    machine::apply(g_opts, facts);
+    Extent ext[128];
+    ExtentList list{ext, 128, 0, true};
+    plan_file(fd, *facts, (uint64_t)off, len, false, true, &list, plan);
+  }
+  return reason;
+}
+
+// Statistics and the log line for one decision.
+static void account(const serve::Request& req, int reason, Plan* plan, uint64_t served) {
+  stats::publish();
+  stats::add(&cmbmap_stats::mmap_calls, 1);
+  stats::add(&cmbmap_stats::mmap_bytes, req.len);
+  if (plan->count == 0) {
+    PlanRequest whole{(uint64_t)req.offset, req.len, 0, (uint32_t)openfiles::page_size(), 0, reason, true};
+    plan_whole(whole, reason, plan);
+  }
+  stats::add(&cmbmap_stats::planned_segments, plan->count);
+  stats::add(&cmbmap_stats::eligible_bytes, plan->eligible_bytes);
+  for (size_t i = 0; i < plan->count; ++i)
+    stats::add_fallback(plan->segments[i].reason, plan->segments[i].length);
+  log_decision(req.fd, req.base, req.len, req.offset, *plan, served);
+}
+
 void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   // The common case costs nothing: without a usable CMB and with nobody
   // watching (log, stats), no mapping can be served and none is inspected.
@@ -124,18 +155,10 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
     return real::mmap(addr, len, prot, flags, fd, off);
 
   const int saved_errno = errno;
-  int reason = policy::mapping_reason(g_opts, false, len, prot, flags);
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
-  if (reason == CMBMAP_ELIGIBLE && resolve_file(machine::sysfs_root(), fd, &facts) < 0)
-    reason = CMBMAP_NOT_REGULAR;  // bad fd: the real mmap reports the error
-  if (reason == CMBMAP_ELIGIBLE) {
-    machine::apply(g_opts, &facts);
-    Extent ext[128];
-    ExtentList list{ext, 128, 0, true};
-    plan_file(fd, facts, (uint64_t)off, len, false, true, &list, &plan);
-  }
+  int reason = plan_request(len, prot, flags, fd, off, &facts, &plan);
 
   // The kernel makes the ordinary mapping first: address, hint, MAP_FIXED,
   // MAP_FIXED_NOREPLACE and every error are then exactly its own.
@@ -150,20 +173,21 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   serve::Request req{res, len, prot, flags, fd, off};
   uint64_t served = serve::overlay(req, facts, g_opts, &plan);
   serve::finish_flags(req);
-
-  stats::publish();
-  stats::add(&cmbmap_stats::mmap_calls, 1);
-  stats::add(&cmbmap_stats::mmap_bytes, len);
-  if (plan.count == 0) {
-    PlanRequest whole{(uint64_t)off, len, 0, (uint32_t)openfiles::page_size(), 0, reason, true};
-    plan_whole(whole, reason, &plan);
-  }
-  stats::add(&cmbmap_stats::planned_segments, plan.count);
-  stats::add(&cmbmap_stats::eligible_bytes, plan.eligible_bytes);
-  for (size_t i = 0; i < plan.count; ++i) stats::add_fallback(plan.segments[i].reason, plan.segments[i].length);
-  log_decision(fd, res, len, off, plan, served);
+  account(req, reason, &plan, served);
   errno = err;
   return res;
+}
+
+void serve_existing(void* at, size_t len, int prot, int flags, int fd, off_t off) {
+  const int saved_errno = errno;
+  FileFacts facts;
+  Segment segs[64];
+  Plan plan{segs, 64, 0, 0};
+  int reason = plan_request(len, prot, flags, fd, off, &facts, &plan);
+  serve::Request req{at, len, prot, flags, fd, off};
+  uint64_t served = serve::overlay(req, facts, g_opts, &plan);
+  account(req, reason, &plan, served);
+  errno = saved_errno;
 }
 
 bool range_is_ours(const void* addr, size_t len) {

@@ -25,6 +25,8 @@ void init();  // library constructor
 
 // mmap family: the decision for a file mapping, then the real call.
 void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off);
+// Plans and serves a mapping the kernel has already made (after mremap).
+void serve_existing(void* at, size_t len, int prot, int flags, int fd, off_t off);
 // True if [addr, addr+len) touches a range cmbmap serves.
 bool range_is_ours(const void* addr, size_t len);
 // The mapping calls on ranges cmbmap serves (range_is_ours was true).

@@ -122,9 +122,28 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
     return r;
   }
   // Growing or moving: the range returns to the page cache first, so the
-  // kernel grows or moves an ordinary file mapping.
+  // kernel grows or moves an ordinary file mapping; then the whole new
+  // mapping is planned and served like a new one.
+  registry::Range like;
+  if (registry::collect((uintptr_t)old, old_len, &like, 1) == 0)
+    return real::mremap(old, old_len, new_len, flags, new_addr);
+  const int saved = errno;
+  int fd = (int)syscall(SYS_fcntl, like.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  uint64_t file_off = like.file_offset - (like.start - (uintptr_t)old);
+  errno = saved;
   revoke_range(old, old_len, CMBMAP_REMAPPED);
-  return real::mremap(old, old_len, new_len, flags, new_addr);
+  void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+  if (r != MAP_FAILED && fd >= 0 && !(flags & MREMAP_DONTUNMAP)) {
+    const int err = errno;
+    serve_existing(r, new_len, like.prot, like.flags, fd, (off_t)file_off);
+    errno = err;
+  }
+  if (fd >= 0) {
+    const int err = errno;
+    syscall(SYS_close, fd);
+    errno = err;
+  }
+  return r;
 }
 
 int protect(void* addr, size_t len, int prot) {

@@ -120,6 +120,7 @@ static int ops(const char *path) {
   SAY("mremap shrink: %s %s\n", s == m ? "in place" : "FAILED", probe(s, half, &sig) == file_sum(fd, 0, half) ? "same" : "DIFFERENT");
   unsigned char *g = mremap(s, half, n, MREMAP_MAYMOVE);
   SAY("mremap grow: %s %s\n", g == MAP_FAILED ? "FAILED" : "ok", probe(g, n, &sig) == whole ? "same" : "DIFFERENT");
+  backing(g + n - PG);  /* the grown part: planned like a new mapping */
   unsigned char *dst = mmap(NULL, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   unsigned char *mv = mremap(g, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
   SAY("mremap move: %s %s\n", mv == dst ? "moved" : "FAILED", probe(mv, n, &sig) == whole ? "same" : "DIFFERENT");

@@ -11,6 +11,7 @@ cmp -s "$LOGS/ops.plain" "$LOGS/ops.shim" || { diff "$LOGS/ops.plain" "$LOGS/ops
 grep -c DIFFERENT "$LOGS/ops.shim" | grep -qx 0 || fail "a check read wrong bytes"
 if expect_served; then
   grep -q "backing p2pmem" "$LOGS/ops.backing" || fail "not served"
+  [ "$(grep -c "backing p2pmem" "$LOGS/ops.backing")" = 2 ] || fail "the grown mapping was not served again: $(cat "$LOGS/ops.backing")"
   grep -q "revoked .*REMAPPED" "$LOGS/ops.log" || fail "no revocation logged for mremap/mprotect/madvise"
 fi
 cat "$LOGS/ops.shim"
