@@ -201,18 +201,6 @@ void fd_replaced(int fd) {
   keep_own_fd(fd);
 }
 
-bool file_has_served(int fd) {
-  if (registry::empty()) return false;
-  struct stat st;
-  return syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino);
-}
-
-bool path_has_served(int dirfd, const char* path) {
-  if (registry::empty() || !path) return false;
-  struct stat st;
-  return syscall(SYS_newfstatat, dirfd, path, &st, 0) == 0 && registry::has_file(st.st_dev, st.st_ino);
-}
-
 void before_exec() {
   // The new image starts with nothing of ours: its own stats file, if any.
   stats::unpublish();

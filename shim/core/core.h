@@ -44,8 +44,6 @@ size_t revoke_file(dev_t dev, ino_t ino, int cause);
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
 void fd_replaced(int fd);             // about to be closed or dup2'ed over
 void keep_own_fd(int fd);             // move a served range's fd out of the program's way
-bool file_has_served(int fd);         // any served range of fd's file
-bool path_has_served(int dirfd, const char* path);
 // The file behind fd / path is about to change (write, truncate, open for
 // writing...): served ranges of it must not outlive the change.
 void file_changing(int fd);
