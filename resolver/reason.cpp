@@ -12,7 +12,8 @@ constexpr const char* kNames[] = {
     "SHARED",         "ENCODED",          "NOT_ALIGNED",   "EOF_TAIL",
     "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "OPEN_FOR_WRITE",
     "NO_PERMISSION",  "CMB_FULL",         "BUDGET",        "MAP_COUNT",
-    "FILL_FAILED",    "REMAPPED",
+    "FILL_FAILED",    "REMAPPED",         "LEASE_DENIED",  "LEASE_BROKEN",
+    "FILE_CHANGED",   "RECLAIMED",
 };
 static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
 static_assert(CMBMAP_REASON_COUNT <= 40, "cmbmap_stats.fallback_by_reason too small");

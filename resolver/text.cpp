@@ -70,6 +70,11 @@ void copy(char* dst, size_t cap, const char* src) {
   dst[i] = '\0';
 }
 
+bool equal(const char* a, const char* b) {
+  while (*a && *a == *b) { ++a; ++b; }
+  return *a == *b;
+}
+
 bool join(char* dst, size_t cap, const char* a, const char* b) {
   size_t n = 0;
   for (const char* p = a; *p; ++p) { if (n + 1 >= cap) return false; dst[n++] = *p; }

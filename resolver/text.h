@@ -17,6 +17,9 @@ bool parse_size(const char* s, uint64_t* out);
 // Copies src into dst (always NUL-terminated, truncating).
 void copy(char* dst, size_t cap, const char* src);
 
+// True if a and b hold the same text.
+bool equal(const char* a, const char* b);
+
 // Joins a, b with '/' into dst; false if it does not fit.
 bool join(char* dst, size_t cap, const char* a, const char* b);
 

@@ -20,7 +20,7 @@ bool wants_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == 
 
 int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   core::Scope scope;
-  if (scope.on() && (flags & O_ACCMODE) != O_RDONLY) core::path_changing(dirfd, path);
+  if (scope.on()) core::opening(dirfd, path, flags);
   return real::openat(dirfd, path, flags, mode);
 }
 

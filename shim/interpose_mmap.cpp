@@ -10,8 +10,14 @@
 using namespace cmbmap;
 
 CMBMAP_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  // Anonymous memory (malloc's arenas included) never reaches the core.
-  if ((flags & MAP_ANONYMOUS) || fd < 0) return real::mmap(addr, len, prot, flags, fd, off);
+  // Anonymous memory (malloc's arenas included) never reaches the core,
+  // unless it is placed over a range cmbmap serves.
+  if ((flags & MAP_ANONYMOUS) || fd < 0) {
+    if (!(flags & MAP_FIXED)) return real::mmap(addr, len, prot, flags, fd, off);
+    core::Scope scope;
+    if (!scope.on() || !core::range_is_ours(addr, len)) return real::mmap(addr, len, prot, flags, fd, off);
+    return core::map_anonymous_over(addr, len, prot, flags, fd, off);
+  }
   core::Scope scope;
   if (!scope.on()) return real::mmap(addr, len, prot, flags, fd, off);
   return core::map_file(addr, len, prot, flags, fd, off);

@@ -59,13 +59,18 @@ enum cmbmap_reason {
 	CMBMAP_TOO_FRAGMENTED,    /* more extents than one plan can hold */
 	CMBMAP_UNKNOWN_EXTENT,    /* extent flagged UNKNOWN by the filesystem */
 	/* serving */
-	CMBMAP_OPEN_FOR_WRITE,    /* this process holds the file open for writing */
+	CMBMAP_OPEN_FOR_WRITE,    /* this process opened the file for writing */
 	CMBMAP_NO_PERMISSION,     /* p2pmem "allocate" not accessible to this user */
 	CMBMAP_CMB_FULL,          /* the CMB has no room left */
 	CMBMAP_BUDGET,            /* CMBMAP_BUDGET would be exceeded */
 	CMBMAP_MAP_COUNT,         /* would push the process towards vm.max_map_count */
 	CMBMAP_FILL_FAILED,       /* reading the file into CMB memory failed */
 	CMBMAP_REMAPPED,          /* given back to the page cache by mremap/madvise/mprotect */
+	/* the filesystem's permission, and giving ranges back */
+	CMBMAP_LEASE_DENIED,      /* no file lease could be had (other openers, not the owner) */
+	CMBMAP_LEASE_BROKEN,      /* another process opened the file for writing or truncated it */
+	CMBMAP_FILE_CHANGED,      /* this process wrote, truncated or fallocated the file */
+	CMBMAP_RECLAIMED,         /* `cmbmap reclaim` asked for the CMB back */
 	CMBMAP_REASON_COUNT
 };
 
@@ -80,7 +85,7 @@ const char *cmbmap_version(void);
  * small shared file under /run/cmbmap/ (read by `cmbmap stat`) and prints it
  * at exit with CMBMAP_STATS=1.
  */
-#define CMBMAP_STATS_MAGIC 0x434d424d53543031ULL /* "CMBMST01" */
+#define CMBMAP_STATS_MAGIC 0x434d424d53543032ULL /* "CMBMST02" */
 struct cmbmap_stats {
 	uint64_t magic;
 	uint64_t pid;
@@ -99,6 +104,22 @@ struct cmbmap_stats {
 	uint64_t zeroed_bytes;        /* bytes past EOF zeroed in served pages */
 	uint64_t freed_bytes;         /* CMB bytes given back (munmap, revoke) */
 	uint64_t revoked_bytes;       /* served bytes swapped back to ordinary pages */
+	uint64_t revoked_by_reason[40]; /* revoked bytes per cause (a cmbmap_reason) */
+	uint64_t revocations;         /* revocations (one per file or range given back) */
+	/* Leases: the filesystem's permission to serve a file. */
+	uint64_t leases_taken;        /* leases granted */
+	uint64_t leases_held;         /* leases held now */
+	uint64_t lease_breaks;        /* breaks answered (revoke, then release) */
+	uint64_t lease_break_ns;      /* total time from break signal to release */
+	uint64_t evicted_bytes;       /* least recently used ranges given back for room */
+	/* `cmbmap reclaim`: requests reach the watcher thread by signal. */
+	uint64_t watcher_tid;         /* thread that answers breaks and requests; 0: none */
+	uint64_t watcher_signal;      /* the signal it waits for */
+	uint64_t reclaim_requests;    /* requests answered */
+	uint64_t reclaimed_bytes;     /* bytes given back for them */
+	/* CMB held now, per controller (names as in `cmbmap devices`). */
+	char controller[8][16];
+	uint64_t held_by_controller[8];
 };
 
 /* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */

@@ -19,8 +19,11 @@
 #include "options.h"
 #include "policy.h"
 #include "registry.h"
+#include "lease.h"
+#include "serial.h"
 #include "serve.h"
 #include "stats.h"
+#include "watcher.h"
 
 namespace cmbmap::core {
 namespace {
@@ -41,9 +44,24 @@ void warn_option(const char* msg) {
   log::to_stderr(line);
 }
 
+// fork: no revocation may be half done in the parent as it forks, and the
+// child gives back everything it inherited. Its CMB pages are the parent's
+// (p2pmem is shared), and the parent's lease thread neither knows about the
+// child nor can the child be told of a break: file pages are right for it.
+void atfork_prepare() {
+  serial::before_fork();
+  lease::before_fork();
+}
+void atfork_parent() { serial::after_fork_parent(); }
 void atfork_child() {
+  serial::after_fork_child();
+  registry::after_fork_child();
   stats::after_fork_child();
-  log::Line(LogLevel::Debug).s("fork: child starts with its own statistics").emit();
+  watcher::after_fork_child();
+  size_t n = core::give_back_inherited();
+  lease::after_fork_child();
+  log::Line(LogLevel::Debug).s("fork: child gave back ").size(n)
+      .s(" of inherited CMB ranges and starts with its own statistics").emit();
 }
 
 }  // namespace
@@ -76,7 +94,7 @@ void init() {
     return;
   }
   machine::init(g_opts);
-  pthread_atfork(nullptr, nullptr, atfork_child);
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   log::Line(LogLevel::Debug).s("active: min_size ").size(g_opts.min_size)
       .s(machine::any_usable() ? ", a usable CMB is present" : ", no usable CMB on this machine")
       .emit();
@@ -161,14 +179,23 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   int reason = plan_request(len, prot, flags, fd, off, &facts, &plan);
 
   // The kernel makes the ordinary mapping first: address, hint, MAP_FIXED,
-  // MAP_FIXED_NOREPLACE and every error are then exactly its own.
+  // MAP_FIXED_NOREPLACE and every error are then exactly its own. MAP_FIXED
+  // over served ranges replaces them (under the lock: the watcher must not
+  // give them back over the new mapping).
+  const bool over = (flags & MAP_FIXED) && range_is_ours(addr, len);
+  if (over) serial::lock();
   errno = saved_errno;
   void* res = real::mmap(addr, len, prot, serve::initial_flags(flags, plan), fd, off);
   int err = errno;
   if (res == MAP_FAILED) {
+    if (over) serial::unlock();
     log::Line(LogLevel::Debug).s("mmap fd ").i(fd).s(" failed in the kernel, errno ").i(err).emit();
     errno = err;
     return res;
+  }
+  if (over) {
+    forget_range(res, len);
+    serial::unlock();
   }
   serve::Request req{res, len, prot, flags, fd, off};
   uint64_t served = serve::overlay(req, facts, g_opts, &plan);
@@ -201,7 +228,22 @@ void fd_replaced(int fd) {
   keep_own_fd(fd);
 }
 
+// Gives back the files whose write lease lives on the program's own open
+// file (only_shared: those a forked child shares), and releases the leases:
+// nobody would answer their breaks once this image is gone.
+static void give_back_write_leased(bool only_shared) {
+  serial::Hold hold;
+  dev_t devs[64];
+  ino_t inos[64];
+  size_t n = lease::write_leased(devs, inos, 64, only_shared);
+  for (size_t i = 0; i < n; ++i) {
+    revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
+    lease::release(devs[i], inos[i]);
+  }
+}
+
 void before_exec() {
+  if (g_state == State::Active) give_back_write_leased(false);
   // The new image starts with nothing of ours: its own stats file, if any.
   stats::unpublish();
 }
@@ -210,8 +252,12 @@ void after_exec_failed() {
   log::Line(LogLevel::Debug).s("exec failed; statistics continue in memory").emit();
 }
 
+void enter_internal_thread() { t_depth = 1; }
+
 void at_exit() {
   if (g_state != State::Active) return;
+  // A forked child may keep the open file (and its write lease) alive.
+  give_back_write_leased(true);
   if (g_opts.stats) stats::print();
   stats::unpublish();
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <sys/types.h>
 
 namespace cmbmap::core {
@@ -35,19 +36,39 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 int protect(void* addr, size_t len, int prot);
 int advise(void* addr, size_t len, int advice);
 int sync_range(void* addr, size_t len, int flags);
+// An anonymous MAP_FIXED mapping over served ranges: they are gone.
+void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off);
+// Drops [addr, addr+len) from what cmbmap serves after the kernel replaced
+// or removed it; returns the bytes dropped.
+size_t forget_range(void* addr, size_t len);
 // Gives served ranges back to the page cache (cause: a reason code for
 // stats and log). Returns the bytes given back.
 size_t revoke_range(const void* addr, size_t len, int cause);
 size_t revoke_file(dev_t dev, ino_t ino, int cause);
+// In a forked child: every inherited range back to file pages, quietly (the
+// child's statistics start from zero). Returns the bytes given back.
+size_t give_back_inherited();
 
 // fd events
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
 void fd_replaced(int fd);             // about to be closed or dup2'ed over
 void keep_own_fd(int fd);             // move a served range's fd out of the program's way
-// The file behind fd / path is about to change (write, truncate, open for
-// writing...): served ranges of it must not outlive the change.
+// The file behind fd / path is about to change (write, truncate,
+// fallocate...): served ranges of it must not outlive the change.
 void file_changing(int fd);
 void path_changing(int dirfd, const char* path);
+// The program is about to open path with flags: for writing, or at all
+// while cmbmap holds a write lease on it (which the open would break).
+void opening(int dirfd, const char* path, int flags);
+
+// Giving CMB back (reclaim.cpp). Least recently used ranges on controller
+// slot ctrl (-1: any), outside [keep, keep+keep_len), are revoked until
+// `bytes` are given back; returns the bytes given back.
+size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause);
+// Watcher thread events.
+void enter_internal_thread();         // hooks on this thread always forward
+void on_lease_break(int lease_fd);    // -1: a break on some lease (check all)
+void on_reclaim(uint64_t request);    // see reclaim_request.h
 
 // process events
 void before_exec();

@@ -1,5 +1,5 @@
 // Fill engines (see fill.h). One file, because the three engines share the
-// framing: reopen O_DIRECT, count what arrived, refuse a short fill, zero
+// framing: pick the fd to read through, count what arrived, refuse a short fill, zero
 // the tail past EOF.
 #include "fill.h"
 
@@ -27,10 +27,21 @@ uint64_t now_ns() {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-int reopen_direct(int fd) {
+// The fd to read the file through (see Source); *owned if the caller closes it.
+int source_fd(const Source& s, bool* owned) {
+  *owned = false;
+  if (s.direct_fd >= 0) return s.direct_fd;
+  if (s.no_reopen) return s.fd;
   char path[32];
-  openfiles::proc_fd_path(fd, path);
+  openfiles::proc_fd_path(s.fd, path);
+  *owned = true;
   return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+}
+
+void done_with(const Source& s, int fd, bool owned, uint64_t off, size_t len) {
+  if (owned) syscall(SYS_close, fd);
+  // Read through the page cache: leave it as it was (clean pages only go).
+  if (fd == s.fd && s.no_reopen) syscall(SYS_fadvise64, fd, off, len, POSIX_FADV_DONTNEED);
 }
 
 // Device memory takes 1-8 byte accesses; keep the stores plain (no vector
@@ -45,7 +56,8 @@ void zero(volatile uint8_t* p, size_t n) {
 
 // --- pread ---------------------------------------------------------------
 int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
-  int dfd = reopen_direct(s.fd);
+  bool owned;
+  int dfd = source_fd(s, &owned);
   if (dfd < 0) return errno;
   size_t done = 0;
   int err = 0;
@@ -58,7 +70,7 @@ int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
     done += (size_t)got;
     if ((size_t)got < n) break;
   }
-  syscall(SYS_close, dfd);
+  done_with(s, dfd, owned, off, want);
   return err ? err : done >= want ? 0 : EIO;
 }
 
@@ -95,7 +107,8 @@ int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used
   // io_uring may be disabled (kernel.io_uring_disabled, seccomp): use pread.
   if (io_uring_queue_init(kDepth, &ring, 0) < 0) { *used = kPread; return by_pread(s, dst, off, want); }
   *used = kUring;
-  int dfd = reopen_direct(s.fd);
+  bool owned;
+  int dfd = source_fd(s, &owned);
   if (dfd < 0) { int e = errno; io_uring_queue_exit(&ring); return e; }
   const size_t span = (want + 511) & ~size_t{511};
   const size_t chunks = (span + kChunk - 1) / kChunk;
@@ -112,7 +125,7 @@ int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used
         return (size_t)res == n || at + (size_t)res >= want ? 0 : EIO;
       });
   io_uring_queue_exit(&ring);
-  syscall(SYS_close, dfd);
+  done_with(s, dfd, owned, off, want);
   return err;
 }
 
@@ -148,6 +161,13 @@ int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* u
     fd = (int)syscall(SYS_openat, AT_FDCWD, dev, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return by_uring(s, dst, off, want, used);
   *used = kPassthru;
+  // The blocks are read, not the page cache: dirty pages must reach them first.
+  if (syscall(SYS_sync_file_range, s.fd, off, want,
+              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0) {
+    int e = errno;
+    syscall(SYS_close, fd);
+    return e;
+  }
   const NvmeTarget& t = *s.dev;
   const uint64_t lba = t.lba_size ? t.lba_size : 512;
   const size_t chunk = max_transfer(t) / lba * lba;

@@ -20,7 +20,10 @@ const char* engine_name(int engine);
 int engine_from_name(const char* name);
 
 struct Source {
-  int fd;                  // any fd of the file (reopened O_DIRECT via /proc/self/fd)
+  int fd;                  // the program's fd of the file
+  int direct_fd;           // an O_DIRECT fd of the file to read from, or -1: reopen fd O_DIRECT
+  bool no_reopen;          // the file must not be opened again (a write lease lives on fd):
+                           // read through fd itself, then drop the pages that put in the cache
   uint64_t file_size;
   const NvmeTarget* dev;   // passthru: namespace, LBA size, partition offset
   const Segment* segs;     // passthru: the run's segments (physically contiguous each)

@@ -10,29 +10,6 @@
 #include "../../resolver/text.h"
 
 namespace cmbmap::openfiles {
-namespace {
-
-struct Want { dev_t dev; ino_t ino; int skip; bool found; };
-
-bool check_fd(const char* name, void* ctx) {
-  auto* w = static_cast<Want*>(ctx);
-  uint64_t fd;
-  if (!text::parse_u64(name, &fd) || (int)fd == w->skip) return true;
-  struct stat st;
-  if (syscall(SYS_fstat, (int)fd, &st) != 0 || st.st_dev != w->dev || st.st_ino != w->ino) return true;
-  long fl = syscall(SYS_fcntl, (int)fd, F_GETFL);
-  if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY && !(fl & O_PATH)) { w->found = true; return false; }
-  return true;
-}
-
-}  // namespace
-
-bool open_for_write(dev_t dev, ino_t ino, int skip_fd) {
-  Want w{dev, ino, skip_fd, false};
-  prim::list_dir("/proc/self/fd", check_fd, &w);
-  return w.found;
-}
-
 size_t map_count() {
   int fd = prim::open_read("/proc/self/maps");
   if (fd < 0) return 0;

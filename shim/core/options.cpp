@@ -1,6 +1,8 @@
 // The CMBMAP_* option table and its parser (see options.h).
 #include "options.h"
 
+#include <csignal>
+
 #include "../../resolver/text.h"
 
 namespace cmbmap {
@@ -26,19 +28,46 @@ const OptionDef kTable[] = {
      "How the drive fills CMB memory: pread (O_DIRECT pread), uring (io_uring reads), passthru "
      "(NVMe reads through io_uring on the namespace's char device; needs access to /dev/ngXnY); "
      "auto picks the fastest measured (see README: Performance)."},
+    {"CMBMAP_SIGNAL", OptionType::Signal, "RTMAX-2",
+     "Real-time signal cmbmap's watcher thread receives lease breaks and reclaim requests on "
+     "(RTMIN+N, RTMAX-N or a number). It is only ever sent to that thread, never to the program's; "
+     "change it if the program uses this signal number itself."},
 };
 
-bool streq(const char* a, const char* b) {
-  while (*a && *a == *b) { ++a; ++b; }
-  return *a == *b;
-}
+using text::equal;
 
 bool parse_bool(const char* v, bool* out) {
   static const char* const kTrue[] = {"1", "yes", "true", "on", "y"};
   static const char* const kFalse[] = {"0", "no", "false", "off", "n", ""};
-  for (const char* t : kTrue) if (streq(v, t)) { *out = true; return true; }
-  for (const char* f : kFalse) if (streq(v, f)) { *out = false; return true; }
+  for (const char* t : kTrue) if (equal(v, t)) { *out = true; return true; }
+  for (const char* f : kFalse) if (equal(v, f)) { *out = false; return true; }
   return false;
+}
+
+bool starts(const char* s, const char* prefix) {
+  while (*prefix && *s == *prefix) { ++s; ++prefix; }
+  return !*prefix;
+}
+
+// "RTMIN", "RTMIN+N", "RTMAX", "RTMAX-N" or a plain number, within the
+// real-time range (glibc keeps the first few for itself: SIGRTMIN is above them).
+bool parse_signal(const char* v, int* out) {
+  const int lo = SIGRTMIN, hi = SIGRTMAX;
+  int sig;
+  if (starts(v, "RTMIN") || starts(v, "RTMAX")) {
+    const int base = v[4] == 'N' ? lo : hi;
+    v += 5;
+    uint64_t n = 0;
+    if (*v && ((*v != '+' && *v != '-') || !text::parse_u64(v + 1, &n) || n > 64)) return false;
+    sig = *v == '-' ? base - (int)n : base + (int)n;
+  } else {
+    uint64_t n;
+    if (!text::parse_u64(v, &n) || n > 64) return false;
+    sig = (int)n;
+  }
+  if (sig < lo || sig > hi) return false;
+  *out = sig;
+  return true;
 }
 
 bool parse_log(const char* v, Options* o) {
@@ -49,7 +78,7 @@ bool parse_log(const char* v, Options* o) {
   if (v[i] && v[i] != ':') return false;
   level[i] = '\0';
   for (int l = 0; l < 6; ++l) {
-    if (streq(level, kLevels[l])) {
+    if (equal(level, kLevels[l])) {
       o->log_level = static_cast<LogLevel>(l);
       text::copy(o->log_file, sizeof o->log_file, v[i] == ':' ? v + i + 1 : "");
       return true;
@@ -96,9 +125,9 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           bool b;
           expected = "0 or 1";
           if ((ok = parse_bool(text, &b))) {
-            if (streq(d.name, "CMBMAP_DISABLE")) o->disable = b;
-            else if (streq(d.name, "CMBMAP_STATS")) o->stats = b;
-            else if (streq(d.name, "CMBMAP_WRITABLE")) o->writable = b;
+            if (equal(d.name, "CMBMAP_DISABLE")) o->disable = b;
+            else if (equal(d.name, "CMBMAP_STATS")) o->stats = b;
+            else if (equal(d.name, "CMBMAP_WRITABLE")) o->writable = b;
           }
           break;
         }
@@ -106,8 +135,8 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           uint64_t s;
           expected = "a byte count with optional K/M/G suffix";
           if ((ok = text::parse_size(text, &s))) {
-            if (streq(d.name, "CMBMAP_MIN_SIZE")) o->min_size = s;
-            else if (streq(d.name, "CMBMAP_BUDGET")) o->budget = s;
+            if (equal(d.name, "CMBMAP_MIN_SIZE")) o->min_size = s;
+            else if (equal(d.name, "CMBMAP_BUDGET")) o->budget = s;
           }
           break;
         }
@@ -116,13 +145,17 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           ok = parse_log(text, o);
           break;
         case OptionType::List:
-          text::copy(o->devices, sizeof o->devices, streq(text, "all") ? "" : text);
+          text::copy(o->devices, sizeof o->devices, equal(text, "all") ? "" : text);
           break;
         case OptionType::Choice:
           expected = "auto, pread, uring or passthru";
           ok = false;
           for (int c = 0; c < 4; ++c)
-            if (streq(text, kFillChoices[c])) { o->fill = c - 1; ok = true; }
+            if (equal(text, kFillChoices[c])) { o->fill = c - 1; ok = true; }
+          break;
+        case OptionType::Signal:
+          expected = "RTMIN+N, RTMAX-N or a real-time signal number";
+          ok = parse_signal(text, &o->signal);
           break;
       }
       if (!ok && pass == 1) warn_bad(warn, d, v, expected);
@@ -139,7 +172,7 @@ bool device_allowed(const Options& o, const char* controller, const char* pci) {
     while (*p && *p != ',') { if (n + 1 < sizeof item && *p != ' ') item[n++] = *p; ++p; }
     item[n] = '\0';
     if (*p == ',') ++p;
-    if (n && (streq(item, controller) || streq(item, pci))) return true;
+    if (n && (equal(item, controller) || equal(item, pci))) return true;
   }
   return false;
 }

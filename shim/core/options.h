@@ -20,9 +20,10 @@ struct Options {
   char devices[256];     // empty: all controllers
   uint64_t budget;       // 0: no limit
   int fill;              // fill engine: -1 auto, else fill::Engine
+  int signal;            // lease breaks and reclaim requests (a real-time signal)
 };
 
-enum class OptionType { Bool, Size, Log, List, Choice };
+enum class OptionType { Bool, Size, Log, List, Choice, Signal };
 
 struct OptionDef {
   const char* name;        // "CMBMAP_MIN_SIZE"

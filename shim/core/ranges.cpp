@@ -12,10 +12,12 @@
 
 #include "../real.h"
 #include "core.h"
+#include "lease.h"
 #include "log.h"
 #include "openfiles.h"
 #include "policy.h"
 #include "registry.h"
+#include "serial.h"
 #include "stats.h"
 
 namespace cmbmap::core {
@@ -28,12 +30,17 @@ void forget_served(uint64_t bytes) {
   stats::add(&cmbmap_stats::freed_bytes, bytes);
 }
 
-// Closes cmbmap's duplicate fds that no registered range uses any more.
-void close_unused(const registry::Range* pieces, size_t n) {
+// After pieces left the registry: closes cmbmap's duplicate fds no range
+// uses any more, and releases the leases of files no longer served.
+void after_removal(const registry::Range* pieces, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    bool seen = false;
-    for (size_t k = 0; k < i; ++k) seen |= pieces[k].fd == pieces[i].fd;
-    if (!seen && !registry::uses_fd(pieces[i].fd)) syscall(SYS_close, pieces[i].fd);
+    bool seen_fd = false, seen_file = false;
+    for (size_t k = 0; k < i; ++k) {
+      seen_fd |= pieces[k].fd == pieces[i].fd;
+      seen_file |= pieces[k].dev == pieces[i].dev && pieces[k].ino == pieces[i].ino;
+    }
+    if (!seen_fd && !registry::uses_fd(pieces[i].fd)) syscall(SYS_close, pieces[i].fd);
+    if (!seen_file) lease::release_if_unused(pieces[i].dev, pieces[i].ino);
   }
 }
 
@@ -49,6 +56,7 @@ using openfiles::page_round_up;
 size_t revoke_range(const void* addr, size_t len, int cause) {
   if (!aligned(addr)) return 0;
   len = page_round_up(len);
+  serial::Hold hold;
   const int saved = errno;
   size_t total = 0;
   for (;;) {
@@ -67,13 +75,12 @@ size_t revoke_range(const void* addr, size_t len, int cause) {
       registry::remove(p.start, plen);
       total += plen;
     }
-    close_unused(pieces, n);
+    after_removal(pieces, n);
     if (n < kBatch) break;
   }
   if (total) {
     forget_served(total);
-    stats::add(&cmbmap_stats::revoked_bytes, total);
-    stats::add_fallback(cause, total);
+    stats::add_revoke(cause, total);
     log::Line(LogLevel::Info).s("revoked ").size(total).s(" at ").x((uintptr_t)addr).s(": ")
         .s(cause_name(cause)).emit();
   }
@@ -81,7 +88,25 @@ size_t revoke_range(const void* addr, size_t len, int cause) {
   return total;
 }
 
+size_t give_back_inherited() {
+  size_t total = 0;
+  registry::Range pieces[kBatch];
+  uintptr_t from = 0;
+  for (size_t n; (n = registry::collect(from, UINTPTR_MAX - from, pieces, kBatch)) > 0;) {
+    for (size_t i = 0; i < n; ++i) {
+      const registry::Range& p = pieces[i];
+      real::mmap((void*)p.start, p.end - p.start, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+      syscall(SYS_close, p.fd);  // the child's copy; a second close of it is harmless
+      total += p.end - p.start;
+    }
+    from = pieces[n - 1].end;
+  }
+  registry::clear();
+  return total;
+}
+
 size_t revoke_file(dev_t dev, ino_t ino, int cause) {
+  serial::Hold hold;
   size_t total = 0;
   registry::Range r[kBatch];
   for (size_t n; (n = registry::collect_file(dev, ino, r, kBatch)) > 0;) {
@@ -90,33 +115,52 @@ size_t revoke_file(dev_t dev, ino_t ino, int cause) {
   return total;
 }
 
+size_t forget_range(void* addr, size_t len) {
+  serial::Hold hold;
+  const int saved = errno;
+  size_t gone = 0;
+  for (;;) {
+    registry::Range pieces[kBatch];
+    size_t n = registry::collect((uintptr_t)addr, page_round_up(len), pieces, kBatch);
+    if (n == 0) break;
+    for (size_t i = 0; i < n; ++i) gone += registry::remove(pieces[i].start, pieces[i].end - pieces[i].start);
+    after_removal(pieces, n);
+    if (n < kBatch) break;
+  }
+  if (gone) forget_served(gone);
+  errno = saved;
+  return gone;
+}
+
 int unmap(void* addr, size_t len) {
   // The kernel decides first (alignment, length): only a successful munmap
   // changes what cmbmap serves.
+  serial::Hold hold;
   int r = real::munmap(addr, len);
   if (r != 0) return r;
-  const int saved = errno;
-  registry::Range pieces[kBatch];
-  size_t n = registry::collect((uintptr_t)addr, page_round_up(len), pieces, kBatch);
-  size_t gone = registry::remove((uintptr_t)addr, page_round_up(len));
-  close_unused(pieces, n);
-  if (gone) forget_served(gone);
+  size_t gone = forget_range(addr, len);
   log::Line(LogLevel::Debug).s("munmap ").x((uintptr_t)addr).s(" length ").u(len).s(": ")
       .size(gone).s(" of CMB released").emit();
-  errno = saved;
   return 0;
+}
+
+void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  serial::Hold hold;
+  void* r = real::mmap(addr, len, prot, flags, fd, off);
+  if (r != MAP_FAILED) forget_range(r, len);
+  return r;
 }
 
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   if (!aligned(old)) return real::mremap(old, old_len, new_len, flags, new_addr);
+  serial::Hold hold;
   if (new_len <= old_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
     // Shrinking in place: the kernel drops the tail; keep the registry exact.
     void* r = real::mremap(old, old_len, new_len, flags, new_addr);
     if (r != MAP_FAILED && new_len < old_len) {
       const int saved = errno;
       size_t keep = page_round_up(new_len);
-      size_t gone = keep < old_len ? registry::remove((uintptr_t)old + keep, page_round_up(old_len) - keep) : 0;
-      if (gone) forget_served(gone);
+      if (keep < old_len) forget_range((char*)old + keep, page_round_up(old_len) - keep);
       errno = saved;
     }
     return r;
@@ -148,6 +192,7 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 
 int protect(void* addr, size_t len, int prot) {
   if (!aligned(addr)) return real::mprotect(addr, len, prot);
+  serial::Hold hold;
   if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
     // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
     // the file mapping answers exactly as it would without cmbmap.
@@ -155,7 +200,10 @@ int protect(void* addr, size_t len, int prot) {
     return real::mprotect(addr, len, prot);
   }
   int r = real::mprotect(addr, len, prot);
-  if (r == 0) registry::set_prot((uintptr_t)addr, len, prot);
+  if (r == 0) {
+    registry::set_prot((uintptr_t)addr, len, prot);
+    registry::touch((uintptr_t)addr, len);
+  }
   return r;
 }
 
@@ -163,6 +211,8 @@ int advise(void* addr, size_t len, int advice) {
   // Dropped CMB pages have nothing to fault back in from: give the range
   // back so the next read sees the file's bytes.
   if (aligned(addr) && policy::advice_needs_revoke(advice)) revoke_range(addr, len, CMBMAP_REMAPPED);
+  // WILLNEED and the like say the range is in use: keep it longest.
+  else registry::touch((uintptr_t)addr, len);
   return real::madvise(addr, len, advice);
 }
 
@@ -173,7 +223,7 @@ void file_changing(int fd) {
   struct stat st;
   const int saved = errno;
   if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
-    revoke_file(st.st_dev, st.st_ino, CMBMAP_OPEN_FOR_WRITE);
+    revoke_file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
   errno = saved;
 }
 
@@ -182,15 +232,37 @@ void path_changing(int dirfd, const char* path) {
   struct stat st;
   const int saved = errno;
   if (syscall(SYS_newfstatat, dirfd, path, &st, 0) == 0 && registry::has_file(st.st_dev, st.st_ino))
-    revoke_file(st.st_dev, st.st_ino, CMBMAP_OPEN_FOR_WRITE);
+    revoke_file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
+  errno = saved;
+}
+
+void opening(int dirfd, const char* path, int flags) {
+  const bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  if (registry::empty() || !path || (!writing && !lease::any_write_lease())) return;
+  struct stat st;
+  const int saved = errno;
+  if (syscall(SYS_newfstatat, dirfd, path, &st, 0) == 0) {
+    serial::Hold hold;
+    // Writing: its own writes must be seen. Any open of a file with a write
+    // lease breaks the lease; giving it back first spares the open the wait.
+    if (writing || lease::is_write_leased(st.st_dev, st.st_ino)) {
+      revoke_file(st.st_dev, st.st_ino, writing ? CMBMAP_OPEN_FOR_WRITE : CMBMAP_LEASE_BROKEN);
+      lease::release(st.st_dev, st.st_ino);
+    }
+  }
   errno = saved;
 }
 
 void keep_own_fd(int fd) {
-  if (!registry::uses_fd(fd)) return;
+  if (registry::empty()) return;
+  serial::Hold hold;
+  if (!registry::uses_fd(fd) && !lease::uses_fd(fd)) return;
   const int saved = errno;
   int moved = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
-  if (moved >= 0) registry::relocate_fd(fd, moved);
+  if (moved >= 0) {
+    registry::relocate_fd(fd, moved);
+    lease::relocate_fd(fd, moved);
+  }
   errno = saved;
 }
 

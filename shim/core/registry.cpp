@@ -1,11 +1,15 @@
 // Served-range registry (see registry.h).
 #include "registry.h"
 
+#include "stats.h"
+
 namespace cmbmap::registry {
 namespace {
 
 Range g_ranges[kCapacity];
 size_t g_count;  // read racily only through empty()
+uint64_t g_clock;  // use stamps
+constexpr size_t kSplitReserve = 64;
 int g_lock;
 
 struct Guard {
@@ -53,11 +57,14 @@ bool has_file(dev_t dev, ino_t ino) {
 bool add(const Range& r) {
   if (r.start >= r.end) return false;
   Guard g;
-  if (g_count == kCapacity) return false;
+  // Headroom: unmapping the middle of a range splits it in two.
+  if (g_count + kSplitReserve >= kCapacity) return false;
   size_t i = 0;
   while (i < g_count && g_ranges[i].end <= r.start) ++i;
   if (i < g_count && g_ranges[i].start < r.end) return false;
   insert_at(i, r);
+  g_ranges[i].stamp = ++g_clock;
+  stats::add_held(r.ctrl, (int64_t)(r.end - r.start));
   return true;
 }
 
@@ -71,10 +78,12 @@ size_t remove(uintptr_t start, size_t len) {
     if (cur.end <= start || cur.start >= end) { ++i; continue; }
     uintptr_t cut_lo = cur.start > start ? cur.start : start;
     uintptr_t cut_hi = cur.end < end ? cur.end : end;
+    if (cut_lo > cur.start && cut_hi < cur.end && g_count == kCapacity)
+      return removed;  // cannot split: keep it whole (conservative)
     removed += cut_hi - cut_lo;
+    stats::add_held(cur.ctrl, -(int64_t)(cut_hi - cut_lo));
     if (cut_lo > cur.start && cut_hi < cur.end) {
       // A hole in the middle: keep both sides.
-      if (g_count == kCapacity) return removed;  // cannot split: keep whole (conservative)
       Range right = cur;
       right.start = cut_hi;
       right.file_offset += cut_hi - cur.start;
@@ -152,6 +161,33 @@ void set_prot(uintptr_t start, size_t len, int prot) {
   Guard g;
   for (size_t i = 0; i < g_count; ++i)
     if (g_ranges[i].start >= start && g_ranges[i].end <= end) g_ranges[i].prot = prot;
+}
+
+void touch(uintptr_t start, size_t len) {
+  uintptr_t end = start + len;
+  Guard g;
+  ++g_clock;
+  for (size_t i = 0; i < g_count; ++i)
+    if (g_ranges[i].start < end && start < g_ranges[i].end) g_ranges[i].stamp = g_clock;
+}
+
+bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out) {
+  uintptr_t keep_end = keep + keep_len;
+  Guard g;
+  const Range* best = nullptr;
+  for (size_t i = 0; i < g_count; ++i) {
+    const Range& r = g_ranges[i];
+    if ((ctrl >= 0 && r.ctrl != ctrl) || (r.start < keep_end && keep < r.end)) continue;
+    if (!best || r.stamp < best->stamp) best = &r;
+  }
+  if (best) *out = *best;
+  return best != nullptr;
+}
+
+void after_fork_child() {
+  // Changes happen under serial's lock, which the forking thread held:
+  // only a reader can have held this one, and it is gone.
+  g_lock = 0;
 }
 
 void clear() {

@@ -2,6 +2,8 @@
 // ask before forwarding ("is this address cmbmap's?") and what the file
 // hooks ask ("does this file have served ranges?"). Fixed capacity, sorted,
 // guarded by a spinlock; empty() is one atomic load for the common case.
+// It also keeps the per-controller "held now" statistics exact, since every
+// served byte enters and leaves through it.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +21,8 @@ struct Range {
   int fd;              // cmbmap's duplicate of the program's fd, to map the file back
   int prot;            // as the program asked
   int flags;           // MAP_SHARED or MAP_PRIVATE (plus harmless flags)
+  int ctrl;            // the controller's stats slot (stats::controller_slot), -1 none
+  uint64_t stamp;      // last use, for least-recently-used eviction (set by add/touch)
 };
 
 constexpr size_t kCapacity = 1024;
@@ -26,7 +30,7 @@ constexpr size_t kCapacity = 1024;
 bool empty();
 bool overlaps(uintptr_t start, size_t len);
 bool has_file(dev_t dev, ino_t ino);
-bool add(const Range& r);                 // false: full or overlapping
+bool add(const Range& r);                 // false: full or overlapping (stamps it)
 // Removes [start, start+len) from every range, splitting where needed.
 // Returns the number of bytes that were registered there.
 size_t remove(uintptr_t start, size_t len);
@@ -40,7 +44,13 @@ bool covers_whole(uintptr_t start, size_t len);
 void relocate_fd(int from, int to);   // the program is about to reuse `from`
 // Changes the recorded protection of the pieces inside [start, start+len).
 void set_prot(uintptr_t start, size_t len, int prot);
+// Marks the ranges overlapping [start, start+len) as just used.
+void touch(uintptr_t start, size_t len);
+// The least recently used range on controller slot ctrl (-1: any) that lies
+// outside [keep, keep+keep_len); false if there is none.
+bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out);
 size_t count();
+void after_fork_child();
 void clear();                             // after exec-like resets, tests
 
 }  // namespace cmbmap::registry

@@ -9,20 +9,23 @@
 
 #include "../../resolver/fiemap.h"
 #include "../real.h"
+#include "core.h"
 #include "fill.h"
+#include "lease.h"
 #include "log.h"
 #include "openfiles.h"
 #include "p2pmem.h"
 #include "registry.h"
+#include "serial.h"
 #include "stats.h"
+#include "watcher.h"
 
 namespace cmbmap::serve {
 namespace {
 
-// CMBMAP_FILL=auto: io_uring reads on an O_DIRECT fd, measured fastest of the
-// engines that read through the file (README: Performance). Passthrough reads
-// blocks by LBA, which is only safe while the layout cannot change under it;
-// until leases guard that, it is opt-in.
+// CMBMAP_FILL=auto: io_uring reads on the lease's O_DIRECT fd, measured
+// fastest of the engines that read through the file (README: Performance).
+// Under a write lease the file must not be opened again: passthrough then.
 constexpr int kDefaultEngine = fill::kUring;
 
 
@@ -61,24 +64,61 @@ void finish_flags(const Request& req) {
   else if (req.flags & MAP_POPULATE) real::madvise(req.base, req.len, 22 /* MADV_POPULATE_READ */);
 }
 
+namespace {
+
+// Room for len more bytes under CMBMAP_BUDGET, giving back the least
+// recently used ranges outside this mapping if needed.
+bool within_budget(const Request& req, const Options& opts, size_t len) {
+  if (!opts.budget) return true;
+  uint64_t now = stats::get()->served_bytes;
+  if (now + len <= opts.budget) return true;
+  if (len > opts.budget) return false;
+  size_t freed = core::evict(-1, now + len - opts.budget, (uintptr_t)req.base, req.len, CMBMAP_BUDGET);
+  stats::add(&cmbmap_stats::evicted_bytes, freed);
+  return stats::get()->served_bytes + len <= opts.budget;
+}
+
+// CMB memory at addr; a full CMB first gets back what this process holds
+// there least recently used (outside this mapping).
+int map_cmb(const Request& req, const FileFacts& f, int ctrl, uintptr_t addr, size_t len) {
+  int why = p2pmem::map_at(f.target.pci_path, (void*)addr, len);
+  if (why == CMBMAP_CMB_FULL && ctrl >= 0) {
+    size_t freed = core::evict(ctrl, len, (uintptr_t)req.base, req.len, CMBMAP_CMB_FULL);
+    stats::add(&cmbmap_stats::evicted_bytes, freed);
+    if (freed) why = p2pmem::map_at(f.target.pci_path, (void*)addr, len);
+  }
+  return why;
+}
+
+}  // namespace
+
 uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Plan* plan) {
   if (plan->eligible_bytes == 0) return 0;
+  serial::Hold hold;
   const int saved = errno;
   size_t runs = 0;
   for (size_t i = 0; i < plan->count; ++i)
     if (plan->segments[i].reason == CMBMAP_ELIGIBLE && (i == 0 || plan->segments[i - 1].reason != CMBMAP_ELIGIBLE))
       ++runs;
   int block = CMBMAP_ELIGIBLE;
-  // Until leases exist, a file this process can write is never served: its
-  // own writes would not reach the CMB copy.
-  if (openfiles::open_for_write(f.st.st_dev, f.st.st_ino)) block = CMBMAP_OPEN_FOR_WRITE;
   // Each run can split one VMA into three; stay well clear of the limit.
-  else if (openfiles::map_count() + 2 * runs + 16 > openfiles::max_map_count()) block = CMBMAP_MAP_COUNT;
+  if (openfiles::map_count() + 2 * runs + 16 > openfiles::max_map_count()) block = CMBMAP_MAP_COUNT;
+  // No lease, no serving: the filesystem must be able to take it back.
+  lease::Grant grant{CMBMAP_LEASE_DENIED, -1, false};
+  if (block == CMBMAP_ELIGIBLE) {
+    grant = lease::acquire(req.fd, f.st.st_dev, f.st.st_ino, opts.signal, watcher::ensure(opts.signal));
+    block = grant.reason;
+  }
+  const bool leased = block == CMBMAP_ELIGIBLE;
   int own_fd = -1;
   if (block == CMBMAP_ELIGIBLE) {
     own_fd = (int)syscall(SYS_fcntl, req.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
     if (own_fd < 0) block = CMBMAP_FILL_FAILED;
   }
+  const int ctrl = block == CMBMAP_ELIGIBLE ? stats::controller_slot(f.target.controller) : -1;
+  // A write lease lives on the program's own open file: another open would
+  // break it, so fill by passthrough (no open) unless told otherwise.
+  const int engine = opts.fill >= 0 ? opts.fill : grant.write ? fill::kPassthru : kDefaultEngine;
 
   uint64_t served = 0;
   const uintptr_t base = (uintptr_t)req.base;
@@ -90,15 +130,14 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     const uint64_t run_len = openfiles::page_round_up(plan->segments[j].offset + plan->segments[j].length - file_off);
     const uintptr_t addr = base + (file_off - (uint64_t)req.offset);
     int why = block;
-    if (why == CMBMAP_ELIGIBLE && opts.budget && stats::get()->served_bytes + run_len > opts.budget)
-      why = CMBMAP_BUDGET;
+    if (why == CMBMAP_ELIGIBLE && !within_budget(req, opts, run_len)) why = CMBMAP_BUDGET;
     if (why == CMBMAP_ELIGIBLE) {
-      why = p2pmem::map_at(f.target.pci_path, (void*)addr, run_len);
+      why = map_cmb(req, f, ctrl, addr, run_len);
       if (why != CMBMAP_ELIGIBLE) map_file_back(req, addr, run_len, file_off);
     }
     if (why == CMBMAP_ELIGIBLE) {
-      const int engine = opts.fill < 0 ? kDefaultEngine : opts.fill;
-      fill::Source src{req.fd, (uint64_t)f.st.st_size, &f.target, &plan->segments[i], j - i + 1};
+      fill::Source src{req.fd, grant.direct_fd, grant.write, (uint64_t)f.st.st_size, &f.target,
+                       &plan->segments[i], j - i + 1};
       fill::Result r = fill::run(engine, src, (void*)addr, file_off, run_len);
       // NVMe passthrough read blocks, not the file: if the blocks moved
       // meanwhile, what arrived is not the file's (the commit check).
@@ -115,7 +154,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
         stats::add(&cmbmap_stats::zeroed_bytes, r.zeroed);
         real::mprotect((void*)addr, run_len, req.prot);
         registry::Range rg{addr, addr + run_len, f.st.st_dev, f.st.st_ino, file_off, own_fd, req.prot,
-                           req.flags & MAP_TYPE};
+                           req.flags & MAP_TYPE, ctrl, 0};
         if (!registry::add(rg)) {
           map_file_back(req, addr, run_len, file_off);
           why = CMBMAP_MAP_COUNT;
@@ -132,6 +171,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     stats::add(&cmbmap_stats::served_bytes, served);
     stats::add(&cmbmap_stats::served_total, served);
   }
+  if (leased) lease::settle(f.st.st_dev, f.st.st_ino);
   errno = saved;
   return served;
 }

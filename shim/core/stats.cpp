@@ -73,6 +73,33 @@ void add_fill(int engine, uint64_t bytes, uint64_t ns) {
   __atomic_fetch_add(&s->fill_ns[engine], ns, __ATOMIC_RELAXED);
 }
 
+void add_revoke(int cause, uint64_t bytes) {
+  cmbmap_stats* s = get();
+  if (cause > 0 && cause < CMBMAP_REASON_COUNT)
+    __atomic_fetch_add(&s->revoked_by_reason[cause], bytes, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&s->revoked_bytes, bytes, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&s->revocations, 1, __ATOMIC_RELAXED);
+}
+
+int controller_slot(const char* name) {
+  cmbmap_stats* s = get();
+  constexpr int kSlots = sizeof s->controller / sizeof s->controller[0];
+  lock();
+  int slot = -1;
+  for (int i = 0; i < kSlots && slot < 0; ++i) {
+    if (!s->controller[i][0]) text::copy(s->controller[i], sizeof s->controller[i], name);
+    if (text::equal(s->controller[i], name)) slot = i;
+  }
+  unlock();
+  return slot;
+}
+
+void add_held(int slot, int64_t delta) {
+  cmbmap_stats* s = get();
+  if (slot >= 0 && slot < (int)(sizeof s->held_by_controller / sizeof s->held_by_controller[0]))
+    __atomic_fetch_add(&s->held_by_controller[slot], (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
 void publish() {
   if (get() != &g_local) return;
   int saved = errno;

@@ -14,6 +14,13 @@ cmbmap_stats* get();          // never null; a static block until the file exist
 void add(uint64_t cmbmap_stats::*field, uint64_t v);
 void add_fallback(int reason, uint64_t bytes);
 void add_fill(int engine, uint64_t bytes, uint64_t ns);
+// A revocation of bytes for cause (a cmbmap_reason): counted per cause.
+void add_revoke(int cause, uint64_t bytes);
+// The slot (0..7) of a controller in held_by_controller, claimed on first
+// use; -1 when all slots are taken (its bytes then count in no slot).
+int controller_slot(const char* name);
+// CMB now held on a slot changes by delta bytes (the registry calls this).
+void add_held(int slot, int64_t delta);
 void publish();               // create the stats file (idempotent)
 void unpublish();             // remove the file; counting goes on in memory
 void after_fork_child();      // the child gets a fresh block of its own

@@ -1,6 +1,8 @@
 // CMBMAP_* parsing: defaults from the table, bad values warn once and keep
 // the default, never crash.
 #include <criterion/criterion.h>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -84,5 +86,21 @@ Test(options, every_table_entry_has_help_and_a_parsable_default) {
     // Setting each variable to its documented default must not warn.
     parse({{t[i].name, t[i].default_text}});
     cr_assert(g_warnings.empty(), "%s default '%s' does not parse", t[i].name, t[i].default_text);
+  }
+}
+
+Test(options, signal_names_and_numbers) {
+  cr_assert_eq(parse({}).signal, SIGRTMAX - 2);
+  cr_assert_eq(parse({{"CMBMAP_SIGNAL", "RTMIN+3"}}).signal, SIGRTMIN + 3);
+  cr_assert_eq(parse({{"CMBMAP_SIGNAL", "RTMAX"}}).signal, SIGRTMAX);
+  cr_assert_eq(parse({{"CMBMAP_SIGNAL", "RTMAX-5"}}).signal, SIGRTMAX - 5);
+  char num[8];
+  snprintf(num, sizeof num, "%d", SIGRTMIN + 1);
+  cr_assert_eq(parse({{"CMBMAP_SIGNAL", num}}).signal, SIGRTMIN + 1);
+  cr_assert(g_warnings.empty());
+  // Not real-time, glibc's own, past the range, or garbage: warned, default kept.
+  for (const char* bad : {"10", "SIGUSR1", "RTMIN-1", "RTMAX+1", "RTMIN+", "RTMINX", "99", "32"}) {
+    cr_assert_eq(parse({{"CMBMAP_SIGNAL", bad}}).signal, SIGRTMAX - 2, "%s", bad);
+    cr_assert_eq(g_warnings.size(), 1u, "%s", bad);
   }
 }

@@ -2,12 +2,15 @@
 #include <criterion/criterion.h>
 
 #include "../../shim/core/registry.h"
+#include "../../shim/core/stats.h"
 
 using namespace cmbmap;
 
 namespace {
 void reset() { registry::clear(); }
-registry::Range R(uintptr_t s, uintptr_t e, ino_t ino = 1) { return {s, e, 7, ino, 0, 900, 1, 1}; }
+registry::Range R(uintptr_t s, uintptr_t e, ino_t ino = 1, int ctrl = -1) {
+  return {s, e, 7, ino, 0, 900, 1, 1, ctrl, 0};
+}
 }  // namespace
 
 TestSuite(registry, .init = reset);
@@ -63,4 +66,42 @@ Test(registry, collect_clips_and_offsets) {
   registry::relocate_fd(900, 901);
   cr_assert_not(registry::uses_fd(900));
   cr_assert(registry::uses_fd(901));
+}
+
+Test(registry, oldest_is_least_recently_used_outside_the_kept_range) {
+  registry::add(R(0x10000, 0x20000, 1));
+  registry::add(R(0x30000, 0x40000, 2));
+  registry::add(R(0x50000, 0x60000, 3));
+  registry::Range r;
+  cr_assert(registry::oldest(-1, 0, 0, &r));
+  cr_assert_eq(r.start, 0x10000u);
+  registry::touch(0x10000, 0x1000);  // used again: now the newest
+  cr_assert(registry::oldest(-1, 0, 0, &r));
+  cr_assert_eq(r.start, 0x30000u);
+  // The mapping being served is never its own victim.
+  cr_assert(registry::oldest(-1, 0x30000, 0x10000, &r));
+  cr_assert_eq(r.start, 0x50000u);
+  cr_assert_not(registry::oldest(-1, 0, 0x100000, &r));
+}
+
+Test(registry, oldest_filters_by_controller) {
+  registry::add(R(0x10000, 0x20000, 1, 0));
+  registry::add(R(0x30000, 0x40000, 2, 1));
+  registry::Range r;
+  cr_assert(registry::oldest(1, 0, 0, &r));
+  cr_assert_eq(r.ino, 2u);
+  cr_assert_not(registry::oldest(2, 0, 0, &r));
+}
+
+Test(registry, held_per_controller_follows_adds_and_removes) {
+  int slot = stats::controller_slot("nvme7");
+  cr_assert_geq(slot, 0);
+  cr_assert_eq(stats::controller_slot("nvme7"), slot);
+  uint64_t before = stats::get()->held_by_controller[slot];
+  registry::add(R(0x10000, 0x20000, 1, slot));
+  cr_assert_eq(stats::get()->held_by_controller[slot] - before, 0x10000u);
+  registry::remove(0x14000, 0x4000);  // a split keeps both sides
+  cr_assert_eq(stats::get()->held_by_controller[slot] - before, 0xc000u);
+  registry::remove(0, 0x100000);
+  cr_assert_eq(stats::get()->held_by_controller[slot], before);
 }

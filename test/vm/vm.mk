@@ -2,11 +2,11 @@
 # build/test/vm/. Included by the top-level Makefile; also usable alone:
 #   make -f test/vm/vm.mk vm-test-progs
 VM_TEST_PROGS := $(patsubst test/vm/%.c,build/test/vm/%,$(wildcard test/vm/*.c))
-VM_TEST_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c11
+VM_TEST_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c11 -Iinclude -pthread -ldl
 
 .PHONY: vm-test-progs
 vm-test-progs: $(VM_TEST_PROGS)
 
-build/test/vm/%: test/vm/%.c
+build/test/vm/%: test/vm/%.c include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(VM_TEST_CFLAGS) -o $@ $<

@@ -1,0 +1,244 @@
+// File leases (see lease.h). A small fixed table, one entry per leased
+// file; raw syscalls only (runs inside mmap and in the watcher thread).
+#include "lease.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cmbmap/cmbmap.h"
+#include "log.h"
+#include "openfiles.h"
+#include "registry.h"
+#include "stats.h"
+
+namespace cmbmap::lease {
+namespace {
+
+struct Entry {
+  bool used;
+  dev_t dev;
+  ino_t ino;
+  int fd;               // cmbmap's fd the lease was set on
+  bool write;           // F_WRLCK on the program's open file, else F_RDLCK on a private one
+  int busy;             // serves in progress
+  bool shared;          // a forked child shares the open file (write leases)
+  f_owner_ex old_owner; // the program's open file: its owner and signal, restored on release
+  int old_sig;
+};
+
+constexpr size_t kMax = 256;
+Entry g_leases[kMax];
+
+long fcntl3(int fd, int cmd, long arg) { return syscall(SYS_fcntl, fd, cmd, arg); }
+
+Entry* find(dev_t dev, ino_t ino) {
+  for (Entry& e : g_leases)
+    if (e.used && e.dev == dev && e.ino == ino) return &e;
+  return nullptr;
+}
+
+Entry* free_slot() {
+  for (Entry& e : g_leases)
+    if (!e.used) return &e;
+  return nullptr;
+}
+
+// Moves fd out of the program's way (>= kOwnFdFloor); closes the original.
+int above_floor(int fd) {
+  int moved = (int)fcntl3(fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  syscall(SYS_close, fd);
+  return moved;
+}
+
+// Breaks go to the watcher thread only. The owner must be set before the
+// lease: F_SETLEASE makes the whole process the owner unless one is set.
+bool direct_breaks(int fd, int signal, pid_t tid) {
+  f_owner_ex owner{F_OWNER_TID, tid};
+  return fcntl3(fd, F_SETSIG, signal) == 0 && fcntl3(fd, F_SETOWN_EX, (long)&owner) == 0;
+}
+
+void log_denied(int prog_fd, int err, bool write) {
+  log::Line l(LogLevel::Info);
+  l.s(write ? "write" : "read").s(" lease on fd ").i(prog_fd).s(" denied (errno ").i(err).s("): ");
+  if (err == EAGAIN || err == EBUSY)
+    l.s(write ? "the file has other opens" : "the file is open for writing");
+  else if (err == EACCES || err == EPERM)
+    l.s("only the file's owner (or CAP_LEASE) may take a lease");
+  else
+    l.s("the filesystem or kernel refuses leases");
+  l.emit();
+}
+
+bool take_read(int prog_fd, int signal, pid_t tid, Entry* e) {
+  char path[32];
+  openfiles::proc_fd_path(prog_fd, path);
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0 && errno == EINVAL) fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) fd = above_floor(fd);
+  if (fd < 0) { log_denied(prog_fd, errno, false); return false; }
+  if (!direct_breaks(fd, signal, tid) || fcntl3(fd, F_SETLEASE, F_RDLCK) != 0) {
+    log_denied(prog_fd, errno, false);
+    syscall(SYS_close, fd);
+    return false;
+  }
+  e->fd = fd;
+  e->write = false;
+  return true;
+}
+
+bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
+  int fd = (int)fcntl3(prog_fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  if (fd < 0) { log_denied(prog_fd, errno, true); return false; }
+  // The open file is the program's: keep what it had set.
+  e->old_owner = f_owner_ex{F_OWNER_PID, 0};
+  fcntl3(fd, F_GETOWN_EX, (long)&e->old_owner);
+  e->old_sig = (int)fcntl3(fd, F_GETSIG, 0);
+  if (!direct_breaks(fd, signal, tid) || fcntl3(fd, F_SETLEASE, F_WRLCK) != 0) {
+    int err = errno;
+    fcntl3(fd, F_SETOWN_EX, (long)&e->old_owner);
+    fcntl3(fd, F_SETSIG, e->old_sig);
+    log_denied(prog_fd, err, true);
+    syscall(SYS_close, fd);
+    return false;
+  }
+  e->fd = fd;
+  e->write = true;
+  return true;
+}
+
+void drop(Entry* e) {
+  fcntl3(e->fd, F_SETLEASE, F_UNLCK);
+  if (e->write) {
+    fcntl3(e->fd, F_SETOWN_EX, (long)&e->old_owner);
+    fcntl3(e->fd, F_SETSIG, e->old_sig);
+  }
+  syscall(SYS_close, e->fd);
+  e->used = false;
+  stats::add(&cmbmap_stats::leases_held, (uint64_t)-1);
+}
+
+}  // namespace
+
+Grant acquire(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
+  const int saved = errno;
+  Grant g{CMBMAP_LEASE_DENIED, -1, false};
+  Entry* e = find(dev, ino);
+  if (!e && tid > 0 && (e = free_slot())) {
+    long mode = fcntl3(prog_fd, F_GETFL, 0);
+    *e = Entry{};
+    bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, signal, tid, e)
+                                                          : take_read(prog_fd, signal, tid, e));
+    if (ok) {
+      e->used = true;
+      e->dev = dev;
+      e->ino = ino;
+      stats::add(&cmbmap_stats::leases_taken, 1);
+      stats::add(&cmbmap_stats::leases_held, 1);
+      log::Line(LogLevel::Debug).s(e->write ? "write" : "read").s(" lease taken on fd ").i(e->fd).emit();
+    } else {
+      e = nullptr;
+    }
+  }
+  if (e) {
+    ++e->busy;
+    g = Grant{CMBMAP_ELIGIBLE, e->write ? -1 : e->fd, e->write};
+  }
+  errno = saved;
+  return g;
+}
+
+void settle(dev_t dev, ino_t ino) {
+  if (Entry* e = find(dev, ino)) {
+    if (e->busy > 0) --e->busy;
+    release_if_unused(dev, ino);
+  }
+}
+
+void release_if_unused(dev_t dev, ino_t ino) {
+  Entry* e = find(dev, ino);
+  if (e && e->busy == 0 && !registry::has_file(dev, ino)) release(dev, ino);
+}
+
+void release(dev_t dev, ino_t ino) {
+  const int saved = errno;
+  if (Entry* e = find(dev, ino)) {
+    log::Line(LogLevel::Debug).s(e->write ? "write" : "read").s(" lease released on fd ").i(e->fd).emit();
+    drop(e);
+  }
+  errno = saved;
+}
+
+bool file_of(int fd, dev_t* dev, ino_t* ino) {
+  for (const Entry& e : g_leases) {
+    if (e.used && e.fd == fd) {
+      *dev = e.dev;
+      *ino = e.ino;
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
+  const int saved = errno;
+  size_t n = 0;
+  for (const Entry& e : g_leases) {
+    if (!e.used || n == cap) continue;
+    // While a break is pending, F_GETLEASE reports the type it is breaking to.
+    long now = fcntl3(e.fd, F_GETLEASE, 0);
+    if (now != (e.write ? F_WRLCK : F_RDLCK)) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
+  }
+  errno = saved;
+  return n;
+}
+
+size_t write_leased(dev_t* devs, ino_t* inos, size_t cap, bool only_shared) {
+  size_t n = 0;
+  for (const Entry& e : g_leases)
+    if (e.used && e.write && (e.shared || !only_shared) && n < cap) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
+  return n;
+}
+
+bool is_write_leased(dev_t dev, ino_t ino) {
+  const Entry* e = find(dev, ino);
+  return e && e->write;
+}
+
+bool any_write_lease() {
+  for (const Entry& e : g_leases)
+    if (e.used && e.write) return true;
+  return false;
+}
+
+size_t held() {
+  size_t n = 0;
+  for (const Entry& e : g_leases) n += e.used;
+  return n;
+}
+
+bool uses_fd(int fd) {
+  for (const Entry& e : g_leases)
+    if (e.used && e.fd == fd) return true;
+  return false;
+}
+
+void relocate_fd(int from, int to) {
+  for (Entry& e : g_leases)
+    if (e.used && e.fd == from) e.fd = to;
+}
+
+void before_fork() {
+  for (Entry& e : g_leases)
+    if (e.used && e.write) e.shared = true;
+}
+
+void after_fork_child() {
+  for (Entry& e : g_leases) {
+    if (e.used) syscall(SYS_close, e.fd);
+    e = Entry{};
+  }
+}
+
+}  // namespace cmbmap::lease

@@ -1,0 +1,56 @@
+// File leases: the filesystem's permission to serve a file (F_SETLEASE).
+// No range is served without one. The kernel breaks a lease before anyone
+// else may change the file's blocks (another process opens it for writing,
+// truncates it); the watcher thread then gives the file's ranges back and
+// releases, so the opener waits milliseconds, not lease-break-time.
+//   - the program's fd is read-only: a read lease on a private read-only
+//     (O_DIRECT where possible) open of the file, which also serves as the
+//     fill's source;
+//   - the program's fd is read-write (sqlite3, LMDB): a write lease on the
+//     program's own open file, granted only while it is the file's only open,
+//     so any other open breaks it; the fill must then not open the file.
+// Break signals go to the watcher thread alone (F_SETOWN_EX, F_OWNER_TID).
+// All functions run under serial::Hold.
+#pragma once
+
+#include <sys/types.h>
+
+namespace cmbmap::lease {
+
+struct Grant {
+  int reason;      // CMBMAP_ELIGIBLE or CMBMAP_LEASE_DENIED
+  int direct_fd;   // O_DIRECT read-only fd of the file to fill from, or -1
+  bool write;      // a write lease on the program's open file
+};
+
+// Takes (or reuses) the lease for the file behind the program's fd, for a
+// serve that is about to start; the lease stays pinned until settle().
+// signal and tid: where breaks are to be delivered.
+Grant acquire(int fd, dev_t dev, ino_t ino, int signal, pid_t tid);
+// The serve is over: release the lease if no range of the file is served.
+void settle(dev_t dev, ino_t ino);
+// Releases the lease if the file has no served range and no serve running.
+void release_if_unused(dev_t dev, ino_t ino);
+// Releases it now (after a break, once the ranges are given back).
+void release(dev_t dev, ino_t ino);
+
+// The file whose lease lives on fd (a break signal's si_fd).
+bool file_of(int fd, dev_t* dev, ino_t* ino);
+// Files whose lease the kernel is breaking (for a lost break signal).
+size_t breaking(dev_t* devs, ino_t* inos, size_t cap);
+// Files with a write lease (optionally only those a forked child shares).
+size_t write_leased(dev_t* devs, ino_t* inos, size_t cap, bool only_shared);
+bool is_write_leased(dev_t dev, ino_t ino);
+bool any_write_lease();
+size_t held();
+
+bool uses_fd(int fd);
+void relocate_fd(int from, int to);
+
+// fork: write leases live on an open file the child now shares.
+void before_fork();
+// The child holds no lease: its copies of cmbmap's lease fds are closed
+// without releasing (the leases are the parent's).
+void after_fork_child();
+
+}  // namespace cmbmap::lease

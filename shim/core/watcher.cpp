@@ -1,0 +1,88 @@
+// The watcher thread (see watcher.h).
+#include "watcher.h"
+
+#include <cerrno>
+#include <csignal>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+#include "stats.h"
+
+namespace cmbmap::watcher {
+namespace {
+
+pid_t g_tid;        // 0 until the thread runs
+int g_signal;
+bool g_failed;      // creation failed once: do not retry on every mmap
+
+void* run(void*) {
+  core::enter_internal_thread();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, g_signal);
+  // A break signal that does not fit the real-time queue arrives as SIGIO.
+  sigaddset(&set, SIGIO);
+  const pid_t tid = (pid_t)syscall(SYS_gettid);
+  stats::get()->watcher_signal = (uint64_t)g_signal;
+  stats::get()->watcher_tid = (uint64_t)tid;
+  __atomic_store_n(&g_tid, tid, __ATOMIC_RELEASE);
+  for (;;) {
+    siginfo_t si;
+    if (syscall(SYS_rt_sigtimedwait, &set, &si, nullptr, _NSIG / 8) < 0) continue;
+    if (si.si_signo == g_signal && si.si_code == SI_QUEUE)
+      core::on_reclaim((uint64_t)(uintptr_t)si.si_value.sival_ptr);
+    else if (si.si_signo == g_signal && si.si_code == POLL_MSG)
+      core::on_lease_break(si.si_fd);
+    else
+      core::on_lease_break(-1);  // which lease is not known: check them all
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+pid_t ensure(int signal) {
+  pid_t tid = __atomic_load_n(&g_tid, __ATOMIC_ACQUIRE);
+  if (tid || g_failed) return tid;
+  g_signal = signal;
+  // The thread starts with every signal blocked (it inherits this mask).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t th;
+  const int saved = errno;
+  int err = pthread_create(&th, &attr, run, nullptr);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (err) {
+    g_failed = true;
+    log::Line(LogLevel::Warn).s("cannot start the watcher thread (error ").i(err)
+        .s("): no leases, nothing served").emit();
+    errno = saved;
+    return 0;
+  }
+  pthread_setname_np(th, "cmbmap-watch");
+  while (!(tid = __atomic_load_n(&g_tid, __ATOMIC_ACQUIRE))) {
+    timespec ts{0, 50000};
+    nanosleep(&ts, nullptr);
+  }
+  errno = saved;
+  log::Line(LogLevel::Debug).s("watcher thread ").i(tid).s(" waits for signal ").i(signal).emit();
+  return tid;
+}
+
+void after_fork_child() {
+  g_tid = 0;
+  g_failed = false;
+  stats::get()->watcher_tid = 0;
+}
+
+}  // namespace cmbmap::watcher
