@@ -1,0 +1,139 @@
+/* The program changes a file it has mapped, through its own calls, and then
+ * reads the mapping. stdout is what a page-cache mapping shows and must be
+ * the same with and without cmbmap; stderr says how much of the mapping was
+ * CMB just before each change ("served BYTES") and just after ("after BYTES").
+ *   selfchange FILE     FILE is rewritten (4 MiB of a fixed pattern) per case */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SIZE (4u << 20)
+#define MAPLEN (6u << 20) /* past the end, so growing and shrinking show */
+
+static sigjmp_buf jb;
+static void on_fault(int sig) { siglongjmp(jb, sig); }
+
+__attribute__((noinline)) static uint64_t fnv(const volatile unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+static size_t cmb_bytes(const void *m, size_t len) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  uintptr_t a = (uintptr_t)m, e = a + len;
+  size_t n = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    uintptr_t lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && strstr(line, "p2pmem") && lo < e && a < hi)
+      n += (hi < e ? hi : e) - (lo > a ? lo : a);
+  }
+  if (f) fclose(f);
+  return n;
+}
+
+static unsigned char pattern[SIZE], other[1 << 20];
+
+static void reset(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || write(fd, pattern, SIZE) != SIZE || fsync(fd) != 0) { perror(path); exit(1); }
+  close(fd);
+}
+
+/* Reads the mapping page by page: checksum of what is readable, and the
+ * first page that faults. */
+static void report(const char *name, const unsigned char *m, int ret, int err) {
+  const long pg = sysconf(_SC_PAGESIZE);
+  volatile uint64_t h = 1469598103934665603ull;
+  volatile size_t good = 0;
+  volatile int sig = 0;
+  for (; good < MAPLEN; good += (size_t)pg) {
+    sig = sigsetjmp(jb, 1);
+    if (sig) break;
+    h = (h ^ fnv(m + good, (size_t)pg)) * 1099511628211ull;
+  }
+  printf("%-16s ret %d errno %d readable %zu sum %016llx then %s\n", name, ret, ret < 0 ? err : 0, good,
+         (unsigned long long)h, sig == SIGBUS ? "SIGBUS" : sig ? "SIGSEGV" : "end of mapping");
+  fflush(stdout);
+}
+
+enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, OPEN_WRITE, TRUNCATE_PATH, NCASES };
+static const char *const names[] = {"write",     "pwrite",     "pwritev",    "ftruncate-down", "ftruncate-up",
+                                    "punch-hole", "zero-range", "copy_range", "open-for-write", "truncate-path"};
+
+static int change(int c, int fd, const char *path, const char *src) {
+  struct iovec iov = {other, sizeof other};
+  int sfd, r;
+  switch (c) {
+    case WRITE: lseek(fd, 1 << 20, SEEK_SET); return (int)write(fd, other, sizeof other);
+    case PWRITE: return (int)pwrite(fd, other, 4096, 12345);
+    case PWRITEV: return (int)pwritev(fd, &iov, 1, 2 << 20);
+    case SHRINK: return ftruncate(fd, (1 << 20) + 100);
+    case GROW: return ftruncate(fd, 5 << 20);
+    case PUNCH: return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20);
+    case ZERO_RANGE: return fallocate(fd, FALLOC_FL_ZERO_RANGE, 3 << 20, 8192);
+    case COPY_RANGE: {
+      sfd = open(src, O_RDONLY);
+      loff_t in = 0, out = 1 << 20;
+      r = (int)copy_file_range(sfd, &in, fd, &out, 1 << 20, 0);
+      close(sfd);
+      return r;
+    }
+    case OPEN_WRITE:
+      sfd = open(path, O_WRONLY);
+      r = (int)pwrite(sfd, other, sizeof other, 0);
+      close(sfd);
+      return r;
+    case TRUNCATE_PATH: return truncate(path, 2 << 20);
+  }
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) { fprintf(stderr, "usage: selfchange FILE\n"); return 2; }
+  const char *path = argv[1];
+  char src[4096];
+  snprintf(src, sizeof src, "%s.src", path);
+  for (size_t i = 0; i < SIZE; ++i) pattern[i] = (unsigned char)(i * 7 + i / 4096);
+  for (size_t i = 0; i < sizeof other; ++i) other[i] = (unsigned char)(0xa5 ^ i);
+  int sfd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (sfd < 0 || write(sfd, other, sizeof other) != (ssize_t)sizeof other) { perror(src); return 1; }
+  close(sfd);
+  signal(SIGBUS, on_fault);
+  signal(SIGSEGV, on_fault);
+  /* Read-write holders get a write lease on their own open file; a
+   * read-only holder gets a read lease and writes through a second open. */
+  for (int rw = 1; rw >= 0; --rw) {
+    for (int c = 0; c < NCASES; ++c) {
+      if (!rw && c != OPEN_WRITE && c != TRUNCATE_PATH) continue;
+      reset(path);
+      int fd = open(path, rw ? O_RDWR : O_RDONLY);
+      unsigned char *m = mmap(NULL, MAPLEN, PROT_READ, MAP_SHARED, fd, 0);
+      if (m == MAP_FAILED) { perror("mmap"); return 1; }
+      fprintf(stderr, "%s%s: served %zu", rw ? "" : "read-only ", names[c], cmb_bytes(m, MAPLEN));
+      errno = 0;
+      int r = change(c, fd, path, src);
+      int err = errno;
+      fprintf(stderr, ", after %zu\n", cmb_bytes(m, MAPLEN));
+      char label[64];
+      snprintf(label, sizeof label, "%s%s", rw ? "" : "ro-", names[c]);
+      report(label, m, r, err);
+      munmap(m, MAPLEN);
+      close(fd);
+    }
+  }
+  unlink(src);
+  return 0;
+}

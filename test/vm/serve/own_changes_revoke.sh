@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The program's own write, pwrite, pwritev, ftruncate (down and up),
+# fallocate (punch hole, zero range), copy_file_range, its own second open
+# for writing and truncate by path, each on a file it has mapped (served):
+# the served range goes back to file pages before the call, and the mapping
+# then reads exactly what it reads without cmbmap (same bytes, same SIGBUS).
+. "$(dirname "$0")/lib.sh"
+SELF=$ROOT/build/test/vm/selfchange
+[ -x "$SELF" ] || skip "build/test/vm/selfchange not built"
+"$SELF" "$WORK/plain" > "$LOGS/plain.out" 2> "$LOGS/plain.err" || fail "selfchange without the shim: $(cat "$LOGS/plain.err")"
+with_shim shim "$SELF" "$WORK/shim" > "$LOGS/shim.out" 2> "$LOGS/shim.err" || fail "selfchange under the shim: $(cat "$LOGS/shim.err")"
+cat "$LOGS/shim.out"
+diff "$LOGS/plain.out" "$LOGS/shim.out" || fail "the mapping reads differently under the shim"
+sed 's/^/  /' "$LOGS/shim.err"
+if expect_served; then
+  ! grep -q "served 0" "$LOGS/shim.err" || fail "a case was not served before the change"
+  ! grep -qv "after 0$" "$LOGS/shim.err" || fail "CMB still mapped after a change"
+  grep -q "revoked .*FILE_CHANGED" "$LOGS/shim.log" || fail "no FILE_CHANGED revocation logged"
+  grep -q "revoked .*OPEN_FOR_WRITE" "$LOGS/shim.log" || fail "no OPEN_FOR_WRITE revocation logged"
+fi
