@@ -12,6 +12,7 @@ int cmd_run(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_devices(int argc, char** argv);
 int cmd_stat(int argc, char** argv);
+int cmd_reclaim(int argc, char** argv);
 int cmd_options(int argc, char** argv);
 
 // "cmbmap: <what>: <why>" on stderr; returns code.

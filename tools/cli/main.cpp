@@ -39,7 +39,10 @@ Commands:
   run [--] CMD [ARGS...]     run CMD with libcmbmap.so preloaded
   inspect FILE... [--json]   where each range of FILE lives and whether it can be served
   devices [--json]           NVMe controllers, their CMB and p2pmem, and why one cannot serve
-  stat [PID] [--json]        live statistics of processes running under cmbmap
+  stat [PID] [--json]        live statistics of processes running under cmbmap: CMB
+                             held per controller, leases, revocations, fallbacks
+  reclaim [--controller C] [--bytes N|--all]
+                             ask running processes to give CMB memory back
   options [--markdown]       the CMBMAP_* environment variables
 
 Options: -h, --help (also after a command), -V, --version.
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
   }
   struct { const char* name; int (*fn)(int, char**); } cmds[] = {
       {"run", cmd_run}, {"inspect", cmd_inspect}, {"devices", cmd_devices},
-      {"stat", cmd_stat}, {"options", cmd_options},
+      {"stat", cmd_stat}, {"reclaim", cmd_reclaim}, {"options", cmd_options},
   };
   for (auto& c : cmds)
     if (!strcmp(cmd, c.name)) return c.fn(argc - 2, argv + 2);

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# CMBMAP_BUDGET caps what one process serves (the rest stays ordinary,
-# reason BUDGET), and a user who may not open p2pmem's allocator gets
+# CMBMAP_BUDGET caps what one process serves (a mapping larger than the
+# budget stays ordinary, reason BUDGET; the least recently used range makes
+# room for a new one), and a user who may not open p2pmem's allocator gets
 # ordinary mappings (NO_PERMISSION): bytes are right either way.
 . "$(dirname "$0")/lib.sh"
 expect_served || skip "no p2pmem under the $TESTVM_KERNEL kernel"
 random_file "$WORK/a" $((3 << 20))
 random_file "$WORK/b" $((3 << 20))
+random_file "$WORK/c" $((5 << 20))
 chmod 755 "$WORK"; chmod 644 "$WORK/a" "$WORK/b"
 check='import hashlib, mmap, sys
 ok = True
@@ -14,11 +16,12 @@ for p in sys.argv[1:]:
     f = open(p, "rb"); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); keep.append(m)
     ok &= hashlib.sha256(m).digest() == hashlib.sha256(open(p, "rb").read()).digest()
 print(ok)'
-out=$(CMBMAP_BUDGET=4M with_shim budget "$PY" -c "$check" "$WORK/a" "$WORK/b") || fail "budget run"
+out=$(CMBMAP_BUDGET=4M with_shim budget "$PY" -c "$check" "$WORK/a" "$WORK/b" "$WORK/c") || fail "budget run"
 [ "$out" = True ] || fail "bytes differ under a budget"
-[ "$(served_bytes budget)" = $((3 << 20)) ] || fail "served $(served_bytes budget) bytes under a 4 MiB budget"
-grep -q "BUDGET" "$LOGS/budget.log" || fail "no BUDGET fallback logged"
-echo "budget 4 MiB: served 3 MiB, the second file ordinary (BUDGET)"
+[ "$(served_bytes budget)" = $((6 << 20)) ] || fail "served $(served_bytes budget) bytes under a 4 MiB budget"
+grep -q "revoked 3 MiB .*: BUDGET" "$LOGS/budget.log" || fail "a was not evicted to serve b"
+grep -q "info: mmap .*/c .*ordinary, BUDGET" "$LOGS/budget.log" || fail "c (5 MiB) not left ordinary (BUDGET)"
+echo "budget 4 MiB: a served, then evicted for b; c (larger than the budget) ordinary (BUDGET)"
 ls -l "$(nvme_pci nvme0)/p2pmem/allocate"
 chmod 777 "$LOGS"
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" CMBMAP_MIN_SIZE=0 \

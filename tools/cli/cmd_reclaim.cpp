@@ -1,0 +1,192 @@
+// `cmbmap reclaim [--controller C] [--bytes N | --all] [--pid PID] [--json]`:
+// asks processes running under cmbmap to give CMB memory back. Each one's
+// watcher thread revokes its least recently used ranges to ordinary file
+// pages (the program notices nothing) until its share is met; this command
+// waits for each answer and reports what was given back.
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <vector>
+
+#include "../../resolver/text.h"
+#include "../../shim/core/reclaim_request.h"
+#include "cli.h"
+#include "json.h"
+#include "live_stats.h"
+
+namespace cmbmap::cli {
+namespace {
+
+void usage() {
+  printf("usage: cmbmap reclaim [--controller C] [--bytes N | --all] [--pid PID] [--json] [--timeout S]\n"
+         "  Asks processes running under cmbmap to give CMB memory back. Each revokes its\n"
+         "  least recently used served ranges to ordinary file pages (the program keeps\n"
+         "  reading the same bytes) until its share of the request is met. Processes that\n"
+         "  hold the most are asked first. Default: --all, on every controller.\n"
+         "  --controller C  only memory of controller C (nvme0)\n"
+         "  --bytes N       give back at least N bytes in total (K/M/G suffixes)\n"
+         "  --all           give back everything\n"
+         "  --pid PID       ask only this process\n"
+         "  --timeout S     seconds to wait for each process's answer (default 10)\n"
+         "Exit status: 0 when the request was met, 1 when it was not (or a process did\n"
+         "not answer), 2 on a usage error.\n");
+}
+
+// The block names a watcher thread of that very process, owned by the same
+// user as the file, waiting on a real-time signal: anything else is not
+// signalled (a forged block must not make this command send SIGKILL).
+bool plausible(const LiveStats& l) {
+  const cmbmap_stats& s = l.s;
+  if (!s.watcher_tid || (int)s.watcher_signal < SIGRTMIN || (int)s.watcher_signal > SIGRTMAX) return false;
+  std::string task = "/proc/" + std::to_string(s.pid) + "/task/" + std::to_string(s.watcher_tid);
+  char comm[32] = "";
+  FILE* f = fopen((task + "/comm").c_str(), "r");
+  if (!f) return false;
+  bool named = fgets(comm, sizeof comm, f) && !strncmp(comm, "cmbmap-watch", 12);
+  fclose(f);
+  struct stat file_st, proc_st;
+  return named && stat(l.path.c_str(), &file_st) == 0 && stat(task.c_str(), &proc_st) == 0 &&
+         file_st.st_uid == proc_st.st_uid;
+}
+
+int slot_of(const cmbmap_stats& s, const char* controller) {
+  if (!controller) return -1;
+  for (size_t i = 0; i < sizeof s.controller / sizeof s.controller[0]; ++i)
+    if (!strncmp(s.controller[i], controller, sizeof s.controller[i])) return (int)i;
+  return -2;
+}
+
+uint64_t now_ms() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+struct Answer {
+  uint64_t pid, asked, given, holds;
+  std::string error;
+};
+
+// Sends one request and waits for the process to count it answered.
+Answer ask(const LiveStats& l, int slot, uint64_t bytes, bool all, const char* controller, unsigned timeout_s) {
+  Answer a{l.s.pid, all ? held_on(l.s, controller) : bytes, 0, held_on(l.s, controller), ""};
+  const long page = sysconf(_SC_PAGESIZE);
+  uint64_t pages = all ? reclaim_request::kAllPages : (bytes + page - 1) / page;
+  siginfo_t si{};
+  si.si_signo = (int)l.s.watcher_signal;
+  si.si_code = SI_QUEUE;
+  si.si_pid = getpid();
+  si.si_uid = getuid();
+  si.si_value.sival_ptr = (void*)(uintptr_t)reclaim_request::encode(slot, pages);
+  if (syscall(SYS_rt_tgsigqueueinfo, (pid_t)l.s.pid, (pid_t)l.s.watcher_tid, si.si_signo, &si) != 0) {
+    a.error = errno == EPERM ? "not permitted (another user's process)" : strerror(errno);
+    return a;
+  }
+  const uint64_t deadline = now_ms() + timeout_s * 1000ull;
+  cmbmap_stats now;
+  for (;;) {
+    if (!reread(l.path, &now)) { a.error = "the process exited"; return a; }
+    if (now.reclaim_requests > l.s.reclaim_requests) break;
+    if (now_ms() > deadline) { a.error = "no answer within the timeout"; return a; }
+    timespec ts{0, 5000000};
+    nanosleep(&ts, nullptr);
+  }
+  a.given = now.reclaimed_bytes - l.s.reclaimed_bytes;
+  a.holds = held_on(now, controller);
+  return a;
+}
+
+}  // namespace
+
+int cmd_reclaim(int argc, char** argv) {
+  const char* controller = nullptr;
+  uint64_t bytes = 0;
+  bool all = true, json = false;
+  long only_pid = -1;
+  unsigned timeout_s = 10;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* what) -> const char* {
+      if (i + 1 >= argc) { fail(kExitUsage, a, std::string("needs ") + what); return nullptr; }
+      return argv[++i];
+    };
+    const char* v;
+    char* end;
+    if (is_help(argv[i])) { usage(); return kExitOk; }
+    if (a == "--json") json = true;
+    else if (a == "--all") all = true;
+    else if (a == "--controller") { if (!(controller = value("a controller name"))) return kExitUsage; }
+    else if (a == "--bytes") {
+      if (!(v = value("a byte count"))) return kExitUsage;
+      if (!text::parse_size(v, &bytes) || bytes == 0) return fail(kExitUsage, v, "not a byte count");
+      all = false;
+    } else if (a == "--pid") {
+      if (!(v = value("a PID"))) return kExitUsage;
+      if ((only_pid = strtol(v, &end, 10)) <= 0 || *end) return fail(kExitUsage, v, "not a PID");
+    } else if (a == "--timeout") {
+      if (!(v = value("seconds"))) return kExitUsage;
+      long t = strtol(v, &end, 10);
+      if (t <= 0 || *end) return fail(kExitUsage, v, "not a number of seconds");
+      timeout_s = (unsigned)t;
+    } else {
+      return fail(kExitUsage, a, "unknown option (see cmbmap reclaim --help)");
+    }
+  }
+  std::vector<LiveStats> procs;
+  for (const LiveStats& l : live_stats())
+    if ((only_pid < 0 || (long)l.s.pid == only_pid) && held_on(l.s, controller) > 0) procs.push_back(l);
+  std::sort(procs.begin(), procs.end(), [&](const LiveStats& x, const LiveStats& y) {
+    return held_on(x.s, controller) > held_on(y.s, controller);
+  });
+  std::vector<Answer> answers;
+  uint64_t given = 0;
+  bool failed = false;
+  for (const LiveStats& l : procs) {
+    if (!all && given >= bytes) break;
+    if (!plausible(l)) {
+      answers.push_back({l.s.pid, 0, 0, held_on(l.s, controller), "no cmbmap watcher thread to ask"});
+      failed = true;
+      continue;
+    }
+    uint64_t share = all ? 0 : std::min(bytes - given, held_on(l.s, controller));
+    Answer a = ask(l, slot_of(l.s, controller), share, all, controller, timeout_s);
+    given += a.given;
+    failed |= !a.error.empty();
+    answers.push_back(a);
+  }
+  const bool met = all ? !failed : given >= bytes;
+  if (json) {
+    Json j;
+    j.begin_object().num("requested_bytes", all ? 0 : bytes).num("given_bytes", given);
+    j.begin_array("processes");
+    for (const Answer& a : answers) {
+      j.begin_object().num("pid", a.pid).num("asked_bytes", a.asked).num("given_bytes", a.given)
+          .num("holds_bytes", a.holds);
+      if (!a.error.empty()) j.str("error", a.error);
+      j.end_object();
+    }
+    j.end_array().end_object();
+    printf("%s\n", j.text().c_str());
+  } else if (answers.empty()) {
+    printf("no process under cmbmap holds CMB memory%s%s\n", controller ? " on " : "", controller ? controller : "");
+  } else {
+    printf("%-8s %-12s %-12s %-12s\n", "pid", "asked", "given back", "holds now");
+    for (const Answer& a : answers)
+      printf("%-8llu %-12s %-12s %-12s%s%s\n", (unsigned long long)a.pid, human_size(a.asked).c_str(),
+             human_size(a.given).c_str(), human_size(a.holds).c_str(), a.error.empty() ? "" : "  ",
+             a.error.c_str());
+    printf("given back %s in total%s\n", human_size(given).c_str(),
+           met ? "" : all ? " (some processes did not answer)" : " (less than requested)");
+  }
+  return met ? kExitOk : kExitFail;
+}
+
+}  // namespace cmbmap::cli
