@@ -87,9 +87,11 @@ static int change(int c, int fd, const char *path, const char *src) {
     case COPY_RANGE: {
       sfd = open(src, O_RDONLY);
       loff_t in = 0, out = 1 << 20;
-      r = (int)copy_file_range(sfd, &in, fd, &out, 1 << 20, 0);
+      /* The kernel may copy less than asked: loop, as programs must. */
+      ssize_t n = 0;
+      for (r = 0; r < (1 << 20) && (n = copy_file_range(sfd, &in, fd, &out, (1 << 20) - r, 0)) > 0;) r += (int)n;
       close(sfd);
-      return r;
+      return n < 0 ? -1 : r;
     }
     case OPEN_WRITE:
       sfd = open(path, O_WRONLY);

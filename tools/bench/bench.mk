@@ -11,3 +11,8 @@ $(BUILD)/bench/fillbench: tools/bench/fillbench.c include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -o $@ $< -ldl
 bench-host: $(BUILD)/bench/fillbench
+
+$(BUILD)/bench/revokebench: tools/bench/revokebench.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -o $@ $<
+bench-host: $(BUILD)/bench/revokebench

@@ -24,8 +24,18 @@ grep -q "info: mmap .*/c .*ordinary, BUDGET" "$LOGS/budget.log" || fail "c (5 Mi
 echo "budget 4 MiB: a served, then evicted for b; c (larger than the budget) ordinary (BUDGET)"
 ls -l "$(nvme_pci nvme0)/p2pmem/allocate"
 chmod 777 "$LOGS"
-out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" CMBMAP_MIN_SIZE=0 \
-      CMBMAP_LOG="info:$LOGS/perm.log" "$PY" -c "$check" "$WORK/a") || fail "run as nobody"
+as_nobody() {  # as_nobody LOGNAME FILE
+  setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" CMBMAP_MIN_SIZE=0 \
+    CMBMAP_LOG="info:$LOGS/$1.log" "$PY" -c "$check" "$2"
+}
+# A file nobody does not own: no lease (only the owner or CAP_LEASE may take one).
+out=$(as_nobody lease "$WORK/a") || fail "run as nobody"
+[ "$out" = True ] || fail "bytes differ for an unprivileged user"
+grep -q "LEASE_DENIED" "$LOGS/lease.log" || fail "no LEASE_DENIED: $(cat "$LOGS/lease.log")"
+echo "user nobody, a file it does not own: ordinary mapping, LEASE_DENIED"
+# Its own file: the lease is granted, p2pmem's allocator is not.
+chown nobody "$WORK/b"
+out=$(as_nobody perm "$WORK/b") || fail "run as nobody"
 [ "$out" = True ] || fail "bytes differ for an unprivileged user"
 grep -q "NO_PERMISSION" "$LOGS/perm.log" || fail "no NO_PERMISSION: $(cat "$LOGS/perm.log")"
-echo "user nobody: ordinary mapping, NO_PERMISSION"
+echo "user nobody, its own file: ordinary mapping, NO_PERMISSION"
