@@ -11,6 +11,8 @@
  *   past_eof SIGBUS|none (a read in the first page past the new EOF page)
  *   cmb BYTES (still CMB afterwards)
  *   breaks N revoked_lease N (cmbmap's statistics; 0 without the shim)
+ *   cmb_again BYTES (a new mapping of the file, made once the other process
+ *   is done with it: served again under a new lease)
  * <who> is "parent" or "child" (without --fork: "parent").
  *   holdmap --sum FILE SIZE   prints the same sum of FILE's first SIZE bytes
  *   holdmap --open-write FILE opens FILE for writing, prints how long open()
@@ -171,9 +173,14 @@ int main(int argc, char **argv) {
     else past = sig == SIGBUS ? "SIGBUS" : "SIGSEGV";
   }
   struct stats_view v = stats();
-  snprintf(text, sizeof text, "size %zu\nsum %016llx\npast_eof %s\ncmb %zu\nbreaks %llu revoked_lease %llu\n",
-           size, (unsigned long long)sum, past, cmb_bytes(m, len), (unsigned long long)v.breaks,
-           (unsigned long long)v.revoked_lease);
+  size_t cmb_now = cmb_bytes(m, len);
+  munmap(m, len);
+  m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+  size_t again = m == MAP_FAILED ? 0 : cmb_bytes(m, size);
+  snprintf(text, sizeof text,
+           "size %zu\nsum %016llx\npast_eof %s\ncmb %zu\nbreaks %llu revoked_lease %llu\ncmb_again %zu\n", size,
+           (unsigned long long)sum, past, cmb_now, (unsigned long long)v.breaks, (unsigned long long)v.revoked_lease,
+           again);
   snprintf(name, sizeof name, "%s.result", who);
   write_file(dir, name, text);
   if (child > 0) {
