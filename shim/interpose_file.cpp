@@ -1,8 +1,9 @@
 // Interposers for the calls that open, change or release a file that may be
 // mapped: open/creat, write family, truncate, fallocate, copy_file_range,
-// sendfile, close, dup2/dup3. Each tells the core, then forwards.
+// sendfile, close, close_range/closefrom, dup2/dup3. Each tells the core, then forwards.
 #include <cstdarg>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -140,6 +141,20 @@ CMBMAP_EXPORT int close(int fd) {
     if (scope.on()) core::fd_replaced(fd);
   }
   return real::close(fd);
+}
+CMBMAP_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  {
+    core::Scope scope;
+    if (scope.on() && !(flags & CLOSE_RANGE_CLOEXEC)) core::fds_closing(first, last);
+  }
+  return real::close_range(first, last, flags);
+}
+CMBMAP_EXPORT void closefrom(int lowfd) {
+  {
+    core::Scope scope;
+    if (scope.on() && lowfd >= 0) core::fds_closing((unsigned)lowfd, ~0u);
+  }
+  real::closefrom(lowfd);
 }
 CMBMAP_EXPORT int dup2(int oldfd, int newfd) {
   {

@@ -49,7 +49,11 @@ CMBMAP_EXPORT void* mremap(void* old, size_t old_len, size_t new_len, int flags,
 
 CMBMAP_EXPORT int mprotect(void* addr, size_t len, int prot) {
   core::Scope scope;
-  if (!scope.on() || !core::range_is_ours(addr, len)) return real::mprotect(addr, len, prot);
+  if (!scope.on()) return real::mprotect(addr, len, prot);
+  if (!core::range_is_ours(addr, len)) {
+    core::protect_other(addr, len, prot);
+    return real::mprotect(addr, len, prot);
+  }
   return core::protect(addr, len, prot);
 }
 

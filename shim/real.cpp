@@ -23,6 +23,8 @@ struct Table {
   int (*close)(int);
   int (*dup2)(int, int);
   int (*dup3)(int, int, int);
+  int (*close_range)(unsigned, unsigned, int);
+  void (*closefrom)(int);
   ssize_t (*write)(int, const void*, size_t);
   ssize_t (*pwrite)(int, const void*, size_t, off_t);
   ssize_t (*writev)(int, const struct iovec*, int);
@@ -66,6 +68,8 @@ void resolve() {
   load(n.close, "close");
   load(n.dup2, "dup2");
   load(n.dup3, "dup3");
+  load(n.close_range, "close_range");
+  load(n.closefrom, "closefrom");
   load(n.write, "write");
   load(n.pwrite, "pwrite");
   load(n.writev, "writev");
@@ -125,6 +129,14 @@ int dup2(int o, int n) {
 int dup3(int o, int n, int f) {
   if (auto fn = t.dup3) return fn(o, n, f);
   return (int)sys(SYS_dup3, o, n, f);
+}
+int close_range(unsigned first, unsigned last, int f) {
+  if (auto fn = t.close_range) return fn(first, last, f);
+  return (int)sys(SYS_close_range, first, last, f);
+}
+void closefrom(int lowfd) {
+  if (auto fn = t.closefrom) return fn(lowfd);
+  sys(SYS_close_range, lowfd, ~0u, 0);
 }
 ssize_t write(int fd, const void* b, size_t n) {
   if (auto fn = t.write) return fn(fd, b, n);

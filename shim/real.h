@@ -22,6 +22,8 @@ int openat(int dirfd, const char* path, int flags, mode_t mode);
 int close(int fd);
 int dup2(int oldfd, int newfd);
 int dup3(int oldfd, int newfd, int flags);
+int close_range(unsigned first, unsigned last, int flags);
+void closefrom(int lowfd);
 
 ssize_t write(int fd, const void* buf, size_t n);
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off);

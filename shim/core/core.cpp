@@ -173,6 +173,9 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
     return real::mmap(addr, len, prot, flags, fd, off);
 
   const int saved_errno = errno;
+  // Stores through a writable shared mapping change the file without a
+  // system call: what cmbmap serves of the file must go back first.
+  if ((prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED) file_changing(fd);
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};

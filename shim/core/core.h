@@ -34,6 +34,9 @@ bool range_is_ours(const void* addr, size_t len);
 int unmap(void* addr, size_t len);
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr);
 int protect(void* addr, size_t len, int prot);
+// mprotect of a range cmbmap does not serve: making a shared mapping of a
+// write-leased file writable gives that file's ranges back first.
+void protect_other(void* addr, size_t len, int prot);
 int advise(void* addr, size_t len, int advice);
 int sync_range(void* addr, size_t len, int flags);
 // An anonymous MAP_FIXED mapping over served ranges: they are gone.
@@ -53,6 +56,9 @@ size_t give_back_inherited();
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
 void fd_replaced(int fd);             // about to be closed or dup2'ed over
 void keep_own_fd(int fd);             // move a served range's fd out of the program's way
+// close_range/closefrom over [first, last]: the ranges and leases whose fds
+// lie there are given back first (there is no fd number left to move them to).
+void fds_closing(unsigned first, unsigned last);
 // The file behind fd / path is about to change (write, truncate,
 // fallocate...): served ranges of it must not outlive the change.
 void file_changing(int fd);

@@ -224,6 +224,16 @@ bool uses_fd(int fd) {
   return false;
 }
 
+size_t files_with_fd_in(unsigned first, unsigned last, dev_t* devs, ino_t* inos, size_t cap) {
+  size_t n = 0;
+  for (const Entry& e : g_leases)
+    if (e.used && (unsigned)e.fd >= first && (unsigned)e.fd <= last && n < cap) {
+      devs[n] = e.dev;
+      inos[n++] = e.ino;
+    }
+  return n;
+}
+
 void relocate_fd(int from, int to) {
   for (Entry& e : g_leases)
     if (e.used && e.fd == from) e.fd = to;

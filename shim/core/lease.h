@@ -45,6 +45,8 @@ bool any_write_lease();
 size_t held();
 
 bool uses_fd(int fd);
+// Files whose lease fd lies in [first, last].
+size_t files_with_fd_in(unsigned first, unsigned last, dev_t* devs, ino_t* inos, size_t cap);
 void relocate_fd(int from, int to);
 
 // fork: write leases live on an open file the child now shares.

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,6 +11,88 @@
 #include "../../resolver/text.h"
 
 namespace cmbmap::openfiles {
+namespace {
+
+uint64_t hex(const char*& p) {
+  uint64_t v = 0;
+  for (;; ++p) {
+    char c = *p;
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return v;
+    v = v * 16 + (uint64_t)d;
+  }
+}
+
+// "start-end perms offset major:minor inode [path]"
+bool parse_line(const char* p, Mapping* m) {
+  m->start = hex(p);
+  if (*p++ != '-') return false;
+  m->end = hex(p);
+  if (*p++ != ' ' || !p[0] || !p[1] || !p[2] || !p[3]) return false;
+  m->write = p[1] == 'w';
+  m->shared = p[3] == 's';
+  p += 4;
+  if (*p++ != ' ') return false;
+  hex(p);  // offset
+  if (*p++ != ' ') return false;
+  uint64_t major = hex(p);
+  if (*p++ != ':') return false;
+  uint64_t minor = hex(p);
+  if (*p++ != ' ') return false;
+  uint64_t ino = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) ino = ino * 10 + (uint64_t)(*p - '0');
+  m->dev = makedev(major, minor);
+  m->ino = (ino_t)ino;
+  return true;
+}
+
+}  // namespace
+
+void for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
+  int fd = prim::open_read("/proc/self/maps");
+  if (fd < 0) return;
+  char buf[4096], line[128];
+  size_t n = 0;
+  bool more = true;
+  for (long got; more && (got = prim::read_fd(fd, buf, sizeof buf)) > 0;) {
+    for (long i = 0; i < got && more; ++i) {
+      if (buf[i] != '\n') {
+        if (n + 1 < sizeof line) line[n++] = buf[i];  // the path may be cut: not needed
+        continue;
+      }
+      line[n] = '\0';
+      n = 0;
+      Mapping m;
+      if (parse_line(line, &m)) more = fn(m, ctx);
+    }
+  }
+  prim::close_fd(fd);
+}
+
+bool writable_shared_mapping(dev_t dev, ino_t ino) {
+  struct Want { dev_t dev; ino_t ino; bool found; } w{dev, ino, false};
+  for_each_mapping(
+      [](const Mapping& m, void* c) {
+        auto* w = static_cast<Want*>(c);
+        if (m.write && m.shared && m.dev == w->dev && m.ino == w->ino) w->found = true;
+        return !w->found;
+      },
+      &w);
+  return w.found;
+}
+
+bool mapping_at(uintptr_t addr, Mapping* out) {
+  struct Want { uintptr_t addr; Mapping* out; bool found; } w{addr, out, false};
+  for_each_mapping(
+      [](const Mapping& m, void* c) {
+        auto* w = static_cast<Want*>(c);
+        if (m.start <= w->addr && w->addr < m.end) { *w->out = m; w->found = true; }
+        return !w->found;
+      },
+      &w);
+  return w.found;
+}
+
 size_t map_count() {
   int fd = prim::open_read("/proc/self/maps");
   if (fd < 0) return 0;

@@ -193,6 +193,14 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 int protect(void* addr, size_t len, int prot) {
   if (!aligned(addr)) return real::mprotect(addr, len, prot);
   serial::Hold hold;
+  if (prot & PROT_WRITE) {
+    // A shared range made writable: its stores change the file, so every
+    // other served range of that file goes back too.
+    registry::Range pieces[kBatch];
+    size_t n = registry::collect((uintptr_t)addr, page_round_up(len), pieces, kBatch);
+    for (size_t i = 0; i < n; ++i)
+      if ((pieces[i].flags & MAP_TYPE) == MAP_SHARED) revoke_file(pieces[i].dev, pieces[i].ino, CMBMAP_FILE_CHANGED);
+  }
   if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
     // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
     // the file mapping answers exactly as it would without cmbmap.
@@ -205,6 +213,28 @@ int protect(void* addr, size_t len, int prot) {
     registry::touch((uintptr_t)addr, len);
   }
   return r;
+}
+
+void protect_other(void* addr, size_t len, int prot) {
+  if (!(prot & PROT_WRITE) || registry::empty() || !lease::any_write_lease()) return;
+  // A shared mapping of a file cmbmap serves under a write lease becomes
+  // writable: stores through it would change the file behind the lease.
+  struct Hit { uintptr_t lo, hi; dev_t dev[8]; ino_t ino[8]; size_t n; } h{(uintptr_t)addr, (uintptr_t)addr + len, {}, {}, 0};
+  const int saved = errno;
+  openfiles::for_each_mapping(
+      [](const openfiles::Mapping& m, void* c) {
+        auto* h = static_cast<Hit*>(c);
+        if (m.shared && m.start < h->hi && h->lo < m.end && h->n < 8) {
+          h->dev[h->n] = m.dev;
+          h->ino[h->n++] = m.ino;
+        }
+        return true;
+      },
+      &h);
+  serial::Hold hold;
+  for (size_t i = 0; i < h.n; ++i)
+    if (lease::is_write_leased(h.dev[i], h.ino[i])) revoke_file(h.dev[i], h.ino[i], CMBMAP_FILE_CHANGED);
+  errno = saved;
 }
 
 int advise(void* addr, size_t len, int advice) {
@@ -249,6 +279,30 @@ void opening(int dirfd, const char* path, int flags) {
       revoke_file(st.st_dev, st.st_ino, writing ? CMBMAP_OPEN_FOR_WRITE : CMBMAP_LEASE_BROKEN);
       lease::release(st.st_dev, st.st_ino);
     }
+  }
+  errno = saved;
+}
+
+void fds_closing(unsigned first, unsigned last) {
+  if (registry::empty()) return;
+  serial::Hold hold;
+  const int saved = errno;
+  registry::Range r[kBatch];
+  for (bool again = true; again;) {
+    again = false;
+    size_t n = registry::collect(0, UINTPTR_MAX, r, kBatch);
+    for (size_t i = 0; i < n && !again; ++i) {
+      if ((unsigned)r[i].fd < first || (unsigned)r[i].fd > last) continue;
+      revoke_file(r[i].dev, r[i].ino, CMBMAP_REMAPPED);
+      again = true;  // the registry changed: look again
+    }
+  }
+  dev_t devs[64];
+  ino_t inos[64];
+  size_t n = lease::files_with_fd_in(first, last, devs, inos, 64);
+  for (size_t i = 0; i < n; ++i) {
+    revoke_file(devs[i], inos[i], CMBMAP_REMAPPED);
+    lease::release(devs[i], inos[i]);
   }
   errno = saved;
 }

@@ -105,11 +105,18 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
   if (openfiles::map_count() + 2 * runs + 16 > openfiles::max_map_count()) block = CMBMAP_MAP_COUNT;
   // No lease, no serving: the filesystem must be able to take it back.
   lease::Grant grant{CMBMAP_LEASE_DENIED, -1, false};
+  bool leased = false;  // a lease pinned for this serve (settled at the end)
   if (block == CMBMAP_ELIGIBLE) {
     grant = lease::acquire(req.fd, f.st.st_dev, f.st.st_ino, opts.signal, watcher::ensure(opts.signal));
     block = grant.reason;
+    leased = grant.reason == CMBMAP_ELIGIBLE;
+    // The lease does not see stores through this process's own writable
+    // shared mappings of the file (read leases cannot coexist with them).
+    if (grant.write && openfiles::writable_shared_mapping(f.st.st_dev, f.st.st_ino)) {
+      log::Line(LogLevel::Info).s("fd ").i(req.fd).s(": a writable shared mapping of the file exists here").emit();
+      block = CMBMAP_LEASE_DENIED;
+    }
   }
-  const bool leased = block == CMBMAP_ELIGIBLE;
   int own_fd = -1;
   if (block == CMBMAP_ELIGIBLE) {
     own_fd = (int)syscall(SYS_fcntl, req.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);

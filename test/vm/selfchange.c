@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #define SIZE (4u << 20)
 #define MAPLEN (6u << 20) /* past the end, so growing and shrinking show */
@@ -69,9 +70,11 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
   fflush(stdout);
 }
 
-enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, OPEN_WRITE, TRUNCATE_PATH, NCASES };
-static const char *const names[] = {"write",     "pwrite",     "pwritev",    "ftruncate-down", "ftruncate-up",
-                                    "punch-hole", "zero-range", "copy_range", "open-for-write", "truncate-path"};
+enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
+       CLOSE_RANGE, NCASES };
+static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
+                                    "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
+                                    "truncate-path", "close-range"};
 
 static int change(int c, int fd, const char *path, const char *src) {
   struct iovec iov = {other, sizeof other};
@@ -93,6 +96,15 @@ static int change(int c, int fd, const char *path, const char *src) {
       close(sfd);
       return n < 0 ? -1 : r;
     }
+    case SHARED_STORE: {
+      /* A second, writable shared mapping: stores change the file with no call. */
+      unsigned char *w = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 1 << 20);
+      if (w == MAP_FAILED) return -1;
+      memcpy(w + 4096, other, 8192);
+      munmap(w, 2 << 20);
+      return 0;
+    }
+    case CLOSE_RANGE: return close_range(1000, ~0u, 0);  /* where cmbmap keeps its fds */
     case OPEN_WRITE:
       sfd = open(path, O_WRONLY);
       r = (int)pwrite(sfd, other, sizeof other, 0);
@@ -119,7 +131,7 @@ int main(int argc, char **argv) {
    * read-only holder gets a read lease and writes through a second open. */
   for (int rw = 1; rw >= 0; --rw) {
     for (int c = 0; c < NCASES; ++c) {
-      if (!rw && c != OPEN_WRITE && c != TRUNCATE_PATH) continue;
+      if (!rw && c != OPEN_WRITE && c != TRUNCATE_PATH && c != CLOSE_RANGE) continue;
       reset(path);
       int fd = open(path, rw ? O_RDWR : O_RDONLY);
       unsigned char *m = mmap(NULL, MAPLEN, PROT_READ, MAP_SHARED, fd, 0);
