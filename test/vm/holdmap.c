@@ -34,31 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #include "cmbmap/cmbmap.h"
 
 static sigjmp_buf jb;
 static void on_fault(int sig) { siglongjmp(jb, sig); }
 
-__attribute__((noinline)) static uint64_t fnv(const volatile unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
 
-/* Bytes of [m, m+len) that /proc/self/maps shows as p2pmem. */
-static size_t cmb_bytes(const void *m, size_t len) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  uintptr_t a = (uintptr_t)m, e = a + len;
-  size_t n = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    uintptr_t lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && strstr(line, "p2pmem") && lo < e && a < hi)
-      n += (hi < e ? hi : e) - (lo > a ? lo : a);
-  }
-  if (f) fclose(f);
-  return n;
-}
 
 /* cmbmap's statistics when the shim is loaded (looked up, so the program
  * also runs without it). */

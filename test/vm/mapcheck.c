@@ -22,15 +22,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 static long PG;
 static sigjmp_buf jb;
 static void on_fault(int sig) { siglongjmp(jb, sig); }
 
-static uint64_t fnv(const volatile unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
 
 /* Reads n bytes at p; returns the checksum, or 0 and *sig on a fault. */
 static uint64_t probe(const volatile unsigned char *p, size_t n, int *sig) {

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "probe.h"
 #include <linux/close_range.h>
 
 #define SIZE (4u << 20)
@@ -25,25 +27,7 @@
 static sigjmp_buf jb;
 static void on_fault(int sig) { siglongjmp(jb, sig); }
 
-__attribute__((noinline)) static uint64_t fnv(const volatile unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
 
-static size_t cmb_bytes(const void *m, size_t len) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  uintptr_t a = (uintptr_t)m, e = a + len;
-  size_t n = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    uintptr_t lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && strstr(line, "p2pmem") && lo < e && a < hi)
-      n += (hi < e ? hi : e) - (lo > a ? lo : a);
-  }
-  if (f) fclose(f);
-  return n;
-}
 
 static unsigned char pattern[SIZE], other[1 << 20];
 

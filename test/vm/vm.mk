@@ -7,6 +7,6 @@ VM_TEST_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c11 -Iinclude -pthread -ldl
 .PHONY: vm-test-progs
 vm-test-progs: $(VM_TEST_PROGS)
 
-build/test/vm/%: test/vm/%.c include/cmbmap/cmbmap.h
+build/test/vm/%: test/vm/%.c test/vm/probe.h include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(VM_TEST_CFLAGS) -o $@ $<

@@ -8,24 +8,12 @@
 # mapping, once B is done, is served again.
 . "$(dirname "$0")/lease_lib.sh"
 random_file "$WORK/f" $((16 << 20))
-run_case() {  # run_case NAME HOLDMAP-OPTIONS...: writes $LOGS/NAME/{parent.result,times}
-  local name=$1 dir=$LOGS/$1; shift
-  mkdir -p "$dir"
-  dd if="$WORK/f" of="$WORK/$name" bs=1M status=none  # not cp: on xfs it would reflink (SHARED)
-  with_shim "$name" "$HOLDMAP" "$@" "$WORK/$name" "$dir" &
-  local pid=$!
-  wait_for "$dir/parent.ready"
-  local open_us write_ms trunc_ms
-  open_us=$(open_us "$WORK/$name")
-  write_ms=$(timed_ms dd if=/dev/urandom of="$WORK/$name" bs=1M seek=3 count=1 conv=notrunc status=none)
-  trunc_ms=$(timed_ms truncate -s $((10 << 20)) "$WORK/$name")
-  touch "$dir/go"
-  wait "$pid" || fail "$name: holdmap failed"
-  echo "$open_us $write_ms $trunc_ms" > "$dir/times"
-}
-run_case plain
+start_holder plain
+open_us=$(open_us "$WORK/plain")
+write_ms=$(timed_ms dd if=/dev/urandom of="$WORK/plain" bs=1M seek=3 count=1 conv=notrunc status=none)
+trunc_ms=$(timed_ms truncate -s $((10 << 20)) "$WORK/plain")
+finish_holder plain
 echo "A: $(cat "$LOGS/plain/parent.ready")"
-read -r open_us write_ms trunc_ms < "$LOGS/plain/times"
 echo "B: open(O_WRONLY) returned after $open_us us; dd (start to exit) $write_ms ms, truncate $trunc_ms ms" \
   "(lease-break-time ${BREAK_TIME} s)"
 echo "A after: $(tr '\n' ' ' < "$LOGS/plain/parent.result")"

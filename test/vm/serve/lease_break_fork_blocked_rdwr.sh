@@ -26,17 +26,10 @@ check_case() {  # check_case NAME WHO... (after run_case)
   [ "$open_us" -lt $((BREAK_TIME * 1000000 / 4)) ] || fail "$name: the open waited $open_us us"
 }
 run_case() {  # run_case NAME HOLDMAP-OPTIONS...
-  local name=$1 dir=$LOGS/$1; shift
-  mkdir -p "$dir"
-  dd if="$WORK/f" of="$WORK/$name" bs=1M status=none  # not cp: on xfs it would reflink (SHARED)
-  with_shim "$name" "$HOLDMAP" "$@" "$WORK/$name" "$dir" &
-  local pid=$!
-  wait_for "$dir/parent.ready"
-  case " $* " in *" --fork "*) wait_for "$dir/child.ready" ;; esac
-  open_us "$WORK/$name" > "$dir/times"
-  dd if=/dev/urandom of="$WORK/$name" bs=1M seek=2 count=1 conv=notrunc status=none || fail "dd"
-  touch "$dir/go"
-  wait "$pid" || fail "$name: holdmap failed"
+  start_holder "$@"
+  open_us "$WORK/$1" > "$LOGS/$1/times"
+  dd if=/dev/urandom of="$WORK/$1" bs=1M seek=2 count=1 conv=notrunc status=none || fail "dd"
+  finish_holder "$1"
 }
 run_case fork --fork
 grep -q "cmb 0" "$LOGS/fork/child.ready" || fail "the forked child still maps CMB it inherited"

@@ -31,3 +31,22 @@ file_sum() { "$HOLDMAP" --sum "$1" "$2"; }
 open_us() { "$HOLDMAP" --open-write "$1" || fail "open for writing $1"; }
 
 field() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+
+# start_holder NAME HOLDMAP-OPTIONS...: a copy of $WORK/f as $WORK/NAME, held
+# by holdmap under the shim (results in $LOGS/NAME/); returns once every
+# holder is ready, with HOLDER set to the background job
+start_holder() {
+  local name=$1 dir=$LOGS/$1; shift
+  mkdir -p "$dir"
+  dd if="$WORK/f" of="$WORK/$name" bs=1M status=none  # not cp: on xfs it would reflink (SHARED)
+  with_shim "$name" "$HOLDMAP" "$@" "$WORK/$name" "$dir" &
+  HOLDER=$!
+  wait_for "$dir/parent.ready"
+  case " $* " in *" --fork "*) wait_for "$dir/child.ready" ;; esac
+}
+
+# finish_holder NAME: lets the holders read, waits for them
+finish_holder() {
+  touch "$LOGS/$1/go"
+  wait "$HOLDER" || fail "$1: holdmap failed"
+}
