@@ -26,7 +26,7 @@ CLI_OBJ      := $(call obj,$(CLI_SRC))
 LIB := $(BUILD)/libcmbmap.so
 CLI := $(BUILD)/cmbmap
 
-.PHONY: all deps check check-unit check-host check-diff check-vm bench-host demo install \
+.PHONY: all deps check check-unit check-host check-diff check-vm demo install \
         uninstall clean help vm-kernel
 all: $(LIB) $(CLI)
 
@@ -76,6 +76,8 @@ help:
 	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
+	@echo "  make bench       the numbers in the test machine: build/bench/results.md, .json, plots"
+	@echo "  make bench-quick the same measures, fewer sizes and repetitions (a few minutes)"
 	@echo "  make bench-host  mmap/munmap pass-through overhead on this host"
 	@echo "  make demo        show cmbmap on the emulated NVMe drive"
 	@echo "  make vm-kernel   build (or find cached) the P2PDMA guest kernel"
