@@ -138,10 +138,19 @@ static void log_decision(int fd, void* at, size_t len, off_t off, const Plan& pl
 // *plan decides per segment); *plan stays empty for a mapping-level reason.
 static int plan_request(size_t len, int prot, int flags, int fd, off_t off, FileFacts* facts, Plan* plan) {
   int reason = policy::mapping_reason(g_opts, false, len, prot, flags);
-  if (reason == CMBMAP_ELIGIBLE && resolve_file(machine::sysfs_root(), fd, facts) < 0)
+  if (reason != CMBMAP_ELIGIBLE) return reason;
+  // A device already found unable to serve: no need to walk sysfs again.
+  *facts = FileFacts{};
+  if (syscall(SYS_fstat, fd, &facts->st) == 0 && S_ISREG(facts->st.st_mode) &&
+      machine::known_unusable(facts->st.st_dev, &reason))
+    return reason;
+  if (resolve_file(machine::sysfs_root(), fd, facts) < 0)
     reason = CMBMAP_NOT_REGULAR;  // bad fd: the real mmap reports the error
   if (reason == CMBMAP_ELIGIBLE) {
     machine::apply(g_opts, facts);
+    const int device = device_reason(*facts);
+    if (device != CMBMAP_ELIGIBLE && facts->file_reason != CMBMAP_NOT_REGULAR)
+      machine::remember_unusable(facts->st.st_dev, device);
     Extent ext[128];
     ExtentList list{ext, 128, 0, true};
     plan_file(fd, *facts, (uint64_t)off, len, false, true, &list, plan);

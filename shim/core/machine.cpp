@@ -10,6 +10,12 @@ namespace {
 
 bool g_any_usable;
 
+struct Verdict { dev_t dev; int reason; };
+constexpr int kVerdicts = 16;
+Verdict g_verdicts[kVerdicts];
+int g_verdict_count;  // grows to kVerdicts, then entries are replaced round robin
+int g_verdict_lock;
+
 struct Scan { const Options* opts; bool usable; };
 
 bool visit_controller(const char* name, void* ctx) {
@@ -40,6 +46,26 @@ void apply(const Options& opts, FileFacts* f) {
   if (f->file_reason == CMBMAP_ELIGIBLE && f->target.reason == CMBMAP_ELIGIBLE &&
       !device_allowed(opts, f->target.controller, f->target.pci))
     f->target.reason = CMBMAP_DEVICE_NOT_ALLOWED;
+}
+
+bool known_unusable(dev_t dev, int* reason) {
+  bool found = false;
+  while (__atomic_exchange_n(&g_verdict_lock, 1, __ATOMIC_ACQUIRE)) {}
+  for (int i = 0; i < g_verdict_count && i < kVerdicts && !found; ++i)
+    if (g_verdicts[i].dev == dev) {
+      *reason = g_verdicts[i].reason;
+      found = true;
+    }
+  __atomic_store_n(&g_verdict_lock, 0, __ATOMIC_RELEASE);
+  return found;
+}
+
+void remember_unusable(dev_t dev, int reason) {
+  int ignored;
+  if (reason == CMBMAP_ELIGIBLE || known_unusable(dev, &ignored)) return;
+  while (__atomic_exchange_n(&g_verdict_lock, 1, __ATOMIC_ACQUIRE)) {}
+  g_verdicts[g_verdict_count++ % kVerdicts] = Verdict{dev, reason};
+  __atomic_store_n(&g_verdict_lock, 0, __ATOMIC_RELEASE);
 }
 
 }  // namespace cmbmap::machine

@@ -14,4 +14,10 @@ const char* sysfs_root();
 // Applies the process's options to a file's device verdict (CMBMAP_DEVICES).
 void apply(const Options& opts, FileFacts* facts);
 
+// Devices (st_dev) found unable to serve, so the next mapping of a file on
+// them costs one fstat instead of a walk through sysfs. Only refusals are
+// remembered: a stale entry can only keep a mapping ordinary, never serve one.
+bool known_unusable(dev_t dev, int* reason);
+void remember_unusable(dev_t dev, int reason);
+
 }  // namespace cmbmap::machine
