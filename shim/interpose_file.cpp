@@ -21,15 +21,30 @@ bool wants_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == 
 
 int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   core::Scope scope;
-  if (scope.on()) core::opening(dirfd, path, flags);
-  return real::openat(dirfd, path, flags, mode);
+  if (!scope.on()) return real::openat(dirfd, path, flags, mode);
+  const bool changes = core::opening(dirfd, path, flags);
+  int fd = real::openat(dirfd, path, flags, mode);
+  if (fd >= 0) core::opened(fd, flags);
+  if (changes) core::file_changed();
+  return fd;
 }
 
-// Calls that change fd's file: the core revokes what it serves of it first.
-void changing(int fd) {
-  core::Scope scope;
-  if (scope.on()) core::file_changing(fd);
-}
+// Around a call that changes fd's file: the core gives back what it serves
+// of the file first, and no serve may race with the call (see core.h).
+class Changing {
+ public:
+  explicit Changing(int fd) {
+    core::Scope scope;
+    on_ = scope.on();
+    if (on_) core::file_changing(fd);
+  }
+  ~Changing() {
+    if (on_) core::file_changed();
+  }
+
+ private:
+  bool on_;
+};
 
 }  // namespace
 
@@ -66,29 +81,29 @@ CMBMAP_EXPORT int creat64(const char* path, mode_t mode) {
 }
 
 CMBMAP_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
-  changing(fd);
+  Changing c(fd);
   return real::write(fd, buf, n);
 }
 CMBMAP_EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-  changing(fd);
+  Changing c(fd);
   return real::pwrite(fd, buf, n, off);
 }
 CMBMAP_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
   return pwrite(fd, buf, n, off);
 }
 CMBMAP_EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
-  changing(fd);
+  Changing c(fd);
   return real::writev(fd, iov, cnt);
 }
 CMBMAP_EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
-  changing(fd);
+  Changing c(fd);
   return real::pwritev(fd, iov, cnt, off);
 }
 CMBMAP_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
   return pwritev(fd, iov, cnt, off);
 }
 CMBMAP_EXPORT ssize_t pwritev2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
-  changing(fd);
+  Changing c(fd);
   return real::pwritev2(fd, iov, cnt, off, flags);
 }
 CMBMAP_EXPORT ssize_t pwritev64v2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
@@ -96,27 +111,28 @@ CMBMAP_EXPORT ssize_t pwritev64v2(int fd, const struct iovec* iov, int cnt, off_
 }
 
 CMBMAP_EXPORT int truncate(const char* path, off_t len) {
-  {
-    core::Scope scope;
-    if (scope.on()) core::path_changing(AT_FDCWD, path);
-  }
-  return real::truncate(path, len);
+  core::Scope scope;
+  if (!scope.on()) return real::truncate(path, len);
+  core::path_changing(AT_FDCWD, path);
+  int r = real::truncate(path, len);
+  core::file_changed();
+  return r;
 }
 CMBMAP_EXPORT int truncate64(const char* path, off_t len) { return truncate(path, len); }
 CMBMAP_EXPORT int ftruncate(int fd, off_t len) {
-  changing(fd);
+  Changing c(fd);
   return real::ftruncate(fd, len);
 }
 CMBMAP_EXPORT int ftruncate64(int fd, off_t len) { return ftruncate(fd, len); }
 CMBMAP_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {
-  changing(fd);
+  Changing c(fd);
   return real::fallocate(fd, mode, off, len);
 }
 CMBMAP_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len) {
   return fallocate(fd, mode, off, len);
 }
 CMBMAP_EXPORT int posix_fallocate(int fd, off_t off, off_t len) {
-  changing(fd);
+  Changing c(fd);
   return real::posix_fallocate(fd, off, len);
 }
 CMBMAP_EXPORT int posix_fallocate64(int fd, off_t off, off_t len) {
@@ -124,11 +140,11 @@ CMBMAP_EXPORT int posix_fallocate64(int fd, off_t off, off_t len) {
 }
 CMBMAP_EXPORT ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n,
                                       unsigned flags) {
-  changing(out);
+  Changing c(out);
   return real::copy_file_range(in, in_off, out, out_off, n, flags);
 }
 CMBMAP_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) {
-  changing(out);
+  Changing c(out);
   return real::sendfile(out, in, off, n);
 }
 CMBMAP_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) {

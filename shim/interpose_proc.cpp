@@ -14,7 +14,11 @@ using namespace cmbmap;
 extern char** environ;
 
 __attribute__((constructor)) static void cmbmap_start() { core::init(); }
-__attribute__((destructor)) static void cmbmap_stop() { core::at_exit(); }
+__attribute__((destructor)) static void cmbmap_stop() {
+  // exit() from a signal handler that interrupted cmbmap: do nothing.
+  core::Scope scope;
+  if (scope.on()) core::at_exit();
+}
 
 namespace {
 

@@ -44,11 +44,26 @@ void warn_option(const char* msg) {
   log::to_stderr(line);
 }
 
+// Gives back the files held under write leases and releases the leases:
+// before fork (the child shares the open file and could write through it
+// without breaking anything), exec and exit (nobody would answer a break).
+void give_back_write_leased() {
+  serial::Hold hold;
+  dev_t devs[64];
+  ino_t inos[64];
+  size_t n = lease::write_leased(devs, inos, 64);
+  for (size_t i = 0; i < n; ++i) {
+    core::revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
+    lease::release(devs[i], inos[i]);
+  }
+}
+
 // fork: no revocation may be half done in the parent as it forks, and the
 // child gives back everything it inherited. Its CMB pages are the parent's
-// (p2pmem is shared), and the parent's lease thread neither knows about the
+// (p2pmem is shared), and the parent's watcher neither knows about the
 // child nor can the child be told of a break: file pages are right for it.
 void atfork_prepare() {
+  give_back_write_leased();
   serial::before_fork();
   lease::before_fork();
 }
@@ -184,7 +199,8 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   const int saved_errno = errno;
   // Stores through a writable shared mapping change the file without a
   // system call: what cmbmap serves of the file must go back first.
-  if ((prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED) file_changing(fd);
+  const bool writable = (prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED;
+  if (writable) file_changing(fd);
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
@@ -200,6 +216,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   void* res = real::mmap(addr, len, prot, serve::initial_flags(flags, plan), fd, off);
   int err = errno;
   if (res == MAP_FAILED) {
+    if (writable) file_changed();
     if (over) serial::unlock();
     log::Line(LogLevel::Debug).s("mmap fd ").i(fd).s(" failed in the kernel, errno ").i(err).emit();
     errno = err;
@@ -209,6 +226,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
     forget_range(res, len);
     serial::unlock();
   }
+  if (writable) file_changed();
   serve::Request req{res, len, prot, flags, fd, off};
   uint64_t served = serve::overlay(req, facts, g_opts, &plan);
   serve::finish_flags(req);
@@ -235,32 +253,25 @@ bool range_is_ours(const void* addr, size_t len) {
 
 bool fd_is_ours(int fd) { return fd >= 0 && fd == log::fd() && fd != 2; }
 
+void opened(int fd, int flags) { lease::note_open(fd, flags); }
+
 void fd_replaced(int fd) {
+  lease::note_closed(fd);
   if (fd_is_ours(fd)) log::forget_fd();
   keep_own_fd(fd);
 }
 
-// Gives back the files whose write lease lives on the program's own open
-// file (only_shared: those a forked child shares), and releases the leases:
-// nobody would answer their breaks once this image is gone.
-static void give_back_write_leased(bool only_shared) {
-  serial::Hold hold;
-  dev_t devs[64];
-  ino_t inos[64];
-  size_t n = lease::write_leased(devs, inos, 64, only_shared);
-  for (size_t i = 0; i < n; ++i) {
-    revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
-    lease::release(devs[i], inos[i]);
-  }
-}
-
 void before_exec() {
-  if (g_state == State::Active) give_back_write_leased(false);
+  if (g_state == State::Active) {
+    lease::refuse_new(true);
+    give_back_write_leased();
+  }
   // The new image starts with nothing of ours: its own stats file, if any.
   stats::unpublish();
 }
 
 void after_exec_failed() {
+  lease::refuse_new(false);
   log::Line(LogLevel::Debug).s("exec failed; statistics continue in memory").emit();
 }
 
@@ -268,8 +279,7 @@ void enter_internal_thread() { t_depth = 1; }
 
 void at_exit() {
   if (g_state != State::Active) return;
-  // A forked child may keep the open file (and its write lease) alive.
-  give_back_write_leased(true);
+  lease::refuse_new(true);
   if (g_opts.stats) stats::print();
   stats::unpublish();
 }

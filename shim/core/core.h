@@ -54,18 +54,26 @@ size_t give_back_inherited();
 
 // fd events
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
+void opened(int fd, int flags);       // the program's open returned fd
 void fd_replaced(int fd);             // about to be closed or dup2'ed over
 void keep_own_fd(int fd);             // move a served range's fd out of the program's way
 // close_range/closefrom over [first, last]: the ranges and leases whose fds
 // lie there are given back first (there is no fd number left to move them to).
 void fds_closing(unsigned first, unsigned last);
 // The file behind fd / path is about to change (write, truncate,
-// fallocate...): served ranges of it must not outlive the change.
+// fallocate...): served ranges of it must not outlive the change, and until
+// file_changed() a serve under a write lease (which this process's own
+// writes do not break) falls back rather than register possibly old bytes.
 void file_changing(int fd);
 void path_changing(int dirfd, const char* path);
+void file_changed();
+// A serve under a write lease: take the count before, ask after.
+uint64_t change_epoch();
+bool changed_since(uint64_t epoch);
 // The program is about to open path with flags: for writing, or at all
 // while cmbmap holds a write lease on it (which the open would break).
-void opening(int dirfd, const char* path, int flags);
+// True if the open changes the file (O_TRUNC): call file_changed() after.
+bool opening(int dirfd, const char* path, int flags);
 
 // Giving CMB back (reclaim.cpp). Least recently used ranges on controller
 // slot ctrl (-1: any), outside [keep, keep+keep_len), are revoked until
@@ -73,7 +81,7 @@ void opening(int dirfd, const char* path, int flags);
 size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause);
 // Watcher thread events.
 void enter_internal_thread();         // hooks on this thread always forward
-void on_lease_break(int lease_fd);    // -1: a break on some lease (check all)
+void on_lease_break();                // a lease break signal, or time to look
 void on_reclaim(uint64_t request);    // see reclaim_request.h
 
 // process events

@@ -23,13 +23,18 @@ struct Entry {
   int fd;               // cmbmap's fd the lease was set on
   bool write;           // F_WRLCK on the program's open file, else F_RDLCK on a private one
   int busy;             // serves in progress
-  bool shared;          // a forked child shares the open file (write leases)
   f_owner_ex old_owner; // the program's open file: its owner and signal, restored on release
   int old_sig;
 };
 
 constexpr size_t kMax = 256;
 Entry g_leases[kMax];
+
+// fds opened read-write by this image (see note_open); higher ones never qualify.
+constexpr unsigned kTrackedFds = 1 << 16;
+uint64_t g_own_rw[kTrackedFds / 64];
+bool g_refuse;
+size_t g_held;  // entries in use (read without the lock by the close hook)
 
 long fcntl3(int fd, int cmd, long arg) { return syscall(SYS_fcntl, fd, cmd, arg); }
 
@@ -88,7 +93,19 @@ bool take_read(int prog_fd, int signal, pid_t tid, Entry* e) {
   return true;
 }
 
+bool own_open(int fd) {
+  return fd >= 0 && (unsigned)fd < kTrackedFds &&
+         (__atomic_load_n(&g_own_rw[(unsigned)fd / 64], __ATOMIC_RELAXED) >> ((unsigned)fd % 64) & 1) &&
+         (fcntl3(fd, F_GETFD, 0) & FD_CLOEXEC);
+}
+
 bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
+  if (!own_open(prog_fd)) {
+    log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
+        .s(" not taken: the open file was not opened here (close-on-exec) since the last fork, so "
+           "another process may share it").emit();
+    return false;
+  }
   int fd = (int)fcntl3(prog_fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
   if (fd < 0) { log_denied(prog_fd, errno, true); return false; }
   // The open file is the program's: keep what it had set.
@@ -116,6 +133,7 @@ void drop(Entry* e) {
   }
   syscall(SYS_close, e->fd);
   e->used = false;
+  __atomic_fetch_sub(&g_held, 1, __ATOMIC_RELAXED);
   stats::add(&cmbmap_stats::leases_held, (uint64_t)-1);
 }
 
@@ -125,13 +143,14 @@ Grant acquire(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
   const int saved = errno;
   Grant g{CMBMAP_LEASE_DENIED, -1, false};
   Entry* e = find(dev, ino);
-  if (!e && tid > 0 && (e = free_slot())) {
+  if (!e && tid > 0 && !g_refuse && (e = free_slot())) {
     long mode = fcntl3(prog_fd, F_GETFL, 0);
     *e = Entry{};
     bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, signal, tid, e)
                                                           : take_read(prog_fd, signal, tid, e));
     if (ok) {
       e->used = true;
+      __atomic_fetch_add(&g_held, 1, __ATOMIC_RELAXED);
       e->dev = dev;
       e->ino = ino;
       stats::add(&cmbmap_stats::leases_taken, 1);
@@ -170,17 +189,6 @@ void release(dev_t dev, ino_t ino) {
   errno = saved;
 }
 
-bool file_of(int fd, dev_t* dev, ino_t* ino) {
-  for (const Entry& e : g_leases) {
-    if (e.used && e.fd == fd) {
-      *dev = e.dev;
-      *ino = e.ino;
-      return true;
-    }
-  }
-  return false;
-}
-
 size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
   const int saved = errno;
   size_t n = 0;
@@ -194,10 +202,10 @@ size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
   return n;
 }
 
-size_t write_leased(dev_t* devs, ino_t* inos, size_t cap, bool only_shared) {
+size_t write_leased(dev_t* devs, ino_t* inos, size_t cap) {
   size_t n = 0;
   for (const Entry& e : g_leases)
-    if (e.used && e.write && (e.shared || !only_shared) && n < cap) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
+    if (e.used && e.write && n < cap) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
   return n;
 }
 
@@ -212,11 +220,7 @@ bool any_write_lease() {
   return false;
 }
 
-size_t held() {
-  size_t n = 0;
-  for (const Entry& e : g_leases) n += e.used;
-  return n;
-}
+size_t held() { return __atomic_load_n(&g_held, __ATOMIC_RELAXED); }
 
 bool uses_fd(int fd) {
   for (const Entry& e : g_leases)
@@ -239,9 +243,26 @@ void relocate_fd(int from, int to) {
     if (e.used && e.fd == from) e.fd = to;
 }
 
+void note_open(int fd, int flags) {
+  if (fd < 0 || (unsigned)fd >= kTrackedFds) return;
+  uint64_t bit = uint64_t{1} << ((unsigned)fd % 64);
+  if ((flags & O_ACCMODE) == O_RDWR) __atomic_fetch_or(&g_own_rw[(unsigned)fd / 64], bit, __ATOMIC_RELAXED);
+  else __atomic_fetch_and(&g_own_rw[(unsigned)fd / 64], ~bit, __ATOMIC_RELAXED);
+}
+
+void note_closed(int fd) { note_open(fd, O_RDONLY); }
+
+void note_closed_range(unsigned first, unsigned last) {
+  for (unsigned fd = first; fd <= last && fd < kTrackedFds;) {
+    if (fd % 64 == 0 && fd + 63 <= last) { __atomic_store_n(&g_own_rw[fd / 64], 0, __ATOMIC_RELAXED); fd += 64; }
+    else note_closed((int)fd++);
+  }
+}
+
+void refuse_new(bool refuse) { g_refuse = refuse; }
+
 void before_fork() {
-  for (Entry& e : g_leases)
-    if (e.used && e.write) e.shared = true;
+  for (uint64_t& w : g_own_rw) w = 0;
 }
 
 void after_fork_child() {
@@ -249,6 +270,7 @@ void after_fork_child() {
     if (e.used) syscall(SYS_close, e.fd);
     e = Entry{};
   }
+  g_held = 0;
 }
 
 }  // namespace cmbmap::lease

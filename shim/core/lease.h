@@ -34,12 +34,10 @@ void release_if_unused(dev_t dev, ino_t ino);
 // Releases it now (after a break, once the ranges are given back).
 void release(dev_t dev, ino_t ino);
 
-// The file whose lease lives on fd (a break signal's si_fd).
-bool file_of(int fd, dev_t* dev, ino_t* ino);
 // Files whose lease the kernel is breaking (for a lost break signal).
 size_t breaking(dev_t* devs, ino_t* inos, size_t cap);
-// Files with a write lease (optionally only those a forked child shares).
-size_t write_leased(dev_t* devs, ino_t* inos, size_t cap, bool only_shared);
+// Files with a write lease.
+size_t write_leased(dev_t* devs, ino_t* inos, size_t cap);
 bool is_write_leased(dev_t dev, ino_t ino);
 bool any_write_lease();
 size_t held();
@@ -49,7 +47,19 @@ bool uses_fd(int fd);
 size_t files_with_fd_in(unsigned first, unsigned last, dev_t* devs, ino_t* inos, size_t cap);
 void relocate_fd(int from, int to);
 
-// fork: write leases live on an open file the child now shares.
+// Which of the program's fds this image opened read-write itself (through
+// the open hook, since the last fork): only such an open file, close-on-exec,
+// can hold a write lease that means anything. An inherited or shared one may
+// be written by another process without breaking the lease.
+void note_open(int fd, int flags);
+void note_closed(int fd);
+void note_closed_range(unsigned first, unsigned last);
+
+// While set (exec or exit under way), no new lease is taken.
+void refuse_new(bool refuse);
+
+// fork: every fd is now shared with the child (it may write through them);
+// the caller has given back the write leases first.
 void before_fork();
 // The child holds no lease: its copies of cmbmap's lease fds are closed
 // without releasing (the leases are the parent's).

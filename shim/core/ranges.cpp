@@ -25,6 +25,14 @@ namespace {
 
 constexpr size_t kBatch = 64;
 
+// Changes of files by this process (see file_changing in core.h).
+uint64_t g_change_epoch;  // bumped as each change starts
+int g_changes_running;
+void change_starts() {
+  __atomic_fetch_add(&g_changes_running, 1, __ATOMIC_SEQ_CST);
+  __atomic_fetch_add(&g_change_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
 void forget_served(uint64_t bytes) {
   stats::add(&cmbmap_stats::served_bytes, (uint64_t)0 - bytes);
   stats::add(&cmbmap_stats::freed_bytes, bytes);
@@ -68,9 +76,12 @@ size_t revoke_range(const void* addr, size_t len, int cause) {
       size_t plen = p.end - p.start;
       void* r = real::mmap((void*)p.start, plen, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
       if (r == MAP_FAILED) {
-        // The CMB copy stays: still the file's bytes, only not revocable.
-        log::Line(LogLevel::Warn).s("could not give ").x(p.start).s("+").u(plen)
-            .s(" back to the page cache (errno ").i(errno).s(")").emit();
+        // The CMB copy may be stale by now, and nothing would track it:
+        // better a fault on access than old bytes.
+        const int err = errno;
+        real::mprotect((void*)p.start, plen, PROT_NONE);
+        log::Line(LogLevel::Error).s("could not give ").x(p.start).s("+").u(plen)
+            .s(" back to the page cache (errno ").i(err).s("): access to it now faults").emit();
       }
       registry::remove(p.start, plen);
       total += plen;
@@ -168,15 +179,21 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
   // Growing or moving: the range returns to the page cache first, so the
   // kernel grows or moves an ordinary file mapping; then the whole new
   // mapping is planned and served like a new one.
+  // A fixed destination over served ranges replaces them.
+  const bool over = (flags & MREMAP_FIXED) && registry::overlaps((uintptr_t)new_addr, new_len);
   registry::Range like;
-  if (registry::collect((uintptr_t)old, old_len, &like, 1) == 0)
-    return real::mremap(old, old_len, new_len, flags, new_addr);
+  if (registry::collect((uintptr_t)old, old_len, &like, 1) == 0) {
+    void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+    if (r != MAP_FAILED && over) forget_range(r, new_len);
+    return r;
+  }
   const int saved = errno;
   int fd = (int)syscall(SYS_fcntl, like.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
   uint64_t file_off = like.file_offset - (like.start - (uintptr_t)old);
   errno = saved;
   revoke_range(old, old_len, CMBMAP_REMAPPED);
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+  if (r != MAP_FAILED && over) forget_range(r, new_len);
   if (r != MAP_FAILED && fd >= 0 && !(flags & MREMAP_DONTUNMAP)) {
     const int err = errno;
     serve_existing(r, new_len, like.prot, like.flags, fd, (off_t)file_off);
@@ -216,7 +233,10 @@ int protect(void* addr, size_t len, int prot) {
 }
 
 void protect_other(void* addr, size_t len, int prot) {
-  if (!(prot & PROT_WRITE) || registry::empty() || !lease::any_write_lease()) return;
+  if (!(prot & PROT_WRITE)) return;
+  // A mapping made writable lets stores change a file with no call at all.
+  __atomic_fetch_add(&g_change_epoch, 1, __ATOMIC_SEQ_CST);
+  if (registry::empty() || !lease::any_write_lease()) return;
   // A shared mapping of a file cmbmap serves under a write lease becomes
   // writable: stores through it would change the file behind the lease.
   struct Hit { uintptr_t lo, hi; dev_t dev[8]; ino_t ino[8]; size_t n; } h{(uintptr_t)addr, (uintptr_t)addr + len, {}, {}, 0};
@@ -248,7 +268,21 @@ int advise(void* addr, size_t len, int advice) {
 
 int sync_range(void* addr, size_t len, int flags) { return real::msync(addr, len, flags); }
 
+void file_changed() { __atomic_fetch_sub(&g_changes_running, 1, __ATOMIC_SEQ_CST); }
+
+uint64_t change_epoch() {
+  // A change already running may be past its give-back: count it as new.
+  uint64_t e = __atomic_load_n(&g_change_epoch, __ATOMIC_SEQ_CST);
+  return __atomic_load_n(&g_changes_running, __ATOMIC_SEQ_CST) ? e - 1 : e;
+}
+
+bool changed_since(uint64_t epoch) {
+  return __atomic_load_n(&g_changes_running, __ATOMIC_SEQ_CST) != 0 ||
+         __atomic_load_n(&g_change_epoch, __ATOMIC_SEQ_CST) != epoch;
+}
+
 void file_changing(int fd) {
+  change_starts();
   if (registry::empty()) return;
   struct stat st;
   const int saved = errno;
@@ -258,6 +292,7 @@ void file_changing(int fd) {
 }
 
 void path_changing(int dirfd, const char* path) {
+  change_starts();
   if (registry::empty() || !path) return;
   struct stat st;
   const int saved = errno;
@@ -266,9 +301,11 @@ void path_changing(int dirfd, const char* path) {
   errno = saved;
 }
 
-void opening(int dirfd, const char* path, int flags) {
+bool opening(int dirfd, const char* path, int flags) {
   const bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-  if (registry::empty() || !path || (!writing && !lease::any_write_lease())) return;
+  const bool truncating = (flags & O_TRUNC) != 0;  // the open itself changes the file
+  if (truncating) change_starts();
+  if (registry::empty() || !path || (!writing && !lease::any_write_lease())) return truncating;
   struct stat st;
   const int saved = errno;
   if (syscall(SYS_newfstatat, dirfd, path, &st, 0) == 0) {
@@ -281,21 +318,21 @@ void opening(int dirfd, const char* path, int flags) {
     }
   }
   errno = saved;
+  return truncating;
 }
 
 void fds_closing(unsigned first, unsigned last) {
-  if (registry::empty()) return;
+  lease::note_closed_range(first, last);
+  if (registry::empty() && !lease::held()) return;
   serial::Hold hold;
   const int saved = errno;
   registry::Range r[kBatch];
-  for (bool again = true; again;) {
-    again = false;
-    size_t n = registry::collect(0, UINTPTR_MAX, r, kBatch);
-    for (size_t i = 0; i < n && !again; ++i) {
-      if ((unsigned)r[i].fd < first || (unsigned)r[i].fd > last) continue;
-      revoke_file(r[i].dev, r[i].ino, CMBMAP_REMAPPED);
-      again = true;  // the registry changed: look again
-    }
+  uintptr_t from = 0;
+  for (size_t n; (n = registry::collect(from, UINTPTR_MAX - from, r, kBatch)) > 0;) {
+    from = r[n - 1].end;
+    for (size_t i = 0; i < n; ++i)
+      if ((unsigned)r[i].fd >= first && (unsigned)r[i].fd <= last)
+        revoke_file(r[i].dev, r[i].ino, CMBMAP_REMAPPED);
   }
   dev_t devs[64];
   ino_t inos[64];
@@ -308,7 +345,7 @@ void fds_closing(unsigned first, unsigned last) {
 }
 
 void keep_own_fd(int fd) {
-  if (registry::empty()) return;
+  if (registry::empty() && !lease::held()) return;
   serial::Hold hold;
   if (!registry::uses_fd(fd) && !lease::uses_fd(fd)) return;
   const int saved = errno;

@@ -39,12 +39,14 @@ size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int caus
   return freed;
 }
 
-void on_lease_break(int lease_fd) {
+void on_lease_break() {
   const uint64_t t0 = now_ns();
   serial::Hold hold;
+  // Which lease the kernel is breaking, from the kernel itself: a signal's
+  // si_fd names the fd the lease was set on, which may have moved since.
   dev_t devs[64];
   ino_t inos[64];
-  size_t n = lease_fd >= 0 && lease::file_of(lease_fd, devs, inos) ? 1 : lease::breaking(devs, inos, 64);
+  size_t n = lease::breaking(devs, inos, 64);
   for (size_t i = 0; i < n; ++i) {
     size_t given = revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
     lease::release(devs[i], inos[i]);

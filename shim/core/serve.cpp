@@ -123,6 +123,9 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     if (own_fd < 0) block = CMBMAP_FILL_FAILED;
   }
   const int ctrl = block == CMBMAP_ELIGIBLE ? stats::controller_slot(f.target.controller) : -1;
+  // This process's own writes do not break its write lease: a serve racing
+  // with one (in any thread) must not register what may be the old bytes.
+  const uint64_t epoch = core::change_epoch();
   // A write lease lives on the program's own open file: another open would
   // break it, so fill by passthrough (no open) unless told otherwise.
   const int engine = opts.fill >= 0 ? opts.fill : grant.write ? fill::kPassthru : kDefaultEngine;
@@ -162,7 +165,10 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
         real::mprotect((void*)addr, run_len, req.prot);
         registry::Range rg{addr, addr + run_len, f.st.st_dev, f.st.st_ino, file_off, own_fd, req.prot,
                            req.flags & MAP_TYPE, ctrl, 0};
-        if (!registry::add(rg)) {
+        if (grant.write && core::changed_since(epoch)) {
+          map_file_back(req, addr, run_len, file_off);
+          why = CMBMAP_FILE_CHANGED;
+        } else if (!registry::add(rg)) {
           map_file_back(req, addr, run_len, file_off);
           why = CMBMAP_MAP_COUNT;
         } else {

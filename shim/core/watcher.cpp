@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "lease.h"
 #include "log.h"
 #include "stats.h"
 
@@ -21,24 +22,29 @@ bool g_failed;      // creation failed once: do not retry on every mmap
 
 void* run(void*) {
   core::enter_internal_thread();
+  // Only cmbmap's own signal: a waited-for signal counts as unblocked here,
+  // so waiting for SIGIO too would steal the program's. A break whose
+  // real-time signal did not fit the queue (the kernel then sends SIGIO,
+  // which stays blocked here) is found by looking once a second.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, g_signal);
-  // A break signal that does not fit the real-time queue arrives as SIGIO.
-  sigaddset(&set, SIGIO);
   const pid_t tid = (pid_t)syscall(SYS_gettid);
   stats::get()->watcher_signal = (uint64_t)g_signal;
   stats::get()->watcher_tid = (uint64_t)tid;
   __atomic_store_n(&g_tid, tid, __ATOMIC_RELEASE);
   for (;;) {
     siginfo_t si;
-    if (syscall(SYS_rt_sigtimedwait, &set, &si, nullptr, _NSIG / 8) < 0) continue;
-    if (si.si_signo == g_signal && si.si_code == SI_QUEUE)
+    timespec second{1, 0};
+    const bool leases = lease::held() > 0;
+    if (syscall(SYS_rt_sigtimedwait, &set, &si, leases ? &second : nullptr, _NSIG / 8) < 0) {
+      if (errno == EAGAIN && leases) core::on_lease_break();
+      continue;
+    }
+    if (si.si_code == SI_QUEUE)
       core::on_reclaim((uint64_t)(uintptr_t)si.si_value.sival_ptr);
-    else if (si.si_signo == g_signal && si.si_code == POLL_MSG)
-      core::on_lease_break(si.si_fd);
     else
-      core::on_lease_break(-1);  // which lease is not known: check them all
+      core::on_lease_break();
   }
   return nullptr;
 }

@@ -115,7 +115,8 @@ int main(int argc, char **argv) {
     pthread_t t;
     pthread_create(&t, NULL, blocked_thread, NULL);  /* inherits the full mask */
   }
-  int fd = open(file, rdwr ? O_RDWR : O_RDONLY);
+  /* close-on-exec, as sqlite3, LMDB and python3 open their files */
+  int fd = open(file, (rdwr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd < 0) { perror(file); return 1; }
   struct stat st;
   fstat(fd, &st);

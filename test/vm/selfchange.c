@@ -55,10 +55,10 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
 }
 
 enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
-       CLOSE_RANGE, NCASES };
+       CLOSE_RANGE, INHERITABLE, NCASES };
 static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
                                     "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
-                                    "truncate-path", "close-range"};
+                                    "truncate-path", "close-range", "inheritable-fd"};
 
 static int change(int c, int fd, const char *path, const char *src) {
   struct iovec iov = {other, sizeof other};
@@ -89,6 +89,7 @@ static int change(int c, int fd, const char *path, const char *src) {
       return 0;
     }
     case CLOSE_RANGE: return close_range(1000, ~0u, 0);  /* where cmbmap keeps its fds */
+    case INHERITABLE: return (int)pwrite(fd, other, 4096, 8192);
     case OPEN_WRITE:
       sfd = open(path, O_WRONLY);
       r = (int)pwrite(sfd, other, sizeof other, 0);
@@ -117,7 +118,9 @@ int main(int argc, char **argv) {
     for (int c = 0; c < NCASES; ++c) {
       if (!rw && c != OPEN_WRITE && c != TRUNCATE_PATH && c != CLOSE_RANGE) continue;
       reset(path);
-      int fd = open(path, rw ? O_RDWR : O_RDONLY);
+      /* close-on-exec, as sqlite3, LMDB and python3 open their files; an
+       * inheritable read-write fd cannot hold a meaningful write lease */
+      int fd = open(path, (rw ? O_RDWR : O_RDONLY) | (c == INHERITABLE ? 0 : O_CLOEXEC));
       unsigned char *m = mmap(NULL, MAPLEN, PROT_READ, MAP_SHARED, fd, 0);
       if (m == MAP_FAILED) { perror("mmap"); return 1; }
       fprintf(stderr, "%s%s: served %zu", rw ? "" : "read-only ", names[c], cmb_bytes(m, MAPLEN));
