@@ -1,7 +1,8 @@
 // Interposers for the calls that open, change or release a file that may be
 // mapped: open/creat, write family, truncate, fallocate, copy_file_range,
-// sendfile, close, close_range/closefrom, dup2/dup3. Each tells the core, then forwards.
+// sendfile, fdopen, close, close_range/closefrom, dup2/dup3. Each tells the core, then forwards.
 #include <cstdarg>
+#include <cstdio>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/sendfile.h>
@@ -149,6 +150,17 @@ CMBMAP_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) {
 }
 CMBMAP_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) {
   return sendfile(out, in, off, n);
+}
+
+// stdio writes through libc's internal write, which no hook sees: a FILE
+// that may write must not coexist with a served range of its file.
+CMBMAP_EXPORT FILE* fdopen(int fd, const char* mode) {
+  {
+    core::Scope scope;
+    if (scope.on() && mode && (mode[0] != 'r' || mode[1] == '+' || (mode[1] && mode[2] == '+')))
+      core::fd_written_elsewhere(fd);
+  }
+  return real::fdopen(fd, mode);
 }
 
 CMBMAP_EXPORT int close(int fd) {

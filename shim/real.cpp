@@ -25,6 +25,7 @@ struct Table {
   int (*dup3)(int, int, int);
   int (*close_range)(unsigned, unsigned, int);
   void (*closefrom)(int);
+  FILE* (*fdopen)(int, const char*);
   ssize_t (*write)(int, const void*, size_t);
   ssize_t (*pwrite)(int, const void*, size_t, off_t);
   ssize_t (*writev)(int, const struct iovec*, int);
@@ -70,6 +71,7 @@ void resolve() {
   load(n.dup3, "dup3");
   load(n.close_range, "close_range");
   load(n.closefrom, "closefrom");
+  load(n.fdopen, "fdopen");
   load(n.write, "write");
   load(n.pwrite, "pwrite");
   load(n.writev, "writev");
@@ -137,6 +139,10 @@ int close_range(unsigned first, unsigned last, int f) {
 void closefrom(int lowfd) {
   if (auto fn = t.closefrom) return fn(lowfd);
   sys(SYS_close_range, lowfd, ~0u, 0);
+}
+FILE* fdopen(int fd, const char* mode) {
+  // Only ever called after start-up, when dlsym has run.
+  return t.fdopen ? t.fdopen(fd, mode) : nullptr;
 }
 ssize_t write(int fd, const void* b, size_t n) {
   if (auto fn = t.write) return fn(fd, b, n);

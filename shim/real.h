@@ -4,6 +4,7 @@
 // and never touches the heap. This is the only file that knows about dlsym.
 #pragma once
 
+#include <cstdio>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -23,6 +24,7 @@ int close(int fd);
 int dup2(int oldfd, int newfd);
 int dup3(int oldfd, int newfd, int flags);
 int close_range(unsigned first, unsigned last, int flags);
+FILE* fdopen(int fd, const char* mode);
 void closefrom(int lowfd);
 
 ssize_t write(int fd, const void* buf, size_t n);

@@ -255,6 +255,12 @@ bool fd_is_ours(int fd) { return fd >= 0 && fd == log::fd() && fd != 2; }
 
 void opened(int fd, int flags) { lease::note_open(fd, flags); }
 
+void fd_written_elsewhere(int fd) {
+  lease::note_closed(fd);
+  file_changing(fd);
+  file_changed();
+}
+
 void fd_replaced(int fd) {
   lease::note_closed(fd);
   if (fd_is_ours(fd)) log::forget_fd();

@@ -55,6 +55,9 @@ size_t give_back_inherited();
 // fd events
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
 void opened(int fd, int flags);       // the program's open returned fd
+// fd's file may now be written where no hook sees it (a stdio FILE): give
+// its ranges back, and take no write lease on fd again.
+void fd_written_elsewhere(int fd);
 void fd_replaced(int fd);             // about to be closed or dup2'ed over
 void keep_own_fd(int fd);             // move a served range's fd out of the program's way
 // close_range/closefrom over [first, last]: the ranges and leases whose fds

@@ -55,10 +55,10 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
 }
 
 enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
-       CLOSE_RANGE, INHERITABLE, NCASES };
+       CLOSE_RANGE, INHERITABLE, STDIO, NCASES };
 static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
                                     "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
-                                    "truncate-path", "close-range", "inheritable-fd"};
+                                    "truncate-path", "close-range", "inheritable-fd", "stdio-fwrite"};
 
 static int change(int c, int fd, const char *path, const char *src) {
   struct iovec iov = {other, sizeof other};
@@ -90,6 +90,13 @@ static int change(int c, int fd, const char *path, const char *src) {
     }
     case CLOSE_RANGE: return close_range(1000, ~0u, 0);  /* where cmbmap keeps its fds */
     case INHERITABLE: return (int)pwrite(fd, other, 4096, 8192);
+    case STDIO: {
+      /* stdio writes through libc's internal write, which no hook sees */
+      FILE *f = fdopen(dup(fd), "r+");
+      if (!f || fseek(f, 20000, SEEK_SET) || fwrite(other, 1, 5000, f) != 5000 || fflush(f)) return -1;
+      fclose(f);
+      return 0;
+    }
     case OPEN_WRITE:
       sfd = open(path, O_WRONLY);
       r = (int)pwrite(sfd, other, sizeof other, 0);
