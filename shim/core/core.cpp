@@ -154,10 +154,10 @@ static void log_decision(int fd, void* at, size_t len, off_t off, const Plan& pl
 static int plan_request(size_t len, int prot, int flags, int fd, off_t off, FileFacts* facts, Plan* plan) {
   int reason = policy::mapping_reason(g_opts, false, len, prot, flags);
   if (reason != CMBMAP_ELIGIBLE) return reason;
-  // A device already found unable to serve: no need to walk sysfs again.
-  *facts = FileFacts{};
-  if (syscall(SYS_fstat, fd, &facts->st) == 0 && S_ISREG(facts->st.st_mode) &&
-      machine::known_unusable(facts->st.st_dev, &reason))
+  // A device already found unable to serve: no need to walk sysfs again
+  // (nor to clear the facts, which the caller then does not read).
+  struct stat st;
+  if (syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode) && machine::known_unusable(st.st_dev, &reason))
     return reason;
   if (resolve_file(machine::sysfs_root(), fd, facts) < 0)
     reason = CMBMAP_NOT_REGULAR;  // bad fd: the real mmap reports the error

@@ -126,7 +126,11 @@ void proc_fd_path(int fd, char* out) {
   out[n] = '\0';
 }
 
-size_t page_size() { return (size_t)sysconf(_SC_PAGESIZE); }
+size_t page_size() {
+  static size_t cached;  // racy but idempotent
+  if (!cached) cached = (size_t)sysconf(_SC_PAGESIZE);
+  return cached;
+}
 size_t page_round_up(size_t len) { return (len + page_size() - 1) / page_size() * page_size(); }
 bool page_aligned(const void* addr) { return ((uintptr_t)addr & (page_size() - 1)) == 0; }
 
