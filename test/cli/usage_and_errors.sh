@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 expect_rc 0 "$CLI" --help
 expect_rc 0 "$CLI" --version
-for c in run inspect devices stat options; do expect_rc 0 "$CLI" $c --help; done
+for c in run inspect devices stat reclaim options; do expect_rc 0 "$CLI" $c --help; done
 "$CLI" --version | grep -qE '^cmbmap [0-9]+\.[0-9]+\.[0-9]+$' || fail "version format"
 expect_rc 2 "$CLI"
 expect_rc 2 "$CLI" frobnicate
@@ -12,6 +12,9 @@ expect_rc 2 "$CLI" inspect
 expect_rc 2 "$CLI" inspect --bogus /etc/hostname
 expect_rc 2 "$CLI" devices --bogus
 expect_rc 2 "$CLI" stat notapid
+expect_rc 2 "$CLI" reclaim --bytes lots
+expect_rc 2 "$CLI" reclaim --pid
+expect_rc 2 "$CLI" reclaim --frob
 err=$("$CLI" inspect /nonexistent/file 2>&1); rc=$?
 [ $rc = 2 ] || fail "missing file: exit $rc"
 [ "$err" = "cmbmap: /nonexistent/file: No such file or directory" ] || fail "error text: $err"

@@ -93,8 +93,8 @@ def plots(res, outdir):
         for i, e in enumerate(engines):
             rows = [next(r for r in fr["rows"] if r["engine"] == e and r["mib"] == s) for s in sizes]
             med = [r["ratio"]["median"] for r in rows]
-            err = [[r["ratio"]["median"] - r["ratio"]["min"] for r in rows],
-                   [r["ratio"]["max"] - r["ratio"]["median"] for r in rows]]
+            err = [[max(0, r["ratio"]["median"] - r["ratio"]["min"]) for r in rows],
+                   [max(0, r["ratio"]["max"] - r["ratio"]["median"]) for r in rows]]
             ax.bar([x + i * w for x in range(len(sizes))], med, w, yerr=err, capsize=3, label=e)
         ax.axhline(0.9, color="k", ls="--", lw=1, label="goal 0.9")
         ax.set_xticks([x + w for x in range(len(sizes))], [f"{s} MiB" for s in sizes])
@@ -110,7 +110,8 @@ def plots(res, outdir):
         labels = ["CMB (cmbmap)", "page cache, cold", "page cache, warm"]
         vals = [cr["cmbmap"], cr["cold"]["baseline"], cr["baseline"]]
         ax.bar(labels, [v["median"] for v in vals],
-               yerr=[[v["median"] - v["min"] for v in vals], [v["max"] - v["median"] for v in vals]], capsize=4,
+               yerr=[[max(0, v["median"] - v["min"]) for v in vals], [max(0, v["max"] - v["median"]) for v in vals]],
+               capsize=4,
                color=["tab:orange", "tab:gray", "tab:blue"])
         ax.set_yscale("log")
         ax.set_ylabel("CPU read throughput through the mapping (MB/s, log scale)")
@@ -133,8 +134,8 @@ def plots(res, outdir):
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for i, n in enumerate(names):
             r = m[n]["ratio"]
-            ax.errorbar([r["median"]], [i], xerr=[[r["median"] - r["min"]], [r["max"] - r["median"]]], fmt="o",
-                        capsize=4)
+            ax.errorbar([r["median"]], [i], xerr=[[max(0, r["median"] - r["min"])], [max(0, r["max"] - r["median"])]],
+                        fmt="o", capsize=4)
             goal = m[n].get("goal_max")
             if goal is not None:
                 ax.plot([goal], [i], "k|", ms=18)
