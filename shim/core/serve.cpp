@@ -24,9 +24,14 @@ namespace cmbmap::serve {
 namespace {
 
 // CMBMAP_FILL=auto: io_uring reads on the lease's O_DIRECT fd, measured
-// fastest of the engines that read through the file (README: Performance).
-// Under a write lease the file must not be opened again: passthrough then.
-constexpr int kDefaultEngine = fill::kUring;
+// fastest of the engines that read through the file from 4 MiB on; below 2
+// MiB setting up a ring costs more than it saves, and a plain O_DIRECT pread
+// is faster (README: Performance). Under a write lease the file must not be
+// opened again: passthrough then.
+int auto_engine(bool write_lease, size_t run_len) {
+  if (write_lease) return fill::kPassthru;
+  return run_len < (size_t{2} << 20) ? fill::kPread : fill::kUring;
+}
 
 
 // Marks segments [first, last] with reason.
@@ -126,9 +131,6 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
   // This process's own writes do not break its write lease: a serve racing
   // with one (in any thread) must not register what may be the old bytes.
   const uint64_t epoch = core::change_epoch();
-  // A write lease lives on the program's own open file: another open would
-  // break it, so fill by passthrough (no open) unless told otherwise.
-  const int engine = opts.fill >= 0 ? opts.fill : grant.write ? fill::kPassthru : kDefaultEngine;
 
   uint64_t served = 0;
   const uintptr_t base = (uintptr_t)req.base;
@@ -148,6 +150,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     if (why == CMBMAP_ELIGIBLE) {
       fill::Source src{req.fd, grant.direct_fd, grant.write, (uint64_t)f.st.st_size, &f.target,
                        &plan->segments[i], j - i + 1};
+      const int engine = opts.fill >= 0 ? opts.fill : auto_engine(grant.write, run_len);
       fill::Result r = fill::run(engine, src, (void*)addr, file_off, run_len);
       // NVMe passthrough read blocks, not the file: if the blocks moved
       // meanwhile, what arrived is not the file's (the commit check).
