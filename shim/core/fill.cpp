@@ -27,6 +27,57 @@ uint64_t now_ns() {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+// Rings and passthrough devices live for the process: setting them up costs
+// more than a 1 MiB read under emulation. Fills run one at a time (under
+// serial's lock). Their fds go above the program's (kOwnFdFloor).
+int move_high(int fd) {
+  int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  if (hi < 0) return fd;
+  syscall(SYS_close, fd);
+  return hi;
+}
+
+struct CachedRing {
+  io_uring ring;
+  pid_t owner;  // a forked child must not use its parent's ring: it makes its own
+};
+CachedRing g_plain_ring, g_cmd_ring;
+
+io_uring* cached_ring(CachedRing& c, unsigned flags) {
+  const pid_t self = (pid_t)syscall(SYS_getpid);
+  if (c.owner == self) return &c.ring;
+  io_uring_params p{};
+  p.flags = flags;
+  if (io_uring_queue_init_params(kDepth, &c.ring, &p) < 0) return nullptr;
+  c.ring.ring_fd = c.ring.enter_ring_fd = move_high(c.ring.ring_fd);
+  c.owner = self;
+  return &c.ring;
+}
+
+void drop_ring(CachedRing& c) {
+  io_uring_queue_exit(&c.ring);
+  c.owner = 0;
+}
+
+struct CachedDevice {
+  char path[kPathMax];
+  int fd;
+};
+CachedDevice g_devices[4];
+unsigned g_device_next;
+
+int cached_device(const char* path) {
+  for (const CachedDevice& d : g_devices)
+    if (d.path[0] && text::equal(d.path, path)) return d.fd;
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  CachedDevice& d = g_devices[g_device_next++ % 4];
+  if (d.path[0]) syscall(SYS_close, d.fd);
+  d.fd = move_high(fd);
+  text::copy(d.path, sizeof d.path, path);
+  return d.fd;
+}
+
 // The fd to read the file through (see Source); *owned if the caller closes it.
 int source_fd(const Source& s, bool* owned) {
   *owned = false;
@@ -75,10 +126,11 @@ int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
 }
 
 // --- io_uring reads --------------------------------------------------------
-// Submits chunk requests produced by next(i) (returns false when done),
-// kDepth in flight, and checks each completion with ok(i, res).
+// Submits count requests made by prep(sqe, i), kDepth in flight, and checks
+// each completion with check(i, res). *clean turns false if requests may be
+// left in the ring.
 template <typename Prep, typename Check>
-int drive_ring(io_uring* ring, size_t count, Prep prep, Check check) {
+int drive_ring(io_uring* ring, size_t count, Prep prep, Check check, bool* clean) {
   size_t submitted = 0, completed = 0;
   int err = 0;
   while (completed < count) {
@@ -99,21 +151,31 @@ int drive_ring(io_uring* ring, size_t count, Prep prep, Check check) {
       ++completed;
     }
   }
+  // The ring is kept for the next fill: nothing of this one may be left in it.
+  while (completed < submitted) {
+    io_uring_cqe* cqe;
+    int r = io_uring_wait_cqe(ring, &cqe);
+    if (r == -EINTR) continue;
+    if (r < 0) { *clean = false; break; }
+    io_uring_cqe_seen(ring, cqe);
+    ++completed;
+  }
   return err;
 }
 
 int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used) {
-  io_uring ring;
   // io_uring may be disabled (kernel.io_uring_disabled, seccomp): use pread.
-  if (io_uring_queue_init(kDepth, &ring, 0) < 0) { *used = kPread; return by_pread(s, dst, off, want); }
+  io_uring* ring = cached_ring(g_plain_ring, 0);
+  if (!ring) { *used = kPread; return by_pread(s, dst, off, want); }
   *used = kUring;
   bool owned;
   int dfd = source_fd(s, &owned);
-  if (dfd < 0) { int e = errno; io_uring_queue_exit(&ring); return e; }
+  if (dfd < 0) return errno;
   const size_t span = (want + 511) & ~size_t{511};
   const size_t chunks = (span + kChunk - 1) / kChunk;
+  bool clean = true;
   int err = drive_ring(
-      &ring, chunks,
+      ring, chunks,
       [&](io_uring_sqe* sqe, size_t i) {
         size_t at = i * kChunk, n = span - at < kChunk ? span - at : kChunk;
         io_uring_prep_read(sqe, dfd, dst + at, (unsigned)n, off + at);
@@ -123,8 +185,9 @@ int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used
         if (res < 0) return -res;
         // Only the chunk holding EOF may come back short, and not before EOF.
         return (size_t)res == n || at + (size_t)res >= want ? 0 : EIO;
-      });
-  io_uring_queue_exit(&ring);
+      },
+      &clean);
+  if (!clean) drop_ring(g_plain_ring);
   done_with(s, dfd, owned, off, want);
   return err;
 }
@@ -158,16 +221,14 @@ int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* u
   char dev[kPathMax];
   int fd = -1;
   if (s.dev && s.segs && s.nsegs && s.dev->nsid && generic_device(*s.dev, dev, sizeof dev))
-    fd = (int)syscall(SYS_openat, AT_FDCWD, dev, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return by_uring(s, dst, off, want, used);
+    fd = cached_device(dev);
+  io_uring* ring = fd >= 0 ? cached_ring(g_cmd_ring, IORING_SETUP_SQE128 | IORING_SETUP_CQE32) : nullptr;
+  if (!ring) return by_uring(s, dst, off, want, used);
   *used = kPassthru;
   // The blocks are read, not the page cache: dirty pages must reach them first.
   if (syscall(SYS_sync_file_range, s.fd, off, want,
-              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0) {
-    int e = errno;
-    syscall(SYS_close, fd);
-    return e;
-  }
+              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+    return errno;
   const NvmeTarget& t = *s.dev;
   const uint64_t lba = t.lba_size ? t.lba_size : 512;
   const size_t chunk = max_transfer(t) / lba * lba;
@@ -181,20 +242,14 @@ int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* u
     uint64_t bytes = g.length < want - from ? g.length : want - from;
     bytes = (bytes + lba - 1) / lba * lba;
     for (uint64_t at = 0; at < bytes; at += chunk) {
-      if (ncmd == sizeof cmds / sizeof cmds[0]) { syscall(SYS_close, fd); return E2BIG; }
+      if (ncmd == sizeof cmds / sizeof cmds[0]) return E2BIG;
       uint64_t n = bytes - at < chunk ? bytes - at : chunk;
       cmds[ncmd++] = Cmd{dst + from + at, (g.physical + t.partition_start + at) / lba, (uint32_t)(n / lba)};
     }
   }
-  io_uring_params p{};
-  p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
-  io_uring ring;
-  if (io_uring_queue_init_params(kDepth, &ring, &p) < 0) {
-    syscall(SYS_close, fd);
-    return by_uring(s, dst, off, want, used);
-  }
+  bool clean = true;
   int err = drive_ring(
-      &ring, ncmd,
+      ring, ncmd,
       [&](io_uring_sqe* sqe, size_t i) {
         io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
         sqe->cmd_op = NVME_URING_CMD_IO;
@@ -208,9 +263,8 @@ int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* u
         c->cdw11 = (uint32_t)(cmds[i].lba >> 32);
         c->cdw12 = cmds[i].blocks - 1;  // 0's based block count
       },
-      [&](uint64_t, int res) { return res < 0 ? -res : res > 0 ? EIO : 0; });
-  io_uring_queue_exit(&ring);
-  syscall(SYS_close, fd);
+      [&](uint64_t, int res) { return res < 0 ? -res : res > 0 ? EIO : 0; }, &clean);
+  if (!clean) drop_ring(g_cmd_ring);
   return err;
 }
 
