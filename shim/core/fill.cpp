@@ -37,6 +37,14 @@ int move_high(int fd) {
   return hi;
 }
 
+struct CachedDevice {
+  char path[kPathMax];
+  int fd;
+};
+CachedDevice g_devices[4];
+unsigned g_device_next;
+int g_cached_fds;  // rings and devices open (read without the lock by the close hook)
+
 struct CachedRing {
   io_uring ring;
   pid_t owner;  // a forked child must not use its parent's ring: it makes its own
@@ -51,20 +59,22 @@ io_uring* cached_ring(CachedRing& c, unsigned flags) {
   if (io_uring_queue_init_params(kDepth, &c.ring, &p) < 0) return nullptr;
   c.ring.ring_fd = c.ring.enter_ring_fd = move_high(c.ring.ring_fd);
   c.owner = self;
+  __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
   return &c.ring;
 }
 
 void drop_ring(CachedRing& c) {
   io_uring_queue_exit(&c.ring);
   c.owner = 0;
+  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
 }
 
-struct CachedDevice {
-  char path[kPathMax];
-  int fd;
-};
-CachedDevice g_devices[4];
-unsigned g_device_next;
+void drop_device(CachedDevice& d) {
+  syscall(SYS_close, d.fd);
+  d.path[0] = '\0';
+  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
+}
+
 
 int cached_device(const char* path) {
   for (const CachedDevice& d : g_devices)
@@ -72,9 +82,10 @@ int cached_device(const char* path) {
   int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   CachedDevice& d = g_devices[g_device_next++ % 4];
-  if (d.path[0]) syscall(SYS_close, d.fd);
+  if (d.path[0]) drop_device(d);
   d.fd = move_high(fd);
   text::copy(d.path, sizeof d.path, path);
+  __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
   return d.fd;
 }
 
@@ -269,6 +280,33 @@ int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* u
 }
 
 }  // namespace
+
+bool holds_fds() { return __atomic_load_n(&g_cached_fds, __ATOMIC_RELAXED) > 0; }
+
+bool uses_fd(int fd) {
+  const pid_t self = (pid_t)syscall(SYS_getpid);
+  for (CachedRing* c : {&g_plain_ring, &g_cmd_ring})
+    if (c->owner == self && c->ring.ring_fd == fd) return true;
+  for (const CachedDevice& d : g_devices)
+    if (d.path[0] && d.fd == fd) return true;
+  return false;
+}
+
+void relocate_fd(int from, int to) {
+  for (CachedRing* c : {&g_plain_ring, &g_cmd_ring})
+    if (c->ring.ring_fd == from) c->ring.ring_fd = c->ring.enter_ring_fd = to;
+  for (CachedDevice& d : g_devices)
+    if (d.path[0] && d.fd == from) d.fd = to;
+}
+
+void release_fds_in(unsigned first, unsigned last) {
+  const pid_t self = (pid_t)syscall(SYS_getpid);
+  auto in = [&](int fd) { return fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last; };
+  for (CachedRing* c : {&g_plain_ring, &g_cmd_ring})
+    if (c->owner == self && in(c->ring.ring_fd)) drop_ring(*c);
+  for (CachedDevice& d : g_devices)
+    if (d.path[0] && in(d.fd)) drop_device(d);
+}
 
 const char* engine_name(int e) {
   static const char* const kNames[] = {"pread", "uring", "passthru"};

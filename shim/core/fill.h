@@ -43,4 +43,12 @@ struct Result {
 // disabled) hands over to the next: passthru → uring → pread.
 Result run(int engine, const Source& src, void* dst, uint64_t file_offset, size_t len);
 
+// The engines keep their io_uring rings and device fds for the process
+// (above kOwnFdFloor). The close hooks ask about them: move one out of the
+// way, or give up those in a range the program closes wholesale.
+bool holds_fds();
+bool uses_fd(int fd);
+void relocate_fd(int from, int to);
+void release_fds_in(unsigned first, unsigned last);
+
 }  // namespace cmbmap::fill

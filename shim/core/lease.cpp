@@ -189,6 +189,15 @@ void release(dev_t dev, ino_t ino) {
   errno = saved;
 }
 
+bool breaking_now(dev_t dev, ino_t ino) {
+  const Entry* e = find(dev, ino);
+  if (!e) return false;
+  const int saved = errno;
+  long now = fcntl3(e->fd, F_GETLEASE, 0);
+  errno = saved;
+  return now != (e->write ? F_WRLCK : F_RDLCK);
+}
+
 size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
   const int saved = errno;
   size_t n = 0;

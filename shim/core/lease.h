@@ -34,6 +34,8 @@ void release_if_unused(dev_t dev, ino_t ino);
 // Releases it now (after a break, once the ranges are given back).
 void release(dev_t dev, ino_t ino);
 
+// True if the kernel is breaking the lease of (dev, ino).
+bool breaking_now(dev_t dev, ino_t ino);
 // Files whose lease the kernel is breaking (for a lost break signal).
 size_t breaking(dev_t* devs, ino_t* inos, size_t cap);
 // Files with a write lease.

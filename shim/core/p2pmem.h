@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <sys/types.h>
 
 namespace cmbmap::p2pmem {
 
@@ -13,7 +14,9 @@ namespace cmbmap::p2pmem {
 // NO_PERMISSION (allocate not accessible), CMB_FULL (pool exhausted) or
 // NO_P2PDMA (no allocate file). After a failed MAP_FIXED the range may be
 // unmapped: the caller maps the file back over it.
-int map_at(const char* pci_path, void* at, size_t len);
+// *id gets the identity (st_dev, st_ino) the mapping shows in /proc/self/maps.
+struct Identity { dev_t dev; ino_t ino; };
+int map_at(const char* pci_path, void* at, size_t len, Identity* id);
 
 // True if this process may allocate from the controller (for `devices`).
 bool accessible(const char* pci_path);

@@ -12,6 +12,7 @@
 
 #include "../real.h"
 #include "core.h"
+#include "fill.h"
 #include "lease.h"
 #include "log.h"
 #include "openfiles.h"
@@ -54,6 +55,24 @@ void after_removal(const registry::Range* pieces, size_t n) {
 
 const char* cause_name(int cause) { return cmbmap_reason_name(cause); }
 
+// ours[i]: pieces[i] is still wholly the CMB mapping it was served as, by
+// /proc/self/maps (one read for the batch).
+void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
+  struct Check { const registry::Range* pieces; size_t n; size_t covered[kBatch]; } c{pieces, n, {}};
+  openfiles::for_each_mapping(
+      [](const openfiles::Mapping& m, void* ctx) {
+        auto* c = static_cast<Check*>(ctx);
+        for (size_t i = 0; i < c->n; ++i) {
+          const registry::Range& p = c->pieces[i];
+          if (m.dev != p.cmb_dev || m.ino != p.cmb_ino || m.end <= p.start || m.start >= p.end) continue;
+          c->covered[i] += (m.end < p.end ? m.end : p.end) - (m.start > p.start ? m.start : p.start);
+        }
+        return true;
+      },
+      &c);
+  for (size_t i = 0; i < n; ++i) ours[i] = c.covered[i] == pieces[i].end - pieces[i].start;
+}
+
 // The kernel refuses unaligned addresses with EINVAL before touching
 // anything: such calls go straight to it, and cmbmap changes nothing.
 bool aligned(const void* addr) { return openfiles::page_aligned(addr); }
@@ -71,9 +90,19 @@ size_t revoke_range(const void* addr, size_t len, int cause) {
     registry::Range pieces[kBatch];
     size_t n = registry::collect((uintptr_t)addr, len, pieces, kBatch);
     if (n == 0) break;
+    bool ours[kBatch];
+    still_cmb(pieces, n, ours);
     for (size_t i = 0; i < n; ++i) {
       const registry::Range& p = pieces[i];
       size_t plen = p.end - p.start;
+      if (!ours[i]) {
+        // Unmapped or replaced behind cmbmap's back (a raw system call):
+        // whatever is there now is not cmbmap's to map over.
+        log::Line(LogLevel::Error).x(p.start).s("+").u(plen)
+            .s(" is no longer cmbmap's CMB mapping: left as it is").emit();
+        registry::remove(p.start, plen);
+        continue;
+      }
       void* r = real::mmap((void*)p.start, plen, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
       if (r == MAP_FAILED) {
         // The CMB copy may be stale by now, and nothing would track it:
@@ -323,8 +352,9 @@ bool opening(int dirfd, const char* path, int flags) {
 
 void fds_closing(unsigned first, unsigned last) {
   lease::note_closed_range(first, last);
-  if (registry::empty() && !lease::held()) return;
+  if (registry::empty() && !lease::held() && !fill::holds_fds()) return;
   serial::Hold hold;
+  fill::release_fds_in(first, last);
   const int saved = errno;
   registry::Range r[kBatch];
   uintptr_t from = 0;
@@ -345,14 +375,15 @@ void fds_closing(unsigned first, unsigned last) {
 }
 
 void keep_own_fd(int fd) {
-  if (registry::empty() && !lease::held()) return;
+  if (registry::empty() && !lease::held() && !fill::holds_fds()) return;
   serial::Hold hold;
-  if (!registry::uses_fd(fd) && !lease::uses_fd(fd)) return;
+  if (!registry::uses_fd(fd) && !lease::uses_fd(fd) && !fill::uses_fd(fd)) return;
   const int saved = errno;
   int moved = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
   if (moved >= 0) {
     registry::relocate_fd(fd, moved);
     lease::relocate_fd(fd, moved);
+    fill::relocate_fd(fd, moved);
   }
   errno = saved;
 }

@@ -23,6 +23,8 @@ struct Range {
   int flags;           // MAP_SHARED or MAP_PRIVATE (plus harmless flags)
   int ctrl;            // the controller's stats slot (stats::controller_slot), -1 none
   uint64_t stamp;      // last use, for least-recently-used eviction (set by add/touch)
+  dev_t cmb_dev;       // the CMB mapping's identity in /proc/self/maps, so a
+  ino_t cmb_ino;       // give-back never maps over something else
 };
 
 constexpr size_t kCapacity = 1024;

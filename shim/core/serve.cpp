@@ -85,12 +85,12 @@ bool within_budget(const Request& req, const Options& opts, size_t len) {
 
 // CMB memory at addr; a full CMB first gets back what this process holds
 // there least recently used (outside this mapping).
-int map_cmb(const Request& req, const FileFacts& f, int ctrl, uintptr_t addr, size_t len) {
-  int why = p2pmem::map_at(f.target.pci_path, (void*)addr, len);
+int map_cmb(const Request& req, const FileFacts& f, int ctrl, uintptr_t addr, size_t len, p2pmem::Identity* id) {
+  int why = p2pmem::map_at(f.target.pci_path, (void*)addr, len, id);
   if (why == CMBMAP_CMB_FULL && ctrl >= 0) {
     size_t freed = core::evict(ctrl, len, (uintptr_t)req.base, req.len, CMBMAP_CMB_FULL);
     stats::add(&cmbmap_stats::evicted_bytes, freed);
-    if (freed) why = p2pmem::map_at(f.target.pci_path, (void*)addr, len);
+    if (freed) why = p2pmem::map_at(f.target.pci_path, (void*)addr, len, id);
   }
   return why;
 }
@@ -142,9 +142,12 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     const uint64_t run_len = openfiles::page_round_up(plan->segments[j].offset + plan->segments[j].length - file_off);
     const uintptr_t addr = base + (file_off - (uint64_t)req.offset);
     int why = block;
+    // A break that arrived during an earlier run: serve no more of the file.
+    if (why == CMBMAP_ELIGIBLE && lease::breaking_now(f.st.st_dev, f.st.st_ino)) why = CMBMAP_LEASE_BROKEN;
     if (why == CMBMAP_ELIGIBLE && !within_budget(req, opts, run_len)) why = CMBMAP_BUDGET;
+    p2pmem::Identity cmb{};
     if (why == CMBMAP_ELIGIBLE) {
-      why = map_cmb(req, f, ctrl, addr, run_len);
+      why = map_cmb(req, f, ctrl, addr, run_len, &cmb);
       if (why != CMBMAP_ELIGIBLE) map_file_back(req, addr, run_len, file_off);
     }
     if (why == CMBMAP_ELIGIBLE) {
@@ -167,7 +170,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
         stats::add(&cmbmap_stats::zeroed_bytes, r.zeroed);
         real::mprotect((void*)addr, run_len, req.prot);
         registry::Range rg{addr, addr + run_len, f.st.st_dev, f.st.st_ino, file_off, own_fd, req.prot,
-                           req.flags & MAP_TYPE, ctrl, 0};
+                           req.flags & MAP_TYPE, ctrl, 0, cmb.dev, cmb.ino};
         if (grant.write && core::changed_since(epoch)) {
           map_file_back(req, addr, run_len, file_off);
           why = CMBMAP_FILE_CHANGED;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -55,12 +56,12 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
 }
 
 enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
-       CLOSE_RANGE, INHERITABLE, STDIO, NCASES };
+       CLOSE_RANGE, INHERITABLE, STDIO, RAW_REPLACE, NCASES };
 static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
                                     "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
-                                    "truncate-path", "close-range", "inheritable-fd", "stdio-fwrite"};
+                                    "truncate-path", "close-range", "inheritable-fd", "stdio-fwrite", "raw-replace"};
 
-static int change(int c, int fd, const char *path, const char *src) {
+static int change(int c, int fd, const char *path, const char *src, unsigned char *m) {
   struct iovec iov = {other, sizeof other};
   int sfd, r;
   switch (c) {
@@ -90,6 +91,14 @@ static int change(int c, int fd, const char *path, const char *src) {
     }
     case CLOSE_RANGE: return close_range(1000, ~0u, 0);  /* where cmbmap keeps its fds */
     case INHERITABLE: return (int)pwrite(fd, other, 4096, 8192);
+    case RAW_REPLACE:
+      /* Replaced behind the library's back: the write below makes it give
+       * the file's ranges back, and it must not map over this memory. */
+      if (syscall(SYS_munmap, m, MAPLEN) ||
+          (void *)syscall(SYS_mmap, m, MAPLEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != m)
+        return -1;
+      memset(m, 0x5a, MAPLEN);
+      return (int)pwrite(fd, other, 4096, 0);
     case STDIO: {
       /* stdio writes through libc's internal write, which no hook sees */
       FILE *f = fdopen(dup(fd), "r+");
@@ -132,7 +141,7 @@ int main(int argc, char **argv) {
       if (m == MAP_FAILED) { perror("mmap"); return 1; }
       fprintf(stderr, "%s%s: served %zu", rw ? "" : "read-only ", names[c], cmb_bytes(m, MAPLEN));
       errno = 0;
-      int r = change(c, fd, path, src);
+      int r = change(c, fd, path, src, m);
       int err = errno;
       fprintf(stderr, ", after %zu\n", cmb_bytes(m, MAPLEN));
       char label[64];
