@@ -2,6 +2,7 @@
 // range of a file lives (extent, namespace, LBA) and whether cmbmap can place
 // it in CMB memory, or the reason it stays ordinary.
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -21,7 +22,19 @@ struct Inspected {
   std::string path;
   FileFacts facts;
   std::vector<Segment> segments;
+  const char* lease;  // whether a read-only holder would get its read lease now
 };
+
+// Tries the read lease a read-only program would need (and drops it at
+// once). A break in between would send SIGIO: ignored here.
+const char* probe_read_lease(int fd) {
+  signal(SIGIO, SIG_IGN);
+  if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+    fcntl(fd, F_SETLEASE, F_UNLCK);
+    return "available";
+  }
+  return errno == EAGAIN ? "open_for_write" : errno == EACCES || errno == EPERM ? "not_owner" : "unsupported";
+}
 
 int inspect_one(const char* path, Inspected* out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -37,6 +50,7 @@ int inspect_one(const char* path, Inspected* out) {
   Plan plan{out->segments.data(), out->segments.size(), 0, 0};
   if (size > 0) plan_file(fd, out->facts, 0, size, true, false, &list, &plan);
   out->segments.resize(plan.count);
+  out->lease = probe_read_lease(fd);
   close(fd);
   return 0;
 }
@@ -50,7 +64,7 @@ void print_text(const Inspected& in) {
   if (t.namespace_name[0])
     printf(" on %s (controller %s, PCI %s, LBA %u bytes)", t.namespace_name, t.controller,
            t.pci[0] ? t.pci : "?", lba_size(f));
-  printf("; device verdict %s\n", cmbmap_reason_name(device_reason(f)));
+  printf("; device verdict %s; read lease %s\n", cmbmap_reason_name(device_reason(f)), in.lease);
   if (in.segments.empty()) { printf("  (empty file: nothing to map)\n"); return; }
   printf("  %-14s %-14s %-12s %-20s %-12s %-9s %s\n", "offset", "physical", "length", "flags", "lba",
          "placement", "reason");
@@ -67,7 +81,7 @@ void add_json(Json& j, const Inspected& in) {
   const FileFacts& f = in.facts;
   const NvmeTarget& t = f.target;
   j.begin_object().str("path", in.path).num("size", (uint64_t)f.st.st_size)
-      .str("device_reason", cmbmap_reason_name(device_reason(f)));
+      .str("device_reason", cmbmap_reason_name(device_reason(f))).str("read_lease", in.lease);
   if (t.namespace_name[0]) j.str("controller", t.controller).str("namespace", t.namespace_name);
   else j.null("controller").null("namespace");
   j.begin_array("segments");
@@ -103,7 +117,10 @@ int cmd_inspect(int argc, char** argv) {
     if (is_help(argv[i])) {
       printf("usage: cmbmap inspect FILE... [--json]\n"
              "  Shows each range of FILE: offset, physical byte offset, length, extent flags,\n"
-             "  LBA on the namespace, placement (cmb or ordinary) and the reason.\n");
+             "  LBA on the namespace, placement (cmb or ordinary) and the reason; and whether\n"
+             "  a read-only program would get the read lease serving needs now (available,\n"
+             "  open_for_write: someone holds it open for writing, not_owner: only the owner\n"
+             "  or CAP_LEASE may lease it, unsupported).\n");
       return kExitOk;
     }
     if (!strcmp(argv[i], "--json")) json = true;
