@@ -1,6 +1,6 @@
 // Interposers for the calls that open, change or release a file that may be
 // mapped: open/creat, write family, truncate, fallocate, copy_file_range,
-// sendfile, fdopen, close, close_range/closefrom, dup2/dup3. Each tells the core, then forwards.
+// sendfile, fdopen/fclose, close, close_range/closefrom, dup2/dup3. Each tells the core, then forwards.
 #include <cstdarg>
 #include <cstdio>
 #include <fcntl.h>
@@ -161,6 +161,16 @@ CMBMAP_EXPORT FILE* fdopen(int fd, const char* mode) {
       core::fd_written_elsewhere(fd);
   }
   return real::fdopen(fd, mode);
+}
+
+// fclose closes its fd inside libc: the fd number stops being the program's
+// own open (which a write lease needs) here.
+CMBMAP_EXPORT int fclose(FILE* f) {
+  {
+    core::Scope scope;
+    if (scope.on() && f) core::fd_replaced(fileno(f));
+  }
+  return real::fclose(f);
 }
 
 CMBMAP_EXPORT int close(int fd) {

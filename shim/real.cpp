@@ -26,6 +26,7 @@ struct Table {
   int (*close_range)(unsigned, unsigned, int);
   void (*closefrom)(int);
   FILE* (*fdopen)(int, const char*);
+  int (*fclose)(FILE*);
   ssize_t (*write)(int, const void*, size_t);
   ssize_t (*pwrite)(int, const void*, size_t, off_t);
   ssize_t (*writev)(int, const struct iovec*, int);
@@ -72,6 +73,7 @@ void resolve() {
   load(n.close_range, "close_range");
   load(n.closefrom, "closefrom");
   load(n.fdopen, "fdopen");
+  load(n.fclose, "fclose");
   load(n.write, "write");
   load(n.pwrite, "pwrite");
   load(n.writev, "writev");
@@ -143,6 +145,10 @@ void closefrom(int lowfd) {
 FILE* fdopen(int fd, const char* mode) {
   // Only ever called after start-up, when dlsym has run.
   return t.fdopen ? t.fdopen(fd, mode) : nullptr;
+}
+int fclose(FILE* f) {
+  // Only ever called after start-up, when dlsym has run.
+  return t.fclose ? t.fclose(f) : EOF;
 }
 ssize_t write(int fd, const void* b, size_t n) {
   if (auto fn = t.write) return fn(fd, b, n);

@@ -25,6 +25,7 @@ int dup2(int oldfd, int newfd);
 int dup3(int oldfd, int newfd, int flags);
 int close_range(unsigned first, unsigned last, int flags);
 FILE* fdopen(int fd, const char* mode);
+int fclose(FILE* f);
 void closefrom(int lowfd);
 
 ssize_t write(int fd, const void* buf, size_t n);

@@ -30,6 +30,7 @@ namespace {
 
 enum class State : int { Uninit, Active, Disabled };
 State g_state = State::Uninit;
+pid_t g_pid;  // this process (see in_vfork_child)
 Options g_opts;
 
 // initial-exec TLS: no __tls_get_addr (which may allocate) on the hot path.
@@ -51,10 +52,11 @@ void give_back_write_leased() {
   serial::Hold hold;
   dev_t devs[64];
   ino_t inos[64];
-  size_t n = lease::write_leased(devs, inos, 64);
-  for (size_t i = 0; i < n; ++i) {
-    core::revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
-    lease::release(devs[i], inos[i]);
+  for (size_t n; (n = lease::write_leased(devs, inos, 64)) > 0;) {
+    for (size_t i = 0; i < n; ++i) {
+      core::revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
+      lease::release(devs[i], inos[i]);
+    }
   }
 }
 
@@ -63,14 +65,17 @@ void give_back_write_leased() {
 // (p2pmem is shared), and the parent's watcher neither knows about the
 // child nor can the child be told of a break: file pages are right for it.
 void atfork_prepare() {
+  serial::before_fork();  // first: no serve may take a new lease from here on
   give_back_write_leased();
-  serial::before_fork();
   lease::before_fork();
 }
 void atfork_parent() { serial::after_fork_parent(); }
 void atfork_child() {
   serial::after_fork_child();
   registry::after_fork_child();
+  machine::after_fork_child();
+  core::changes_after_fork_child();
+  g_pid = (pid_t)syscall(SYS_getpid);
   stats::after_fork_child();
   watcher::after_fork_child();
   size_t n = core::give_back_inherited();
@@ -101,6 +106,7 @@ void init() {
     __atomic_store_n(&g_state, State::Disabled, __ATOMIC_RELEASE);
     return;
   }
+  g_pid = (pid_t)syscall(SYS_getpid);
   parse_options(env_lookup, warn_option, &g_opts);
   log::init(g_opts);
   if (policy::mapping_reason(g_opts, false, SIZE_MAX, 0, 0) == CMBMAP_DISABLED) {
@@ -253,9 +259,15 @@ bool range_is_ours(const void* addr, size_t len) {
 
 bool fd_is_ours(int fd) { return fd >= 0 && fd == log::fd() && fd != 2; }
 
-void opened(int fd, int flags) { lease::note_open(fd, flags); }
+void opened(int fd, int flags) {
+  if (!in_vfork_child()) lease::note_open(fd, flags);
+}
 
 void fd_written_elsewhere(int fd) {
+  // Other fds of the same open file (a dup) could still look like the
+  // program's own: the file itself gets no write lease any more.
+  struct stat st;
+  if (syscall(SYS_fstat, fd, &st) == 0) lease::never_write_lease(st.st_dev, st.st_ino);
   lease::note_closed(fd);
   file_changing(fd);
   file_changed();
@@ -267,7 +279,10 @@ void fd_replaced(int fd) {
   keep_own_fd(fd);
 }
 
+bool in_vfork_child() { return (pid_t)syscall(SYS_getpid) != g_pid; }
+
 void before_exec() {
+  if (in_vfork_child()) return;  // the parent's state is not the child's to change
   if (g_state == State::Active) {
     lease::refuse_new(true);
     give_back_write_leased();
@@ -277,6 +292,7 @@ void before_exec() {
 }
 
 void after_exec_failed() {
+  if (in_vfork_child()) return;
   lease::refuse_new(false);
   log::Line(LogLevel::Debug).s("exec failed; statistics continue in memory").emit();
 }

@@ -88,6 +88,10 @@ void on_lease_break();                // a lease break signal, or time to look
 void on_reclaim(uint64_t request);    // see reclaim_request.h
 
 // process events
+// True in a vfork child (or a clone sharing memory): it must not change the
+// parent's state (its fds, leases and statistics are not the parent's).
+bool in_vfork_child();
+void changes_after_fork_child();
 void before_exec();
 void after_exec_failed();
 void at_exit();

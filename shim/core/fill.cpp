@@ -142,19 +142,24 @@ int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
 // left in the ring.
 template <typename Prep, typename Check>
 int drive_ring(io_uring* ring, size_t count, Prep prep, Check check, bool* clean) {
-  size_t submitted = 0, completed = 0;
+  size_t queued = 0, completed = 0;
   int err = 0;
   while (completed < count) {
-    while (!err && submitted < count && submitted - completed < kDepth) {
+    while (!err && queued < count && queued - completed < kDepth) {
       io_uring_sqe* sqe = io_uring_get_sqe(ring);
       if (!sqe) break;
-      prep(sqe, submitted);
-      io_uring_sqe_set_data64(sqe, submitted);
-      ++submitted;
+      prep(sqe, queued);
+      io_uring_sqe_set_data64(sqe, queued);
+      ++queued;
     }
-    if (submitted == completed) break;  // error before anything was queued
+    if (queued == completed) break;  // nothing in flight (an error stopped queueing)
     int r = io_uring_submit_and_wait(ring, 1);
-    if (r < 0 && r != -EINTR) { err = -r; break; }
+    if (r < 0 && r != -EINTR) {
+      // What the kernel took is unknown: the ring goes (its teardown waits
+      // for whatever is in flight), and the fill fails.
+      *clean = false;
+      return -r;
+    }
     io_uring_cqe* cqe;
     while (io_uring_peek_cqe(ring, &cqe) == 0) {
       if (!err) err = check(io_uring_cqe_get_data64(cqe), cqe->res);
@@ -163,7 +168,7 @@ int drive_ring(io_uring* ring, size_t count, Prep prep, Check check, bool* clean
     }
   }
   // The ring is kept for the next fill: nothing of this one may be left in it.
-  while (completed < submitted) {
+  while (completed < queued) {
     io_uring_cqe* cqe;
     int r = io_uring_wait_cqe(ring, &cqe);
     if (r == -EINTR) continue;
@@ -171,7 +176,7 @@ int drive_ring(io_uring* ring, size_t count, Prep prep, Check check, bool* clean
     io_uring_cqe_seen(ring, cqe);
     ++completed;
   }
-  return err;
+  return err ? err : completed < count ? EIO : 0;
 }
 
 int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used) {
@@ -293,8 +298,9 @@ bool uses_fd(int fd) {
 }
 
 void relocate_fd(int from, int to) {
+  const pid_t self = (pid_t)syscall(SYS_getpid);
   for (CachedRing* c : {&g_plain_ring, &g_cmd_ring})
-    if (c->ring.ring_fd == from) c->ring.ring_fd = c->ring.enter_ring_fd = to;
+    if (c->owner == self && c->ring.ring_fd == from) c->ring.ring_fd = c->ring.enter_ring_fd = to;
   for (CachedDevice& d : g_devices)
     if (d.path[0] && d.fd == from) d.fd = to;
 }

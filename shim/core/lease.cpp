@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ Entry g_leases[kMax];
 constexpr unsigned kTrackedFds = 1 << 16;
 uint64_t g_own_rw[kTrackedFds / 64];
 bool g_refuse;
+struct FileId { dev_t dev; ino_t ino; };
+FileId g_no_write[32];  // never_write_lease; the oldest is forgotten when full
+unsigned g_no_write_next;
 size_t g_held;  // entries in use (read without the lock by the close hook)
 
 long fcntl3(int fd, int cmd, long arg) { return syscall(SYS_fcntl, fd, cmd, arg); }
@@ -99,7 +103,20 @@ bool own_open(int fd) {
          (fcntl3(fd, F_GETFD, 0) & FD_CLOEXEC);
 }
 
+bool stdio_written(int fd) {
+  struct stat st;
+  if (syscall(SYS_fstat, fd, &st) != 0) return true;
+  for (const FileId& f : g_no_write)
+    if (f.ino && f.dev == st.st_dev && f.ino == st.st_ino) return true;
+  return false;
+}
+
 bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
+  if (stdio_written(prog_fd)) {
+    log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
+        .s(" not taken: the file is written through stdio here, which no hook sees").emit();
+    return false;
+  }
   if (!own_open(prog_fd)) {
     log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
         .s(" not taken: the open file was not opened here (close-on-exec) since the last fork, so "
@@ -269,6 +286,12 @@ void note_closed_range(unsigned first, unsigned last) {
 }
 
 void refuse_new(bool refuse) { g_refuse = refuse; }
+
+void never_write_lease(dev_t dev, ino_t ino) {
+  for (const FileId& f : g_no_write)
+    if (f.dev == dev && f.ino == ino) return;
+  g_no_write[g_no_write_next++ % 32] = FileId{dev, ino};
+}
 
 void before_fork() {
   for (uint64_t& w : g_own_rw) w = 0;

@@ -57,6 +57,10 @@ void note_open(int fd, int flags);
 void note_closed(int fd);
 void note_closed_range(unsigned first, unsigned last);
 
+// The file may be written where no hook sees it (stdio): no write lease on
+// it again in this process.
+void never_write_lease(dev_t dev, ino_t ino);
+
 // While set (exec or exit under way), no new lease is taken.
 void refuse_new(bool refuse);
 

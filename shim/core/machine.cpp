@@ -68,4 +68,6 @@ void remember_unusable(dev_t dev, int reason) {
   __atomic_store_n(&g_verdict_lock, 0, __ATOMIC_RELEASE);
 }
 
+void after_fork_child() { g_verdict_lock = 0; }
+
 }  // namespace cmbmap::machine

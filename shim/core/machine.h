@@ -19,5 +19,6 @@ void apply(const Options& opts, FileFacts* facts);
 // remembered: a stale entry can only keep a mapping ordinary, never serve one.
 bool known_unusable(dev_t dev, int* reason);
 void remember_unusable(dev_t dev, int reason);
+void after_fork_child();  // the verdict lock may have been held by a thread the child lacks
 
 }  // namespace cmbmap::machine

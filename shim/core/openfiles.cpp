@@ -48,9 +48,9 @@ bool parse_line(const char* p, Mapping* m) {
 
 }  // namespace
 
-void for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
+bool for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
   int fd = prim::open_read("/proc/self/maps");
-  if (fd < 0) return;
+  if (fd < 0) return false;
   char buf[4096], line[128];
   size_t n = 0;
   bool more = true;
@@ -67,6 +67,7 @@ void for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
     }
   }
   prim::close_fd(fd);
+  return true;
 }
 
 bool writable_shared_mapping(dev_t dev, ino_t ino) {

@@ -16,8 +16,9 @@ struct Mapping {
   dev_t dev;
   ino_t ino;
 };
-// Calls fn for each mapping of this process until it returns false.
-void for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
+// Calls fn for each mapping of this process until it returns false; false
+// if /proc/self/maps could not be read.
+bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
 // True if this process has a writable MAP_SHARED mapping of (dev, ino):
 // stores through it change the file without a system call.
 bool writable_shared_mapping(dev_t dev, ino_t ino);

@@ -32,6 +32,9 @@ int g_changes_running;
 void change_starts() {
   __atomic_fetch_add(&g_changes_running, 1, __ATOMIC_SEQ_CST);
   __atomic_fetch_add(&g_change_epoch, 1, __ATOMIC_SEQ_CST);
+  // Pairs with serve's fence between registering a range and looking here:
+  // either the serve sees this change, or this change sees its range.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 void forget_served(uint64_t bytes) {
@@ -59,7 +62,7 @@ const char* cause_name(int cause) { return cmbmap_reason_name(cause); }
 // /proc/self/maps (one read for the batch).
 void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
   struct Check { const registry::Range* pieces; size_t n; size_t covered[kBatch]; } c{pieces, n, {}};
-  openfiles::for_each_mapping(
+  const bool read = openfiles::for_each_mapping(
       [](const openfiles::Mapping& m, void* ctx) {
         auto* c = static_cast<Check*>(ctx);
         for (size_t i = 0; i < c->n; ++i) {
@@ -70,7 +73,8 @@ void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
         return true;
       },
       &c);
-  for (size_t i = 0; i < n; ++i) ours[i] = c.covered[i] == pieces[i].end - pieces[i].start;
+  // Unreadable maps (fd limit, no /proc): give back as before, unchecked.
+  for (size_t i = 0; i < n; ++i) ours[i] = !read || c.covered[i] == pieces[i].end - pieces[i].start;
 }
 
 // The kernel refuses unaligned addresses with EINVAL before touching
@@ -299,6 +303,8 @@ int sync_range(void* addr, size_t len, int flags) { return real::msync(addr, len
 
 void file_changed() { __atomic_fetch_sub(&g_changes_running, 1, __ATOMIC_SEQ_CST); }
 
+void changes_after_fork_child() { g_changes_running = 0; }
+
 uint64_t change_epoch() {
   // A change already running may be past its give-back: count it as new.
   uint64_t e = __atomic_load_n(&g_change_epoch, __ATOMIC_SEQ_CST);
@@ -351,11 +357,12 @@ bool opening(int dirfd, const char* path, int flags) {
 }
 
 void fds_closing(unsigned first, unsigned last) {
+  if (in_vfork_child()) return;
   lease::note_closed_range(first, last);
   if (registry::empty() && !lease::held() && !fill::holds_fds()) return;
   serial::Hold hold;
-  fill::release_fds_in(first, last);
   const int saved = errno;
+  fill::release_fds_in(first, last);
   registry::Range r[kBatch];
   uintptr_t from = 0;
   for (size_t n; (n = registry::collect(from, UINTPTR_MAX - from, r, kBatch)) > 0;) {
@@ -366,16 +373,18 @@ void fds_closing(unsigned first, unsigned last) {
   }
   dev_t devs[64];
   ino_t inos[64];
-  size_t n = lease::files_with_fd_in(first, last, devs, inos, 64);
-  for (size_t i = 0; i < n; ++i) {
-    revoke_file(devs[i], inos[i], CMBMAP_REMAPPED);
-    lease::release(devs[i], inos[i]);
+  for (size_t n; (n = lease::files_with_fd_in(first, last, devs, inos, 64)) > 0;) {
+    for (size_t i = 0; i < n; ++i) {
+      revoke_file(devs[i], inos[i], CMBMAP_REMAPPED);
+      lease::release(devs[i], inos[i]);
+    }
   }
   errno = saved;
 }
 
 void keep_own_fd(int fd) {
   if (registry::empty() && !lease::held() && !fill::holds_fds()) return;
+  if (in_vfork_child()) return;
   serial::Hold hold;
   if (!registry::uses_fd(fd) && !lease::uses_fd(fd) && !fill::uses_fd(fd)) return;
   const int saved = errno;

@@ -171,12 +171,15 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
         real::mprotect((void*)addr, run_len, req.prot);
         registry::Range rg{addr, addr + run_len, f.st.st_dev, f.st.st_ino, file_off, own_fd, req.prot,
                            req.flags & MAP_TYPE, ctrl, 0, cmb.dev, cmb.ino};
-        if (grant.write && core::changed_since(epoch)) {
-          map_file_back(req, addr, run_len, file_off);
-          why = CMBMAP_FILE_CHANGED;
-        } else if (!registry::add(rg)) {
+        if (!registry::add(rg)) {
           map_file_back(req, addr, run_len, file_off);
           why = CMBMAP_MAP_COUNT;
+        } else if (grant.write && (__atomic_thread_fence(__ATOMIC_SEQ_CST), core::changed_since(epoch))) {
+          // Registered first, then checked: a change either sees the range
+          // (and gives it back after this serve) or is seen here.
+          registry::remove(addr, run_len);
+          map_file_back(req, addr, run_len, file_off);
+          why = CMBMAP_FILE_CHANGED;
         } else {
           served += run_len;
         }

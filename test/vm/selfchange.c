@@ -56,10 +56,10 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
 }
 
 enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
-       CLOSE_RANGE, INHERITABLE, STDIO, RAW_REPLACE, NCASES };
+       CLOSE_RANGE, INHERITABLE, RAW_REPLACE, STDIO, NCASES };  /* STDIO last: it ends write leases on the file */
 static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
                                     "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
-                                    "truncate-path", "close-range", "inheritable-fd", "stdio-fwrite", "raw-replace"};
+                                    "truncate-path", "close-range", "inheritable-fd", "raw-replace", "stdio-fwrite"};
 
 static int change(int c, int fd, const char *path, const char *src, unsigned char *m) {
   struct iovec iov = {other, sizeof other};
