@@ -4,7 +4,7 @@
 .PHONY: bench bench-quick bench-host bench-progs
 BENCH_PROGS := $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(wildcard tools/bench/*.c))
 
-$(BUILD)/bench/%: tools/bench/%.c include/cmbmap/cmbmap.h
+$(BUILD)/bench/%: tools/bench/%.c tools/bench/benchutil.h include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -o $@ $< -ldl
 

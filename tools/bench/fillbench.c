@@ -21,24 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int served(const void *addr) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  int yes = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    unsigned long lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)addr >= lo && (unsigned long)addr < hi)
-      yes = strstr(line, "p2pmem") != NULL;
-  }
-  if (f) fclose(f);
-  return yes;
-}
+#include "benchutil.h"
 
 int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: fillbench raw|mapped FILE\n"); return 2; }

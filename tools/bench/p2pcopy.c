@@ -14,11 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
+#include "benchutil.h"
 
 /* Resident bytes of this process in host memory: the Rss of every mapping
  * except p2pmem ones (device memory, though the kernel counts it as file RSS). */
@@ -36,19 +32,6 @@ static long long host_rss(void) {
   }
   if (f) fclose(f);
   return kb * 1024;
-}
-
-static int served(const void *addr) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  int yes = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    unsigned long lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)addr >= lo && (unsigned long)addr < hi)
-      yes = strstr(line, "p2pmem") != NULL;
-  }
-  if (f) fclose(f);
-  return yes;
 }
 
 int main(int argc, char **argv) {

@@ -20,30 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
+#include "benchutil.h"
+
+static uint64_t now_us(void) { return (uint64_t)(now() * 1e6); }
 
 static void drop_caches(void) {
   sync();
   int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
   if (fd < 0 || write(fd, "3", 1) != 1) { perror("drop_caches"); exit(1); }
   close(fd);
-}
-
-static int served(const void *m) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  int yes = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    uintptr_t lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (uintptr_t)m >= lo && (uintptr_t)m < hi)
-      yes = strstr(line, "p2pmem") != NULL;
-  }
-  if (f) fclose(f);
-  return yes;
 }
 
 static uint64_t sum(const volatile uint64_t *p, size_t n) {
