@@ -1,0 +1,156 @@
+// File leases (shim/core/lease.cpp) on a real file of this machine: which
+// kind is taken for which fd, what the kernel's break looks like to
+// breaking(), and that releasing lets the opener go on.
+#include <criterion/criterion.h>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../shim/core/lease.h"
+#include "cmbmap/cmbmap.h"
+
+using namespace cmbmap;
+
+namespace {
+char g_path[64];
+struct stat g_st;
+const int kSig = SIGRTMAX - 2;
+
+void setup() {
+  snprintf(g_path, sizeof g_path, "/var/tmp/cmbmap-lease-XXXXXX");
+  int fd = mkstemp(g_path);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(write(fd, "0123456789abcdef", 16), 16);
+  fstat(fd, &g_st);
+  close(fd);
+  // Break signals come to this thread: keep them queued, not fatal.
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, kSig);
+  sigprocmask(SIG_BLOCK, &s, nullptr);
+}
+void teardown() {
+  lease::release(g_st.st_dev, g_st.st_ino);
+  unlink(g_path);
+}
+pid_t self() { return (pid_t)syscall(SYS_gettid); }
+
+// Leases need a filesystem and kernel that grant them (fs.leases-enable).
+void need_leases() {
+  int fd = open(g_path, O_RDONLY);
+  bool ok = fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+  if (ok) fcntl(fd, F_SETLEASE, F_UNLCK);
+  close(fd);
+  if (!ok) cr_skip_test("this machine grants no file leases on /var/tmp");
+}
+double now() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+// Another process opens the file with flags; returns once the lease is
+// seen breaking, releases it, and returns how long the opener waited.
+double break_by_open(int flags) {
+  pid_t child = fork();
+  if (child == 0) {
+    int fd = open(g_path, flags);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  const double t0 = now();
+  dev_t devs[4];
+  ino_t inos[4];
+  size_t n = 0;
+  while (now() - t0 < 10 && (n = lease::breaking(devs, inos, 4)) == 0) usleep(1000);
+  cr_assert_eq(n, 1u, "the open did not break the lease");
+  cr_assert(lease::breaking_now(g_st.st_dev, g_st.st_ino));
+  lease::release(g_st.st_dev, g_st.st_ino);
+  int status;
+  waitpid(child, &status, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return now() - t0;
+}
+}  // namespace
+
+TestSuite(lease, .init = setup, .fini = teardown);
+
+Test(lease, read_only_fd_gets_a_read_lease_broken_by_a_writer) {
+  need_leases();
+  int fd = open(g_path, O_RDONLY | O_CLOEXEC);
+  lease::Grant g = lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self());
+  cr_assert_eq(g.reason, CMBMAP_ELIGIBLE);
+  cr_assert_not(g.write);
+  cr_assert_geq(g.direct_fd, 1000, "the lease's own open lives above the program's fds");
+  lease::settle(g_st.st_dev, g_st.st_ino);  // no range registered: released
+  cr_assert_eq(lease::held(), 0u);
+  g = lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self());
+  cr_assert_eq(g.reason, CMBMAP_ELIGIBLE);
+  cr_assert_not(lease::breaking_now(g_st.st_dev, g_st.st_ino));
+  // Another reader does not break a read lease; a writer does, and waits
+  // only until the release (not lease-break-time).
+  int other = open(g_path, O_RDONLY);
+  cr_assert_not(lease::breaking_now(g_st.st_dev, g_st.st_ino));
+  close(other);
+  cr_assert_lt(break_by_open(O_WRONLY), 5.0);
+  cr_assert_eq(lease::held(), 0u);
+  close(fd);
+}
+
+Test(lease, read_lease_denied_while_open_for_writing) {
+  need_leases();
+  int w = open(g_path, O_WRONLY);
+  int fd = open(g_path, O_RDONLY | O_CLOEXEC);
+  lease::Grant g = lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self());
+  cr_assert_eq(g.reason, CMBMAP_LEASE_DENIED);
+  cr_assert_eq(lease::held(), 0u);
+  close(fd);
+  close(w);
+}
+
+Test(lease, write_lease_only_on_own_close_on_exec_opens) {
+  need_leases();
+  int fd = open(g_path, O_RDWR);  // not through the hook, not close-on-exec
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED);
+  lease::note_open(fd, O_RDWR);  // as the open hook would
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED,
+               "an inheritable fd may be shared with another process");
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  lease::Grant g = lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self());
+  cr_assert_eq(g.reason, CMBMAP_ELIGIBLE);
+  cr_assert(g.write);
+  cr_assert_eq(g.direct_fd, -1, "the fill must not open the file again");
+  // Under a write lease even a reader's open breaks it.
+  cr_assert_lt(break_by_open(O_RDONLY), 5.0);
+  lease::note_closed(fd);
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED);
+  close(fd);
+}
+
+Test(lease, write_lease_denied_with_a_second_open_and_after_stdio) {
+  need_leases();
+  int fd = open(g_path, O_RDWR | O_CLOEXEC);
+  lease::note_open(fd, O_RDWR);
+  int other = open(g_path, O_RDONLY);
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED);
+  close(other);
+  lease::never_write_lease(g_st.st_dev, g_st.st_ino);
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED);
+  lease::note_closed(fd);
+  close(fd);
+}
+
+Test(lease, none_while_refusing) {
+  need_leases();
+  int fd = open(g_path, O_RDONLY | O_CLOEXEC);
+  lease::refuse_new(true);
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED);
+  lease::refuse_new(false);
+  cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_ELIGIBLE);
+  close(fd);
+}
