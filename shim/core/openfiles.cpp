@@ -82,18 +82,6 @@ bool writable_shared_mapping(dev_t dev, ino_t ino) {
   return w.found;
 }
 
-bool mapping_at(uintptr_t addr, Mapping* out) {
-  struct Want { uintptr_t addr; Mapping* out; bool found; } w{addr, out, false};
-  for_each_mapping(
-      [](const Mapping& m, void* c) {
-        auto* w = static_cast<Want*>(c);
-        if (m.start <= w->addr && w->addr < m.end) { *w->out = m; w->found = true; }
-        return !w->found;
-      },
-      &w);
-  return w.found;
-}
-
 size_t map_count() {
   int fd = prim::open_read("/proc/self/maps");
   if (fd < 0) return 0;

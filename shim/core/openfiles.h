@@ -22,8 +22,6 @@ bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
 // True if this process has a writable MAP_SHARED mapping of (dev, ino):
 // stores through it change the file without a system call.
 bool writable_shared_mapping(dev_t dev, ino_t ino);
-// The mapping that contains addr; false if none.
-bool mapping_at(uintptr_t addr, Mapping* out);
 
 // Number of mappings (lines of /proc/self/maps), or 0 if unknown.
 size_t map_count();
