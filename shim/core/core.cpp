@@ -185,8 +185,15 @@ static void account(const serve::Request& req, int reason, Plan* plan, uint64_t 
   stats::add(&cmbmap_stats::mmap_calls, 1);
   stats::add(&cmbmap_stats::mmap_bytes, req.len);
   if (plan->count == 0) {
+    // One reason for the whole mapping (the common case for files cmbmap
+    // does not serve): one segment, planned only if the log shows it.
+    stats::add(&cmbmap_stats::planned_segments, 1);
+    stats::add_fallback(reason, openfiles::page_round_up(req.len));
+    if (!log::enabled(LogLevel::Info)) return;
     PlanRequest whole{(uint64_t)req.offset, req.len, 0, (uint32_t)openfiles::page_size(), 0, reason, true};
     plan_whole(whole, reason, plan);
+    log_decision(req.fd, req.base, req.len, req.offset, *plan, served);
+    return;
   }
   stats::add(&cmbmap_stats::planned_segments, plan->count);
   stats::add(&cmbmap_stats::eligible_bytes, plan->eligible_bytes);
