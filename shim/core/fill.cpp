@@ -31,7 +31,7 @@ uint64_t now_ns() {
 // more than a 1 MiB read under emulation. Fills run one at a time (under
 // serial's lock). Their fds go above the program's (kOwnFdFloor).
 int move_high(int fd) {
-  int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  int hi = openfiles::dup_above_floor(fd);
   if (hi < 0) return fd;
   syscall(SYS_close, fd);
   return hi;

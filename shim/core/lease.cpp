@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,7 +55,7 @@ Entry* free_slot() {
 
 // Moves fd out of the program's way (>= kOwnFdFloor); closes the original.
 int above_floor(int fd) {
-  int moved = (int)fcntl3(fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  int moved = openfiles::dup_above_floor(fd);
   syscall(SYS_close, fd);
   return moved;
 }
@@ -66,6 +65,12 @@ int above_floor(int fd) {
 bool direct_breaks(int fd, int signal, pid_t tid) {
   f_owner_ex owner{F_OWNER_TID, tid};
   return fcntl3(fd, F_SETSIG, signal) == 0 && fcntl3(fd, F_SETOWN_EX, (long)&owner) == 0;
+}
+
+// Gives the program's open file back the owner and signal it had set.
+void restore_owner(int fd, const Entry& e) {
+  fcntl3(fd, F_SETOWN_EX, (long)&e.old_owner);
+  fcntl3(fd, F_SETSIG, e.old_sig);
 }
 
 void log_denied(int prog_fd, int err, bool write) {
@@ -103,16 +108,14 @@ bool own_open(int fd) {
          (fcntl3(fd, F_GETFD, 0) & FD_CLOEXEC);
 }
 
-bool stdio_written(int fd) {
-  struct stat st;
-  if (syscall(SYS_fstat, fd, &st) != 0) return true;
+bool stdio_written(dev_t dev, ino_t ino) {
   for (const FileId& f : g_no_write)
-    if (f.ino && f.dev == st.st_dev && f.ino == st.st_ino) return true;
+    if (f.ino && f.dev == dev && f.ino == ino) return true;
   return false;
 }
 
-bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
-  if (stdio_written(prog_fd)) {
+bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry* e) {
+  if (stdio_written(dev, ino)) {
     log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
         .s(" not taken: the file is written through stdio here, which no hook sees").emit();
     return false;
@@ -123,7 +126,7 @@ bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
            "another process may share it").emit();
     return false;
   }
-  int fd = (int)fcntl3(prog_fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  int fd = openfiles::dup_above_floor(prog_fd);
   if (fd < 0) { log_denied(prog_fd, errno, true); return false; }
   // The open file is the program's: keep what it had set.
   e->old_owner = f_owner_ex{F_OWNER_PID, 0};
@@ -131,8 +134,7 @@ bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
   e->old_sig = (int)fcntl3(fd, F_GETSIG, 0);
   if (!direct_breaks(fd, signal, tid) || fcntl3(fd, F_SETLEASE, F_WRLCK) != 0) {
     int err = errno;
-    fcntl3(fd, F_SETOWN_EX, (long)&e->old_owner);
-    fcntl3(fd, F_SETSIG, e->old_sig);
+    restore_owner(fd, *e);
     log_denied(prog_fd, err, true);
     syscall(SYS_close, fd);
     return false;
@@ -144,10 +146,7 @@ bool take_write(int prog_fd, int signal, pid_t tid, Entry* e) {
 
 void drop(Entry* e) {
   fcntl3(e->fd, F_SETLEASE, F_UNLCK);
-  if (e->write) {
-    fcntl3(e->fd, F_SETOWN_EX, (long)&e->old_owner);
-    fcntl3(e->fd, F_SETSIG, e->old_sig);
-  }
+  if (e->write) restore_owner(e->fd, *e);
   syscall(SYS_close, e->fd);
   e->used = false;
   __atomic_fetch_sub(&g_held, 1, __ATOMIC_RELAXED);
@@ -163,7 +162,7 @@ Grant acquire(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
   if (!e && tid > 0 && !g_refuse && (e = free_slot())) {
     long mode = fcntl3(prog_fd, F_GETFL, 0);
     *e = Entry{};
-    bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, signal, tid, e)
+    bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, dev, ino, signal, tid, e)
                                                           : take_read(prog_fd, signal, tid, e));
     if (ok) {
       e->used = true;

@@ -115,6 +115,8 @@ void proc_fd_path(int fd, char* out) {
   out[n] = '\0';
 }
 
+int dup_above_floor(int fd) { return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kOwnFdFloor); }
+
 size_t page_size() {
   static size_t cached;  // racy but idempotent
   if (!cached) cached = (size_t)sysconf(_SC_PAGESIZE);

@@ -35,6 +35,8 @@ void proc_fd_path(int fd, char* out);
 // cmbmap's duplicates of the program's fds live at or above this number,
 // out of the way of programs that count on low fd numbers.
 constexpr int kOwnFdFloor = 1000;
+// A close-on-exec duplicate of fd at or above kOwnFdFloor, or -1 (errno).
+int dup_above_floor(int fd);
 
 size_t page_size();
 size_t page_round_up(size_t len);

@@ -221,7 +221,7 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
     return r;
   }
   const int saved = errno;
-  int fd = (int)syscall(SYS_fcntl, like.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  int fd = openfiles::dup_above_floor(like.fd);
   uint64_t file_off = like.file_offset - (like.start - (uintptr_t)old);
   errno = saved;
   revoke_range(old, old_len, CMBMAP_REMAPPED);
@@ -388,7 +388,7 @@ void keep_own_fd(int fd) {
   serial::Hold hold;
   if (!registry::uses_fd(fd) && !lease::uses_fd(fd) && !fill::uses_fd(fd)) return;
   const int saved = errno;
-  int moved = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+  int moved = openfiles::dup_above_floor(fd);
   if (moved >= 0) {
     registry::relocate_fd(fd, moved);
     lease::relocate_fd(fd, moved);

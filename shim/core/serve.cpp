@@ -124,7 +124,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
   }
   int own_fd = -1;
   if (block == CMBMAP_ELIGIBLE) {
-    own_fd = (int)syscall(SYS_fcntl, req.fd, F_DUPFD_CLOEXEC, openfiles::kOwnFdFloor);
+    own_fd = openfiles::dup_above_floor(req.fd);
     if (own_fd < 0) block = CMBMAP_FILL_FAILED;
   }
   const int ctrl = block == CMBMAP_ELIGIBLE ? stats::controller_slot(f.target.controller) : -1;
