@@ -56,4 +56,21 @@ bool has_delalloc(const ExtentList& list) {
   return false;
 }
 
+bool segments_in_place(int fd, const Segment* segs, size_t n) {
+  // Flags under which writing the block in place would be wrong: shared
+  // (another file's data too), unwritten, not yet allocated, unknown.
+  constexpr uint32_t kNotInPlace = FIEMAP_EXTENT_SHARED | FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_DELALLOC |
+                                   FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_DATA_INLINE;
+  Extent ext[8];
+  for (size_t k = 0; k < n; ++k) {
+    ExtentList list{ext, 8, 0, true};
+    if (fetch_extents(fd, segs[k].offset, segs[k].length, false, &list) < 0 || list.count == 0) return false;
+    const Extent& e = ext[0];
+    if (e.logical > segs[k].offset || e.logical + e.length < segs[k].offset + segs[k].length ||
+        e.physical + (segs[k].offset - e.logical) != segs[k].physical || (e.flags & kNotInPlace))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace cmbmap

@@ -13,7 +13,7 @@ constexpr const char* kNames[] = {
     "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "OPEN_FOR_WRITE",
     "NO_PERMISSION",  "CMB_FULL",         "BUDGET",        "MAP_COUNT",
     "FILL_FAILED",    "REMAPPED",         "LEASE_DENIED",  "LEASE_BROKEN",
-    "FILE_CHANGED",   "RECLAIMED",
+    "FILE_CHANGED",   "RECLAIMED",        "WRITE_LEASE_DENIED", "MAPPED_TWICE",
 };
 static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
 static_assert(CMBMAP_REASON_COUNT <= 40, "cmbmap_stats.fallback_by_reason too small");

@@ -47,6 +47,13 @@ class Changing {
   bool on_;
 };
 
+// The source of a copy: its stores still in CMB memory go to the file first.
+void reading_file(int fd) {
+  if (!core::writable_served()) return;
+  core::Scope scope;
+  if (scope.on()) core::reading(fd, nullptr, 0);
+}
+
 }  // namespace
 
 #define MODE_ARG(flags, last)                      \
@@ -142,10 +149,12 @@ CMBMAP_EXPORT int posix_fallocate64(int fd, off_t off, off_t len) {
 CMBMAP_EXPORT ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n,
                                       unsigned flags) {
   Changing c(out);
+  reading_file(in);
   return real::copy_file_range(in, in_off, out, out_off, n, flags);
 }
 CMBMAP_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) {
   Changing c(out);
+  reading_file(in);
   return real::sendfile(out, in, off, n);
 }
 CMBMAP_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) {

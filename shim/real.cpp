@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <dlfcn.h>
+#include <csignal>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -38,6 +39,13 @@ struct Table {
   int (*posix_fallocate)(int, off_t, off_t);
   ssize_t (*copy_file_range)(int, off_t*, int, off_t*, size_t, unsigned);
   ssize_t (*sendfile)(int, int, off_t*, size_t);
+  ssize_t (*read)(int, void*, size_t);
+  ssize_t (*pread)(int, void*, size_t, off_t);
+  ssize_t (*readv)(int, const struct iovec*, int);
+  ssize_t (*preadv)(int, const struct iovec*, int, off_t);
+  ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
+  int (*sigaction)(int, const struct sigaction*, struct sigaction*);
+  sighandler_t (*signal)(int, sighandler_t);
   int (*execve)(const char*, char* const[], char* const[]);
   int (*execvpe)(const char*, char* const[], char* const[]);
   int (*fexecve)(int, char* const[], char* const[]);
@@ -85,6 +93,13 @@ void resolve() {
   load(n.posix_fallocate, "posix_fallocate");
   load(n.copy_file_range, "copy_file_range");
   load(n.sendfile, "sendfile");
+  load(n.read, "read");
+  load(n.pread, "pread");
+  load(n.readv, "readv");
+  load(n.preadv, "preadv");
+  load(n.preadv2, "preadv2");
+  load(n.sigaction, "sigaction");
+  load(n.signal, "signal");
   load(n.execve, "execve");
   load(n.execvpe, "execvpe");
   load(n.fexecve, "fexecve");
@@ -197,6 +212,38 @@ ssize_t copy_file_range(int i, off_t* io, int o, off_t* oo, size_t n, unsigned f
 ssize_t sendfile(int o, int i, off_t* off, size_t n) {
   if (auto fn = t.sendfile) return fn(o, i, off, n);
   return sys(SYS_sendfile, o, i, (long)off, (long)n);
+}
+ssize_t read(int fd, void* b, size_t n) {
+  if (auto fn = t.read) return fn(fd, b, n);
+  return sys(SYS_read, fd, (long)b, (long)n);
+}
+ssize_t pread(int fd, void* b, size_t n, off_t o) {
+  if (auto fn = t.pread) return fn(fd, b, n, o);
+  return sys(SYS_pread64, fd, (long)b, (long)n, o);
+}
+ssize_t readv(int fd, const struct iovec* v, int c) {
+  if (auto fn = t.readv) return fn(fd, v, c);
+  return sys(SYS_readv, fd, (long)v, c);
+}
+ssize_t preadv(int fd, const struct iovec* v, int c, off_t o) {
+  if (auto fn = t.preadv) return fn(fd, v, c, o);
+  return sys(SYS_preadv, fd, (long)v, c, o, 0);
+}
+ssize_t preadv2(int fd, const struct iovec* v, int c, off_t o, int f) {
+  if (auto fn = t.preadv2) return fn(fd, v, c, o, f);
+  return sys(SYS_preadv2, fd, (long)v, c, o, 0, f);
+}
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  // Only ever called after start-up, when dlsym has run (cmbmap installs
+  // its handler when it first serves a writable mapping).
+  if (auto fn = t.sigaction) return fn(sig, act, old);
+  errno = ENOSYS;
+  return -1;
+}
+sighandler_t signal(int sig, sighandler_t h) {
+  if (auto fn = t.signal) return fn(sig, h);
+  errno = ENOSYS;
+  return SIG_ERR;
 }
 int execve(const char* p, char* const a[], char* const e[]) {
   if (auto fn = t.execve) return fn(p, a, e);

@@ -4,6 +4,7 @@
 // and never touches the heap. This is the only file that knows about dlsym.
 #pragma once
 
+#include <csignal>
 #include <cstdio>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -39,6 +40,14 @@ int fallocate(int fd, int mode, off_t off, off_t len);
 int posix_fallocate(int fd, off_t off, off_t len);
 ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n, unsigned flags);
 ssize_t sendfile(int out, int in, off_t* off, size_t n);
+
+ssize_t read(int fd, void* buf, size_t n);
+ssize_t pread(int fd, void* buf, size_t n, off_t off);
+ssize_t readv(int fd, const struct iovec* iov, int cnt);
+ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off);
+ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t off, int flags);
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old);
+sighandler_t signal(int sig, sighandler_t handler);
 
 int execve(const char* path, char* const argv[], char* const envp[]);
 int execvpe(const char* file, char* const argv[], char* const envp[]);

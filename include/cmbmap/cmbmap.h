@@ -71,6 +71,9 @@ enum cmbmap_reason {
 	CMBMAP_LEASE_BROKEN,      /* another process opened the file for writing or truncated it */
 	CMBMAP_FILE_CHANGED,      /* this process wrote, truncated or fallocated the file */
 	CMBMAP_RECLAIMED,         /* `cmbmap reclaim` asked for the CMB back */
+	/* writable shared mappings (CMBMAP_WRITABLE=1) */
+	CMBMAP_WRITE_LEASE_DENIED,/* no write lease: the file is open elsewhere, or not opened here read-write */
+	CMBMAP_MAPPED_TWICE,      /* the file is mapped elsewhere in this process: stores must show in both */
 	CMBMAP_REASON_COUNT
 };
 
@@ -85,7 +88,7 @@ const char *cmbmap_version(void);
  * small shared file under /run/cmbmap/ (read by `cmbmap stat`) and prints it
  * at exit with CMBMAP_STATS=1.
  */
-#define CMBMAP_STATS_MAGIC 0x434d424d53543032ULL /* "CMBMST02" */
+#define CMBMAP_STATS_MAGIC 0x434d424d53543033ULL /* "CMBMST03" */
 struct cmbmap_stats {
 	uint64_t magic;
 	uint64_t pid;
@@ -120,6 +123,14 @@ struct cmbmap_stats {
 	/* CMB held now, per controller (names as in `cmbmap devices`). */
 	char controller[8][16];
 	uint64_t held_by_controller[8];
+	/* Writable shared mappings: stores in CMB memory, written back to the file. */
+	uint64_t dirty_faults;        /* first stores to clean pages (one fault each) */
+	uint64_t writebacks;          /* writebacks that wrote something (per served piece) */
+	uint64_t writeback_direct_bytes; /* written by NVMe command from CMB memory */
+	uint64_t writeback_file_bytes;   /* written through the file (page cache) */
+	uint64_t writeback_ns;        /* time spent writing back */
+	uint64_t writeback_errors;    /* writes that failed (their stores are lost) */
+	uint64_t commit_check_failures; /* blocks had moved: range given back */
 };
 
 /* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */

@@ -17,6 +17,7 @@
 #include "machine.h"
 #include "openfiles.h"
 #include "options.h"
+#include "dirty.h"
 #include "policy.h"
 #include "registry.h"
 #include "lease.h"
@@ -24,6 +25,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "watcher.h"
+#include "writeback.h"
 
 namespace cmbmap::core {
 namespace {
@@ -73,6 +75,8 @@ void atfork_parent() { serial::after_fork_parent(); }
 void atfork_child() {
   serial::after_fork_child();
   registry::after_fork_child();
+  dirty::after_fork_child();
+  writeback::after_fork_child();
   machine::after_fork_child();
   core::changes_after_fork_child();
   g_pid = (pid_t)syscall(SYS_getpid);
@@ -96,6 +100,8 @@ Scope::Scope() : on_(false) {
 Scope::~Scope() {
   if (on_) t_depth = 0;
 }
+
+const Options& options() { return g_opts; }
 
 void init() {
   if (g_state != State::Uninit) return;
@@ -214,6 +220,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   // system call: what cmbmap serves of the file must go back first.
   const bool writable = (prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED;
   if (writable) file_changing(fd);
+  else if (dirty::any()) mapping_again(fd);
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
@@ -225,11 +232,14 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   // give them back over the new mapping).
   const bool over = (flags & MAP_FIXED) && range_is_ours(addr, len);
   if (over) serial::lock();
+  dirty::SignalsBlocked quiet(over && dirty::any());
+  if (over) write_back_before_replacing(addr, len);
   errno = saved_errno;
   void* res = real::mmap(addr, len, prot, serve::initial_flags(flags, plan), fd, off);
   int err = errno;
   if (res == MAP_FAILED) {
     if (writable) file_changed();
+    if (over) replacing_failed(addr, len);
     if (over) serial::unlock();
     log::Line(LogLevel::Debug).s("mmap fd ").i(fd).s(" failed in the kernel, errno ").i(err).emit();
     errno = err;
@@ -237,6 +247,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   }
   if (over) {
     forget_range(res, len);
+    quiet.end();
     serial::unlock();
   }
   if (writable) file_changed();
@@ -308,6 +319,8 @@ void enter_internal_thread() { t_depth = 1; }
 
 void at_exit() {
   if (g_state != State::Active) return;
+  // Stores in CMB memory die with the process: to the file with them.
+  write_back_at_exit();
   lease::refuse_new(true);
   if (g_opts.stats) stats::print();
   stats::unpublish();

@@ -8,6 +8,11 @@
 #include <cstdint>
 #include <sys/types.h>
 
+#include "options.h"
+
+struct iovec;
+struct sigaction;
+
 namespace cmbmap::core {
 
 // Re-entrancy guard: a hook runs cmbmap logic only if Scope::on() is true.
@@ -38,7 +43,14 @@ int protect(void* addr, size_t len, int prot);
 // write-leased file writable gives that file's ranges back first.
 void protect_other(void* addr, size_t len, int prot);
 int advise(void* addr, size_t len, int advice);
+// msync of served ranges: writable ones write their stores back (writable.cpp).
 int sync_range(void* addr, size_t len, int flags);
+// Before a call replaces or removes [addr, addr+len) (munmap, MAP_FIXED,
+// mremap): stores in writable served ranges there are written back, and
+// further stores wait (caller: serial lock and dirty::SignalsBlocked held)
+// until forget_range(), or replacing_failed() if the call failed.
+void write_back_before_replacing(void* addr, size_t len);
+void replacing_failed(void* addr, size_t len);
 // An anonymous MAP_FIXED mapping over served ranges: they are gone.
 void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off);
 // Drops [addr, addr+len) from what cmbmap serves after the kernel replaced
@@ -51,6 +63,23 @@ size_t revoke_file(dev_t dev, ino_t ino, int cause);
 // In a forked child: every inherited range back to file pages, quietly (the
 // child's statistics start from zero). Returns the bytes given back.
 size_t give_back_inherited();
+
+// Writable served mappings (writable.cpp).
+bool writable_served();               // one load: any writable range served?
+// The program is about to read fd into the buffers: the file's stores are
+// written back first, and the buffers made writable (see interpose_read.cpp).
+void reading(int fd, const struct iovec* iov, int cnt);
+bool segv_handler_installed();
+int program_segv_action(const struct sigaction* act, struct sigaction* old);
+// Watcher: time for the periodic writeback? (CMBMAP_WRITEBACK_MS); returns
+// the milliseconds until the next one is due (-1: none).
+long writeback_tick();
+// An msync(MS_ASYNC) writeback handed to the watcher, and the watcher doing it.
+void writeback_async();
+void on_writeback_request();
+void write_back_at_exit();
+// The options read at start-up.
+const Options& options();
 
 // fd events
 bool fd_is_ours(int fd);              // cmbmap's own descriptors (log file)
@@ -69,6 +98,9 @@ void fds_closing(unsigned first, unsigned last);
 // writes do not break) falls back rather than register possibly old bytes.
 void file_changing(int fd);
 void path_changing(int dirfd, const char* path);
+// fd's file is about to be mapped again: its writable served ranges go back
+// to file pages first, so both mappings show the same stores.
+void mapping_again(int fd);
 void file_changed();
 // A serve under a write lease: take the count before, ask after.
 uint64_t change_epoch();

@@ -79,7 +79,9 @@ void drop_device(CachedDevice& d) {
 int cached_device(const char* path) {
   for (const CachedDevice& d : g_devices)
     if (d.path[0] && text::equal(d.path, path)) return d.fd;
-  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  // Write commands need a writable open unless the caller has CAP_SYS_ADMIN.
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   CachedDevice& d = g_devices[g_device_next++ % 4];
   if (d.path[0]) drop_device(d);
@@ -106,15 +108,18 @@ void done_with(const Source& s, int fd, bool owned, uint64_t off, size_t len) {
   if (fd == s.fd && s.no_reopen) syscall(SYS_fadvise64, fd, off, len, POSIX_FADV_DONTNEED);
 }
 
-// Device memory takes 1-8 byte accesses; keep the stores plain (no vector
-// instructions, which have faulted on emulated CMBs).
-void zero(volatile uint8_t* p, size_t n) {
+}  // namespace
+
+void zero(void* dst, size_t n) {
+  auto* p = static_cast<volatile uint8_t*>(dst);
   while (n && ((uintptr_t)p & 7)) { *p++ = 0; --n; }
   auto* q = reinterpret_cast<volatile uint64_t*>(const_cast<uint8_t*>(p));
   for (; n >= 8; n -= 8) *q++ = 0;
   p = reinterpret_cast<volatile uint8_t*>(q);
   while (n--) *p++ = 0;
 }
+
+namespace {
 
 // --- pread ---------------------------------------------------------------
 int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
@@ -229,59 +234,79 @@ size_t max_transfer(const NvmeTarget& t) {
   return 128 << 10;
 }
 
-struct Cmd { uint8_t* dst; uint64_t lba; uint32_t blocks; };
+struct Cmd { uint8_t* buf; uint64_t lba; uint32_t blocks; };
+
+// The namespace's char device and the passthrough ring, or -1 (no access,
+// no generic device, io_uring disabled).
+int passthru_device(const NvmeTarget& t, io_uring** ring) {
+  char dev[kPathMax];
+  int fd = t.nsid && generic_device(t, dev, sizeof dev) ? cached_device(dev) : -1;
+  *ring = fd >= 0 ? cached_ring(g_cmd_ring, IORING_SETUP_SQE128 | IORING_SETUP_CQE32) : nullptr;
+  return *ring ? fd : -1;
+}
+
+void prep_cmd(io_uring_sqe* sqe, int fd, const NvmeTarget& t, uint8_t opcode, const Cmd& cmd, uint64_t lba) {
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
+  sqe->cmd_op = NVME_URING_CMD_IO;
+  auto* c = reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
+  *c = nvme_uring_cmd{};
+  c->opcode = opcode;
+  c->nsid = t.nsid;
+  if (cmd.blocks) {
+    c->addr = (uint64_t)(uintptr_t)cmd.buf;
+    c->data_len = (uint32_t)(cmd.blocks * lba);
+    c->cdw10 = (uint32_t)cmd.lba;
+    c->cdw11 = (uint32_t)(cmd.lba >> 32);
+    c->cdw12 = cmd.blocks - 1;  // 0's based block count
+  }
+}
+
+// NVMe reads (0x02) into or writes (0x01) from buf for the file bytes
+// [off, off+want), through the blocks the segments name (each physically
+// contiguous), LBA-rounded and split at MDTS.
+int device_commands(int fd, io_uring* ring, const NvmeTarget& t, const Segment* segs, size_t nsegs,
+                    uint8_t* buf, uint64_t off, size_t want, uint8_t opcode) {
+  const uint64_t lba = t.lba_size ? t.lba_size : 512;
+  const size_t chunk = max_transfer(t) / lba * lba;
+  const uint64_t end = off + want;
+  Cmd cmds[512];
+  size_t ncmd = 0;
+  uint64_t covered = 0;
+  for (size_t i = 0; i < nsegs; ++i) {
+    const Segment& g = segs[i];
+    const uint64_t a = g.offset > off ? g.offset : off;
+    const uint64_t b = g.offset + g.length < end ? g.offset + g.length : end;
+    if (a >= b) continue;
+    const uint64_t bytes = (b - a + lba - 1) / lba * lba;
+    covered += b - a;
+    for (uint64_t at = 0; at < bytes; at += chunk) {
+      if (ncmd == sizeof cmds / sizeof cmds[0]) return E2BIG;
+      uint64_t n = bytes - at < chunk ? bytes - at : chunk;
+      cmds[ncmd++] = Cmd{buf + (a - off) + at, (g.physical + (a - g.offset) + t.partition_start + at) / lba,
+                         (uint32_t)(n / lba)};
+    }
+  }
+  if (covered < want) return ERANGE;  // the segments do not name every block
+  bool clean = true;
+  int err = drive_ring(
+      ring, ncmd, [&](io_uring_sqe* sqe, size_t i) { prep_cmd(sqe, fd, t, opcode, cmds[i], lba); },
+      [&](uint64_t, int res) { return res < 0 ? -res : res > 0 ? EIO : 0; }, &clean);
+  if (!clean) drop_ring(g_cmd_ring);
+  return err;
+}
 
 int by_passthru(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used) {
   // Without the namespace's char device (permissions, no generic device),
   // read through the file instead.
-  char dev[kPathMax];
-  int fd = -1;
-  if (s.dev && s.segs && s.nsegs && s.dev->nsid && generic_device(*s.dev, dev, sizeof dev))
-    fd = cached_device(dev);
-  io_uring* ring = fd >= 0 ? cached_ring(g_cmd_ring, IORING_SETUP_SQE128 | IORING_SETUP_CQE32) : nullptr;
-  if (!ring) return by_uring(s, dst, off, want, used);
+  io_uring* ring = nullptr;
+  const int fd = s.dev && s.segs && s.nsegs ? passthru_device(*s.dev, &ring) : -1;
+  if (fd < 0) return by_uring(s, dst, off, want, used);
   *used = kPassthru;
   // The blocks are read, not the page cache: dirty pages must reach them first.
   if (syscall(SYS_sync_file_range, s.fd, off, want,
               SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0)
     return errno;
-  const NvmeTarget& t = *s.dev;
-  const uint64_t lba = t.lba_size ? t.lba_size : 512;
-  const size_t chunk = max_transfer(t) / lba * lba;
-  // Commands per segment, each within MDTS and the segment's physical run.
-  Cmd cmds[512];
-  size_t ncmd = 0;
-  for (size_t i = 0; i < s.nsegs; ++i) {
-    const Segment& g = s.segs[i];
-    uint64_t from = g.offset - off;
-    if (from >= want) break;
-    uint64_t bytes = g.length < want - from ? g.length : want - from;
-    bytes = (bytes + lba - 1) / lba * lba;
-    for (uint64_t at = 0; at < bytes; at += chunk) {
-      if (ncmd == sizeof cmds / sizeof cmds[0]) return E2BIG;
-      uint64_t n = bytes - at < chunk ? bytes - at : chunk;
-      cmds[ncmd++] = Cmd{dst + from + at, (g.physical + t.partition_start + at) / lba, (uint32_t)(n / lba)};
-    }
-  }
-  bool clean = true;
-  int err = drive_ring(
-      ring, ncmd,
-      [&](io_uring_sqe* sqe, size_t i) {
-        io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
-        sqe->cmd_op = NVME_URING_CMD_IO;
-        auto* c = reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
-        *c = nvme_uring_cmd{};
-        c->opcode = 0x02;  // NVMe Read
-        c->nsid = t.nsid;
-        c->addr = (uint64_t)(uintptr_t)cmds[i].dst;
-        c->data_len = (uint32_t)(cmds[i].blocks * lba);
-        c->cdw10 = (uint32_t)cmds[i].lba;
-        c->cdw11 = (uint32_t)(cmds[i].lba >> 32);
-        c->cdw12 = cmds[i].blocks - 1;  // 0's based block count
-      },
-      [&](uint64_t, int res) { return res < 0 ? -res : res > 0 ? EIO : 0; }, &clean);
-  if (!clean) drop_ring(g_cmd_ring);
-  return err;
+  return device_commands(fd, ring, *s.dev, s.segs, s.nsegs, dst, off, want, 0x02);
 }
 
 }  // namespace
@@ -312,6 +337,31 @@ void release_fds_in(unsigned first, unsigned last) {
     if (c->owner == self && in(c->ring.ring_fd)) drop_ring(*c);
   for (CachedDevice& d : g_devices)
     if (d.path[0] && in(d.fd)) drop_device(d);
+}
+
+int device_write(const NvmeTarget& t, const Segment* segs, size_t nsegs, const void* src, uint64_t off,
+                 size_t len) {
+  io_uring* ring = nullptr;
+  const int fd = passthru_device(t, &ring);
+  if (fd < 0) return ENODEV;
+  const int saved = errno;
+  int err = device_commands(fd, ring, t, segs, nsegs, (uint8_t*)src, off, len, 0x01);
+  errno = saved;
+  return err;
+}
+
+int device_flush(const NvmeTarget& t) {
+  io_uring* ring = nullptr;
+  const int fd = passthru_device(t, &ring);
+  if (fd < 0) return ENODEV;
+  const int saved = errno;
+  bool clean = true;
+  int err = drive_ring(
+      ring, 1, [&](io_uring_sqe* sqe, size_t) { prep_cmd(sqe, fd, t, 0x00 /* Flush */, Cmd{}, 512); },
+      [](uint64_t, int res) { return res < 0 ? -res : res > 0 ? EIO : 0; }, &clean);
+  if (!clean) drop_ring(g_cmd_ring);
+  errno = saved;
+  return err;
 }
 
 const char* engine_name(int e) {

@@ -43,6 +43,18 @@ struct Result {
 // disabled) hands over to the next: passthru → uring → pread.
 Result run(int engine, const Source& src, void* dst, uint64_t file_offset, size_t len);
 
+// The other direction, for writing stores back: NVMe write commands from
+// src (CMB memory: the drive DMAs it) to the blocks behind the file bytes
+// [off, off+len) as the segments name them; the last block is written
+// whole. 0 or an errno; ENODEV if passthrough is not available here.
+int device_write(const NvmeTarget& t, const Segment* segs, size_t nsegs, const void* src, uint64_t off,
+                 size_t len);
+// Zeroes device memory: plain 1-8 byte stores (vector instructions have
+// faulted on emulated CMBs).
+void zero(void* dst, size_t n);
+// An NVMe Flush of the namespace: what was written is durable.
+int device_flush(const NvmeTarget& t);
+
 // The engines keep their io_uring rings and device fds for the process
 // (above kOwnFdFloor). The close hooks ask about them: move one out of the
 // way, or give up those in a range the program closes wholesale.

@@ -70,12 +70,14 @@ bool for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
   return true;
 }
 
-bool writable_shared_mapping(dev_t dev, ino_t ino) {
-  struct Want { dev_t dev; ino_t ino; bool found; } w{dev, ino, false};
+bool mapped_elsewhere(dev_t dev, ino_t ino, uintptr_t start, size_t len, bool writable_only) {
+  struct Want { dev_t dev; ino_t ino; uintptr_t lo, hi; bool writable_only, found; } w{dev, ino, start, start + len, writable_only, false};
   for_each_mapping(
       [](const Mapping& m, void* c) {
         auto* w = static_cast<Want*>(c);
-        if (m.write && m.shared && m.dev == w->dev && m.ino == w->ino) w->found = true;
+        const bool outside = m.end <= w->lo || m.start >= w->hi;
+        if (outside && m.dev == w->dev && m.ino == w->ino && (!w->writable_only || (m.write && m.shared)))
+          w->found = true;
         return !w->found;
       },
       &w);

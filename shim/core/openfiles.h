@@ -19,9 +19,10 @@ struct Mapping {
 // Calls fn for each mapping of this process until it returns false; false
 // if /proc/self/maps could not be read.
 bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
-// True if this process has a writable MAP_SHARED mapping of (dev, ino):
-// stores through it change the file without a system call.
-bool writable_shared_mapping(dev_t dev, ino_t ino);
+// True if this process maps (dev, ino) outside [start, start+len) (only
+// writable MAP_SHARED mappings with writable_only: stores through them
+// change the file without a system call).
+bool mapped_elsewhere(dev_t dev, ino_t ino, uintptr_t start, size_t len, bool writable_only);
 
 // Number of mappings (lines of /proc/self/maps), or 0 if unknown.
 size_t map_count();

@@ -20,6 +20,10 @@ const OptionDef kTable[] = {
     {"CMBMAP_WRITABLE", OptionType::Bool, "0",
      "1 allows writable MAP_SHARED mappings to be served (stores not yet written back are "
      "lost if the process is killed)."},
+    {"CMBMAP_WRITEBACK_MS", OptionType::Millis, "5000",
+     "How often (milliseconds) stores in writable served mappings are written back to the file "
+     "without being asked (msync, munmap, exit do it too); this bounds what SIGKILL or a crash can "
+     "lose. 0 turns the periodic writeback off."},
     {"CMBMAP_DEVICES", OptionType::List, "all",
      "Comma-separated controllers (nvme0) or PCI addresses that may be used."},
     {"CMBMAP_BUDGET", OptionType::Size, "0",
@@ -153,6 +157,10 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           ok = false;
           for (int c = 0; c < 4; ++c)
             if (equal(text, kFillChoices[c])) { o->fill = c - 1; ok = true; }
+          break;
+        case OptionType::Millis:
+          expected = "a number of milliseconds";
+          ok = text::parse_u64(text, &o->writeback_ms);
           break;
         case OptionType::Signal:
           expected = "RTMIN+N, RTMAX-N or a real-time signal number";

@@ -21,9 +21,10 @@ struct Options {
   uint64_t budget;       // 0: no limit
   int fill;              // fill engine: -1 auto, else fill::Engine
   int signal;            // lease breaks and reclaim requests (a real-time signal)
+  uint64_t writeback_ms; // periodic writeback of writable mappings; 0: none
 };
 
-enum class OptionType { Bool, Size, Log, List, Choice, Signal };
+enum class OptionType { Bool, Size, Log, List, Choice, Signal, Millis };
 
 struct OptionDef {
   const char* name;        // "CMBMAP_MIN_SIZE"

@@ -12,6 +12,7 @@
 
 #include "../real.h"
 #include "core.h"
+#include "dirty.h"
 #include "fill.h"
 #include "lease.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 #include "registry.h"
 #include "serial.h"
 #include "stats.h"
+#include "writeback.h"
 
 namespace cmbmap::core {
 namespace {
@@ -45,6 +47,8 @@ void forget_served(uint64_t bytes) {
 // After pieces left the registry: closes cmbmap's duplicate fds no range
 // uses any more, and releases the leases of files no longer served.
 void after_removal(const registry::Range* pieces, size_t n) {
+  for (size_t i = 0; i < n; ++i) dirty::untrack(pieces[i].start, pieces[i].end);
+  writeback::forget_unused();
   for (size_t i = 0; i < n; ++i) {
     bool seen_fd = false, seen_file = false;
     for (size_t k = 0; k < i; ++k) {
@@ -88,6 +92,7 @@ size_t revoke_range(const void* addr, size_t len, int cause) {
   if (!aligned(addr)) return 0;
   len = page_round_up(len);
   serial::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
   const int saved = errno;
   size_t total = 0;
   for (;;) {
@@ -107,6 +112,8 @@ size_t revoke_range(const void* addr, size_t len, int cause) {
         registry::remove(p.start, plen);
         continue;
       }
+      // Stores still in CMB memory reach the file before its pages replace them.
+      writeback::piece(p, writeback::Mode::Freeze);
       void* r = real::mmap((void*)p.start, plen, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
       if (r == MAP_FAILED) {
         // The CMB copy may be stale by now, and nothing would track it:
@@ -180,8 +187,13 @@ int unmap(void* addr, size_t len) {
   // The kernel decides first (alignment, length): only a successful munmap
   // changes what cmbmap serves.
   serial::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  write_back_before_replacing(addr, len);
   int r = real::munmap(addr, len);
-  if (r != 0) return r;
+  if (r != 0) {
+    replacing_failed(addr, len);
+    return r;
+  }
   size_t gone = forget_range(addr, len);
   log::Line(LogLevel::Debug).s("munmap ").x((uintptr_t)addr).s(" length ").u(len).s(": ")
       .size(gone).s(" of CMB released").emit();
@@ -190,9 +202,21 @@ int unmap(void* addr, size_t len) {
 
 void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   serial::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  write_back_before_replacing(addr, len);
   void* r = real::mmap(addr, len, prot, flags, fd, off);
   if (r != MAP_FAILED) forget_range(r, len);
+  else replacing_failed(addr, len);
   return r;
+}
+
+void write_back_before_replacing(void* addr, size_t len) {
+  if (aligned(addr) && dirty::tracks((uintptr_t)addr, len))
+    writeback::range(addr, page_round_up(len), writeback::Mode::Freeze);
+}
+
+void replacing_failed(void* addr, size_t len) {
+  if (aligned(addr)) dirty::thaw((uintptr_t)addr, (uintptr_t)addr + page_round_up(len));
 }
 
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
@@ -200,7 +224,11 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
   serial::Hold hold;
   if (new_len <= old_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
     // Shrinking in place: the kernel drops the tail; keep the registry exact.
+    const size_t keep_len = page_round_up(new_len);
+    dirty::SignalsBlocked quiet(dirty::any());
+    if (keep_len < old_len) write_back_before_replacing((char*)old + keep_len, page_round_up(old_len) - keep_len);
     void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+    if (r == MAP_FAILED && keep_len < old_len) replacing_failed((char*)old + keep_len, page_round_up(old_len) - keep_len);
     if (r != MAP_FAILED && new_len < old_len) {
       const int saved = errno;
       size_t keep = page_round_up(new_len);
@@ -243,6 +271,12 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 int protect(void* addr, size_t len, int prot) {
   if (!aligned(addr)) return real::mprotect(addr, len, prot);
   serial::Hold hold;
+  // Write-protection is how stores are tracked there: a writable served
+  // range goes back to file pages, whose protection the kernel keeps.
+  if (dirty::tracks((uintptr_t)addr, len)) {
+    revoke_range(addr, len, CMBMAP_REMAPPED);
+    return real::mprotect(addr, len, prot);
+  }
   if (prot & PROT_WRITE) {
     // A shared range made writable: its stores change the file, so every
     // other served range of that file goes back too.
@@ -299,8 +333,6 @@ int advise(void* addr, size_t len, int advice) {
   return real::madvise(addr, len, advice);
 }
 
-int sync_range(void* addr, size_t len, int flags) { return real::msync(addr, len, flags); }
-
 void file_changed() { __atomic_fetch_sub(&g_changes_running, 1, __ATOMIC_SEQ_CST); }
 
 void changes_after_fork_child() { g_changes_running = 0; }
@@ -323,6 +355,21 @@ void file_changing(int fd) {
   const int saved = errno;
   if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
     revoke_file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
+  errno = saved;
+}
+
+void mapping_again(int fd) {
+  if (registry::empty()) return;
+  struct stat st;
+  const int saved = errno;
+  if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino)) {
+    serial::Hold hold;
+    registry::Range r[kBatch];
+    const size_t n = registry::collect_file(st.st_dev, st.st_ino, r, kBatch);
+    bool writable = false;
+    for (size_t i = 0; i < n; ++i) writable |= dirty::tracks(r[i].start, r[i].end - r[i].start);
+    if (writable) revoke_file(st.st_dev, st.st_ino, CMBMAP_MAPPED_TWICE);
+  }
   errno = saved;
 }
 

@@ -13,6 +13,10 @@ constexpr uint64_t kAllPages = (uint64_t{1} << 56) - 1;
 constexpr uint64_t encode(int slot, uint64_t pages) {
   return (uint64_t)(slot + 1) << 56 | (pages < kAllPages ? pages : kAllPages);
 }
+// Not a reclaim: the library's own msync(MS_ASYNC) asking for a writeback
+// (slot 254 names no controller).
+constexpr uint64_t kWriteback = ~uint64_t{0};
+
 constexpr int slot(uint64_t v) { return (int)(v >> 56) - 1; }
 constexpr uint64_t pages(uint64_t v) { return v & kAllPages; }
 

@@ -10,6 +10,7 @@
 #include "../../resolver/fiemap.h"
 #include "../real.h"
 #include "core.h"
+#include "dirty.h"
 #include "fill.h"
 #include "lease.h"
 #include "log.h"
@@ -19,6 +20,7 @@
 #include "serial.h"
 #include "stats.h"
 #include "watcher.h"
+#include "writeback.h"
 
 namespace cmbmap::serve {
 namespace {
@@ -42,20 +44,6 @@ void mark(Plan* plan, size_t first, size_t last, int reason) {
 // Puts the file back over [addr, addr+len): used when a run cannot be served.
 void map_file_back(const Request& req, uintptr_t addr, size_t len, uint64_t file_off) {
   real::mmap((void*)addr, len, req.prot, (req.flags & MAP_TYPE) | MAP_FIXED, req.fd, (off_t)file_off);
-}
-
-// True if each segment's blocks are still where the plan found them.
-bool extents_unchanged(int fd, const Segment* segs, size_t n) {
-  Extent ext[64];
-  for (size_t k = 0; k < n; ++k) {
-    ExtentList list{ext, 64, 0, true};
-    if (fetch_extents(fd, segs[k].offset, segs[k].length, false, &list) < 0 || list.count == 0) return false;
-    const Extent& e = ext[0];
-    if (e.logical > segs[k].offset || e.logical + e.length < segs[k].offset + segs[k].length ||
-        e.physical + (segs[k].offset - e.logical) != segs[k].physical)
-      return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -95,11 +83,40 @@ int map_cmb(const Request& req, const FileFacts& f, int ctrl, uintptr_t addr, si
   return why;
 }
 
+// A writable shared mapping is served only under a write lease (nobody
+// else has the file open, so nobody else sees the file while its newest
+// bytes are in CMB memory) and as the file's only mapping here (another
+// mapping would not show the stores).
+int writable_check(const Request& req, const FileFacts& f, const lease::Grant& grant) {
+  if (grant.reason == CMBMAP_LEASE_DENIED || (grant.reason == CMBMAP_ELIGIBLE && !grant.write)) {
+    log::Line(LogLevel::Info).s("fd ").i(req.fd).s(": writable mapping without a write lease on the file").emit();
+    return CMBMAP_WRITE_LEASE_DENIED;
+  }
+  if (grant.reason == CMBMAP_ELIGIBLE &&
+      openfiles::mapped_elsewhere(f.st.st_dev, f.st.st_ino, (uintptr_t)req.base, req.len, false))
+    return CMBMAP_MAPPED_TWICE;
+  return grant.reason;
+}
+
+bool track_stores(uintptr_t addr, size_t len, int prot, uint64_t file_off, const NvmeTarget& target,
+                  const Segment* segs, size_t nsegs) {
+  if (!writeback::remember(addr, addr + len, file_off, target, segs, nsegs)) return false;
+  if (dirty::track(addr, addr + len, prot)) return true;
+  writeback::forget_unused();
+  return false;
+}
+
+void untrack_stores(uintptr_t addr, size_t len) {
+  dirty::untrack(addr, addr + len);
+  writeback::forget_unused();
+}
+
 }  // namespace
 
 uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Plan* plan) {
   if (plan->eligible_bytes == 0) return 0;
   serial::Hold hold;
+  const bool writable = (req.prot & PROT_WRITE) && (req.flags & MAP_TYPE) == MAP_SHARED;
   const int saved = errno;
   size_t runs = 0;
   for (size_t i = 0; i < plan->count; ++i)
@@ -115,9 +132,11 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     grant = lease::acquire(req.fd, f.st.st_dev, f.st.st_ino, opts.signal, watcher::ensure(opts.signal));
     block = grant.reason;
     leased = grant.reason == CMBMAP_ELIGIBLE;
+    block = writable ? writable_check(req, f, grant) : block;
     // The lease does not see stores through this process's own writable
     // shared mappings of the file (read leases cannot coexist with them).
-    if (grant.write && openfiles::writable_shared_mapping(f.st.st_dev, f.st.st_ino)) {
+    if (block == CMBMAP_ELIGIBLE && !writable && grant.write &&
+        openfiles::mapped_elsewhere(f.st.st_dev, f.st.st_ino, (uintptr_t)req.base, req.len, true)) {
       log::Line(LogLevel::Info).s("fd ").i(req.fd).s(": a writable shared mapping of the file exists here").emit();
       block = CMBMAP_LEASE_DENIED;
     }
@@ -157,7 +176,7 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
       fill::Result r = fill::run(engine, src, (void*)addr, file_off, run_len);
       // NVMe passthrough read blocks, not the file: if the blocks moved
       // meanwhile, what arrived is not the file's (the commit check).
-      if (!r.err && r.engine == fill::kPassthru && !extents_unchanged(req.fd, &plan->segments[i], j - i + 1))
+      if (!r.err && r.engine == fill::kPassthru && !segments_in_place(req.fd, &plan->segments[i], j - i + 1))
         r.err = ESTALE;
       stats::add_fill(r.engine, r.read, r.ns);
       if (r.err) {
@@ -168,16 +187,24 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
         why = CMBMAP_FILL_FAILED;
       } else {
         stats::add(&cmbmap_stats::zeroed_bytes, r.zeroed);
-        real::mprotect((void*)addr, run_len, req.prot);
+        // Writable: clean pages are write-protected, the first store to
+        // each is tracked (dirty.h).
+        if (writable) dirty::prepare_ptes((void*)addr, run_len);
+        real::mprotect((void*)addr, run_len, writable ? req.prot & ~PROT_WRITE : req.prot);
         registry::Range rg{addr, addr + run_len, f.st.st_dev, f.st.st_ino, file_off, own_fd, req.prot,
                            req.flags & MAP_TYPE, ctrl, 0, cmb.dev, cmb.ino};
-        if (!registry::add(rg)) {
+        if (writable && !track_stores(addr, run_len, req.prot, file_off, f.target, &plan->segments[i], j - i + 1)) {
+          map_file_back(req, addr, run_len, file_off);
+          why = CMBMAP_MAP_COUNT;
+        } else if (!registry::add(rg)) {
+          untrack_stores(addr, run_len);
           map_file_back(req, addr, run_len, file_off);
           why = CMBMAP_MAP_COUNT;
         } else if (grant.write && (__atomic_thread_fence(__ATOMIC_SEQ_CST), core::changed_since(epoch))) {
           // Registered first, then checked: a change either sees the range
           // (and gives it back after this serve) or is seen here.
           registry::remove(addr, run_len);
+          untrack_stores(addr, run_len);
           map_file_back(req, addr, run_len, file_off);
           why = CMBMAP_FILE_CHANGED;
         } else {

@@ -10,6 +10,7 @@
 
 #include "core.h"
 #include "lease.h"
+#include "reclaim_request.h"
 #include "log.h"
 #include "stats.h"
 
@@ -35,14 +36,21 @@ void* run(void*) {
   __atomic_store_n(&g_tid, tid, __ATOMIC_RELEASE);
   for (;;) {
     siginfo_t si;
-    timespec second{1, 0};
     const bool leases = lease::held() > 0;
-    if (syscall(SYS_rt_sigtimedwait, &set, &si, leases ? &second : nullptr, _NSIG / 8) < 0) {
+    // Wake at least once a second while leases are held, and when the
+    // periodic writeback is due.
+    long wait_ms = core::writeback_tick();
+    if (leases && (wait_ms < 0 || wait_ms > 1000)) wait_ms = 1000;
+    timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1000000};
+    if (syscall(SYS_rt_sigtimedwait, &set, &si, wait_ms >= 0 ? &timeout : nullptr, _NSIG / 8) < 0) {
       if (errno == EAGAIN && leases) core::on_lease_break();
       continue;
     }
-    if (si.si_code == SI_QUEUE)
-      core::on_reclaim((uint64_t)(uintptr_t)si.si_value.sival_ptr);
+    const uint64_t value = (uint64_t)(uintptr_t)si.si_value.sival_ptr;
+    if (si.si_code == SI_QUEUE && si.si_pid == getpid() && value == reclaim_request::kWriteback)
+      core::on_writeback_request();
+    else if (si.si_code == SI_QUEUE)
+      core::on_reclaim(value);
     else
       core::on_lease_break();
   }
@@ -83,6 +91,21 @@ pid_t ensure(int signal) {
   errno = saved;
   log::Line(LogLevel::Debug).s("watcher thread ").i(tid).s(" waits for signal ").i(signal).emit();
   return tid;
+}
+
+bool request_writeback() {
+  const pid_t tid = __atomic_load_n(&g_tid, __ATOMIC_ACQUIRE);
+  if (!tid) return false;
+  siginfo_t si{};
+  si.si_signo = g_signal;
+  si.si_code = SI_QUEUE;
+  si.si_pid = getpid();
+  si.si_uid = getuid();
+  si.si_value.sival_ptr = (void*)(uintptr_t)reclaim_request::kWriteback;
+  const int saved = errno;
+  const bool sent = syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, g_signal, &si) == 0;
+  errno = saved;
+  return sent;
 }
 
 void after_fork_child() {

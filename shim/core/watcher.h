@@ -4,7 +4,9 @@
 // reclaim` requests (sent to its thread id with rt_tgsigqueueinfo). It blocks
 // every signal, so the program's signal masks and handlers play no part, and
 // a break is answered even when every program thread blocks all signals.
-// Started the first time a lease is needed.
+// It also writes back the stores of writable served mappings every
+// CMBMAP_WRITEBACK_MS and when msync(MS_ASYNC) asks. Started the first time
+// a lease is needed.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,8 @@ namespace cmbmap::watcher {
 
 // The watcher's thread id, starting it if needed; 0 if it cannot run.
 pid_t ensure(int signal);
+// Asks the watcher to write back now (msync MS_ASYNC); false if none runs.
+bool request_writeback();
 // A forked child has no watcher until it needs one.
 void after_fork_child();
 

@@ -39,7 +39,16 @@ Test(options, defaults_match_the_table) {
   cr_assert_not(o.writable);
   cr_assert_str_eq(o.devices, "");
   cr_assert_eq(o.budget, 0u);
+  cr_assert_eq(o.writeback_ms, 5000u);
   cr_assert(g_warnings.empty());
+}
+
+Test(options, writeback_interval) {
+  cr_assert_eq(parse({{"CMBMAP_WRITEBACK_MS", "250"}}).writeback_ms, 250u);
+  cr_assert_eq(parse({{"CMBMAP_WRITEBACK_MS", "0"}}).writeback_ms, 0u);
+  Options o = parse({{"CMBMAP_WRITEBACK_MS", "soon"}});
+  cr_assert_eq(o.writeback_ms, 5000u);
+  cr_assert_eq(g_warnings.size(), 1u);
 }
 
 Test(options, good_values) {

@@ -1,0 +1,309 @@
+// Dirty-page tracking and the SIGSEGV handler (see dirty.h).
+#include "dirty.h"
+
+#include <cerrno>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../real.h"
+#include "stats.h"
+
+namespace cmbmap::dirty {
+namespace {
+
+// One byte per page. Frozen pages wait for their range to be replaced;
+// kFrozenDirty ones still have to be written before that.
+enum : uint8_t { kUntracked = 0, kClean = 1, kDirty = 2, kFrozen = 3, kFrozenDirty = 4 };
+
+struct Region {
+  uintptr_t start, end;  // 0, 0: free slot
+  int prot;              // the program's
+  uint8_t* state;        // anonymous mapping, one byte per page
+  size_t state_bytes;    // its length
+  size_t live;           // pages not kUntracked
+};
+
+constexpr size_t kRegions = 128;
+Region g_regions[kRegions];
+size_t g_count;          // regions in use (read without the lock by any())
+int g_lock;
+size_t g_page;           // set before the first region exists
+
+struct sigaction g_program;  // the program's SIGSEGV disposition
+bool g_installed;
+
+void spin_lock() {
+  while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(&g_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+void spin_unlock() { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
+
+uint64_t block_all() {
+  uint64_t all = ~uint64_t{0}, old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+  return old;
+}
+void restore_mask(uint64_t old) { syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof old); }
+
+// The lock from ordinary code: signals blocked, so no handler on this
+// thread can spin on a lock its own thread holds.
+struct Locked {
+  uint64_t mask;
+  Locked() : mask(block_all()) { spin_lock(); }
+  ~Locked() {
+    spin_unlock();
+    restore_mask(mask);
+  }
+};
+
+Region* find(uintptr_t a) {
+  for (Region& r : g_regions)
+    if (r.start <= a && a < r.end) return &r;
+  return nullptr;
+}
+
+int protect(uintptr_t start, uintptr_t end, int prot) {
+  return (int)syscall(SYS_mprotect, start, end - start, prot);
+}
+
+// Calls fn(region, first page, last page + 1) for each region's part of [lo, hi).
+template <typename Fn>
+void each_part(uintptr_t lo, uintptr_t hi, Fn fn) {
+  for (Region& r : g_regions) {
+    if (r.end <= lo || r.start >= hi || r.start == r.end) continue;
+    const uintptr_t a = lo > r.start ? lo : r.start, b = hi < r.end ? hi : r.end;
+    fn(r, (a - r.start) / g_page, (b - r.start + g_page - 1) / g_page);
+  }
+}
+
+// Sets pages [i, j) of r that are in state from to state to, changing the
+// protection of each run to prot (-1: leave it).
+void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
+  for (size_t k = i; k < j;) {
+    if (r.state[k] != from) { ++k; continue; }
+    size_t e = k;
+    while (e < j && r.state[e] == from) r.state[e++] = to;
+    if (prot >= 0) protect(r.start + k * g_page, r.start + e * g_page, prot);
+    k = e;
+  }
+}
+
+void free_region(Region& r) {
+  syscall(SYS_munmap, r.state, r.state_bytes);
+  r = Region{};
+  --g_count;
+}
+
+// The program's disposition for a fault that is not cmbmap's.
+void chain(int sig, siginfo_t* si, void* uc) {
+  spin_lock();
+  struct sigaction p = g_program;
+  if (p.sa_flags & SA_RESETHAND) {
+    g_program.sa_handler = SIG_DFL;
+    g_program.sa_flags = 0;
+  }
+  spin_unlock();
+  const bool sent = si->si_code <= 0;  // kill(), sigqueue(): not a fault
+  if (!(p.sa_flags & SA_SIGINFO) && (p.sa_handler == SIG_DFL || p.sa_handler == SIG_IGN)) {
+    if (p.sa_handler == SIG_IGN && sent) return;
+    // The default action: with it back in place, the faulting access runs
+    // again and the kernel ends the process as it would have (a sent
+    // signal is sent again; it is blocked until this handler returns).
+    struct sigaction d{};
+    d.sa_handler = SIG_DFL;
+    real::sigaction(sig, &d, nullptr);
+    if (sent) syscall(SYS_tgkill, syscall(SYS_getpid), syscall(SYS_gettid), sig);
+    return;
+  }
+  uint64_t old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &p.sa_mask, &old, sizeof old);
+  if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
+  else p.sa_handler(sig);
+  restore_mask(old);
+}
+
+void on_fault(int sig, siginfo_t* si, void* uc) {
+  const int saved = errno;
+  const uintptr_t a = (uintptr_t)si->si_addr;
+  if (si->si_code == SEGV_ACCERR && __atomic_load_n(&g_count, __ATOMIC_ACQUIRE)) {
+    for (;;) {
+      spin_lock();
+      Region* r = find(a);
+      const size_t i = r ? (a - r->start) / g_page : 0;
+      const uint8_t s = r ? r->state[i] : (uint8_t)kUntracked;
+      if (s == kClean || s == kDirty) {
+        // Dirty before writable: a writeback never misses a store.
+        r->state[i] = kDirty;
+        const uintptr_t page = r->start + i * g_page;
+        protect(page, page + g_page, r->prot);
+        spin_unlock();
+        if (s == kClean) __atomic_fetch_add(&stats::get()->dirty_faults, 1, __ATOMIC_RELAXED);
+        errno = saved;
+        return;
+      }
+      spin_unlock();
+      if (s != kFrozen && s != kFrozenDirty) break;
+      syscall(SYS_sched_yield);  // the range is being replaced: retry after
+    }
+  }
+  chain(sig, si, uc);
+  errno = saved;
+}
+
+bool install() {
+  if (g_installed) return true;
+  struct sigaction sa{};
+  sa.sa_sigaction = on_fault;
+  // On the alternate stack where the program has one: its stack-overflow
+  // faults reach its own handler there.
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  Locked l;
+  if (real::sigaction(SIGSEGV, &sa, &g_program) != 0) return false;
+  __atomic_store_n(&g_installed, true, __ATOMIC_RELEASE);
+  return true;
+}
+
+}  // namespace
+
+void prepare_ptes(void* start, size_t len) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  for (size_t at = 0; at < len; at += page) {
+    auto* b = static_cast<volatile uint8_t*>(start) + at;
+    *b = *b;
+  }
+}
+
+bool track(uintptr_t start, uintptr_t end, int prot) {
+  if (!install()) return false;
+  if (!g_page) g_page = (size_t)sysconf(_SC_PAGESIZE);
+  const size_t pages = (end - start) / g_page;
+  const size_t bytes = (pages + g_page - 1) / g_page * g_page;
+  void* m = (void*)syscall(SYS_mmap, nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return false;
+  auto* state = static_cast<uint8_t*>(m);
+  for (size_t i = 0; i < pages; ++i) state[i] = kClean;
+  Locked l;
+  for (Region& r : g_regions) {
+    if (r.start != r.end) continue;
+    r = Region{start, end, prot, state, bytes, pages};
+    __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
+    return true;
+  }
+  syscall(SYS_munmap, m, bytes);
+  return false;
+}
+
+bool any() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) != 0; }
+
+bool tracks(uintptr_t start, size_t len) {
+  if (!any()) return false;
+  Locked l;
+  bool found = false;
+  each_part(start, start + len, [&](Region& r, size_t i, size_t j) {
+    for (size_t k = i; k < j && !found; ++k) found = r.state[k] != kUntracked;
+  });
+  return found;
+}
+
+size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
+  if (!any()) return 0;
+  Locked l;
+  size_t n = 0;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    if (freeze) {
+      convert(r, i, j, kClean, kFrozen, -1);
+      convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
+    }
+    const uint8_t want = freeze ? kFrozenDirty : kDirty;
+    const uint8_t next = freeze ? kFrozen : kClean;
+    for (size_t k = i; k < j && n < cap;) {
+      if (r.state[k] != want) { ++k; continue; }
+      size_t e = k;
+      while (e < j && r.state[e] == want) r.state[e++] = next;
+      // Read-only before the bytes are read: a later store faults and
+      // dirties the page again rather than slipping past this writeback.
+      if (!freeze) protect(r.start + k * g_page, r.start + e * g_page, PROT_READ);
+      out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
+      k = e;
+    }
+  });
+  return n;
+}
+
+void thaw(uintptr_t lo, uintptr_t hi) {
+  if (!any()) return;
+  Locked l;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    convert(r, i, j, kFrozen, kClean, -1);
+    convert(r, i, j, kFrozenDirty, kDirty, -1);  // read-only: the next store re-opens it
+  });
+}
+
+void redirty(uintptr_t lo, uintptr_t hi) {
+  if (!any()) return;
+  Locked l;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    convert(r, i, j, kClean, kDirty, -1);
+    convert(r, i, j, kFrozen, kFrozenDirty, -1);
+  });
+}
+
+void untrack(uintptr_t lo, uintptr_t hi) {
+  if (!any()) return;
+  Locked l;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    for (size_t k = i; k < j; ++k)
+      if (r.state[k] != kUntracked) {
+        r.state[k] = kUntracked;
+        --r.live;
+      }
+    if (r.live == 0) free_region(r);
+  });
+}
+
+void prepare_store(const void* p, size_t len) {
+  if (!any() || len == 0) return;
+  const uintptr_t lo = (uintptr_t)p, hi = lo + len;
+  for (;;) {
+    bool frozen = false;
+    {
+      Locked l;
+      each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+        for (size_t k = i; k < j; ++k) frozen |= r.state[k] == kFrozen || r.state[k] == kFrozenDirty;
+        if (frozen) return;
+        convert(r, i, j, kClean, kDirty, -1);
+        convert(r, i, j, kDirty, kDirty, r.prot);
+      });
+    }
+    if (!frozen) return;
+    syscall(SYS_sched_yield);
+  }
+}
+
+bool installed() { return __atomic_load_n(&g_installed, __ATOMIC_ACQUIRE); }
+
+int program_sigaction(const struct sigaction* act, struct sigaction* old) {
+  Locked l;
+  if (old) *old = g_program;
+  if (act) g_program = *act;
+  return 0;
+}
+
+SignalsBlocked::SignalsBlocked(bool when) : on_(when), old_(when ? block_all() : 0) {}
+void SignalsBlocked::end() {
+  if (on_) restore_mask(old_);
+  on_ = false;
+}
+
+void after_fork_child() {
+  // The parent gave back its writable ranges before forking; whatever is
+  // left here is not the child's to track.
+  for (Region& r : g_regions)
+    if (r.start != r.end) free_region(r);
+  g_lock = 0;
+}
+
+}  // namespace cmbmap::dirty

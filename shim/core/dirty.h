@@ -1,0 +1,74 @@
+// Which pages of the writable served ranges hold stores not yet written
+// back. A clean page is write-protected; the first store to it faults, and
+// cmbmap's SIGSEGV handler marks the page dirty and lets the store through:
+// one fault per page per writeback, as the page cache's page_mkwrite does.
+//
+// The handler is async-signal-safe: a spinlock that every other holder takes
+// with all signals blocked (so it never interrupts its own thread's holder),
+// raw mprotect, no allocation. A fault that is not cmbmap's goes to the
+// program's own SIGSEGV disposition: sigaction() and signal() for SIGSEGV
+// are answered here once cmbmap's handler is installed, so it stays first.
+#pragma once
+
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+
+namespace cmbmap::dirty {
+
+struct Run {
+  uintptr_t start, end;  // pages with stores to write back
+};
+
+// Before a fresh CMB mapping is first write-protected: a CPU store to each
+// page (of the byte already there). Measured on the P2PDMA kernel: a write
+// fault on a p2pmem page whose page-table entry was never written spins in
+// the kernel forever once mprotect has made the mapping writable again;
+// with the entry dirty, mprotect makes it writable and the store goes on.
+void prepare_ptes(void* start, size_t len);
+// Starts tracking [start, end) (page aligned, mapped read-only by the
+// caller): every page clean; a store makes it prot (the program's) again.
+// False if the table is full or the handler cannot be installed.
+bool track(uintptr_t start, uintptr_t end, int prot);
+bool any();                                  // one load: anything tracked?
+bool tracks(uintptr_t start, size_t len);   // any tracked page in the range
+
+// Takes the dirty pages in [lo, hi) for writing back, at most cap runs:
+// they are write-protected again and counted clean, so a store from now on
+// dirties them anew. With freeze (the range is about to stop being CMB), all
+// tracked pages in the range are frozen first: a store to a frozen page
+// waits in the handler until untrack() (it then lands in what replaced the
+// range) or thaw(). Call until it returns 0.
+size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap);
+// Frozen pages in [lo, hi) become ordinary clean pages again (the range
+// stays CMB after all: the call that was to replace it failed).
+void thaw(uintptr_t lo, uintptr_t hi);
+// Pages written back that could not be written: dirty again.
+void redirty(uintptr_t lo, uintptr_t hi);
+// [lo, hi) is no longer CMB (replaced, unmapped): forget its pages.
+void untrack(uintptr_t lo, uintptr_t hi);
+// A system call is about to store into [p, p+len) (a read into the
+// mapping): its tracked pages are made dirty and writable first, or the
+// kernel would fail the call with EFAULT on a write-protected page.
+void prepare_store(const void* p, size_t len);
+
+// The program's sigaction/signal for SIGSEGV once cmbmap's handler is in
+// place (installed() true): kept here, called for faults not cmbmap's.
+bool installed();
+int program_sigaction(const struct sigaction* act, struct sigaction* old);
+
+// Blocks every signal for the scope (if when): between freezing pages and
+// replacing them no handler may run on this thread and store into them.
+class SignalsBlocked {
+ public:
+  explicit SignalsBlocked(bool when);
+  ~SignalsBlocked() { end(); }
+  void end();  // unblock before the scope ends
+ private:
+  bool on_;
+  uint64_t old_;
+};
+
+void after_fork_child();
+
+}  // namespace cmbmap::dirty
