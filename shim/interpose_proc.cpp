@@ -1,8 +1,12 @@
-// Process events: start-up (constructor), exit (destructor) and the exec
-// family. fork is handled by pthread_atfork handlers the core registers;
-// vfork is deliberately not wrapped (its child may only exec or _exit).
+// Process events: start-up (constructor), exit (destructor), the exec
+// family and the spawn family (posix_spawn, posix_spawnp, system, popen:
+// glibc makes their children without fork handlers and execs them with its
+// internal execve). fork is handled by pthread_atfork handlers the core
+// registers; vfork is deliberately not wrapped (its child may only exec or _exit).
 #include <cerrno>
 #include <cstdarg>
+#include <cstdio>
+#include <spawn.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -55,7 +59,32 @@ int around_exec(F exec) {
   argv[0] = const_cast<char*>(first);                               \
   for (size_t i = 1; i <= argc; ++i) argv[i] = va_arg(ap, char*);
 
+// A child is about to share the program's open files.
+void spawning() {
+  core::Scope scope;
+  if (scope.on()) core::before_spawn();
+}
+
 }  // namespace
+
+CMBMAP_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
+                              const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  spawning();
+  return real::posix_spawn(pid, path, fa, attr, argv, envp);
+}
+CMBMAP_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
+                               const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  spawning();
+  return real::posix_spawnp(pid, file, fa, attr, argv, envp);
+}
+CMBMAP_EXPORT int system(const char* cmd) {
+  spawning();
+  return real::system(cmd);
+}
+CMBMAP_EXPORT FILE* popen(const char* cmd, const char* mode) {
+  spawning();
+  return real::popen(cmd, mode);
+}
 
 CMBMAP_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
   return around_exec([&] { return real::execve(path, argv, envp); });

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <csignal>
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,6 +47,12 @@ struct Table {
   ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
   int (*sigaction)(int, const struct sigaction*, struct sigaction*);
   sighandler_t (*signal)(int, sighandler_t);
+  int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                     char* const[], char* const[]);
+  int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                      char* const[], char* const[]);
+  int (*system)(const char*);
+  FILE* (*popen)(const char*, const char*);
   int (*execve)(const char*, char* const[], char* const[]);
   int (*execvpe)(const char*, char* const[], char* const[]);
   int (*fexecve)(int, char* const[], char* const[]);
@@ -100,6 +107,10 @@ void resolve() {
   load(n.preadv2, "preadv2");
   load(n.sigaction, "sigaction");
   load(n.signal, "signal");
+  load(n.posix_spawn, "posix_spawn");
+  load(n.posix_spawnp, "posix_spawnp");
+  load(n.system, "system");
+  load(n.popen, "popen");
   load(n.execve, "execve");
   load(n.execvpe, "execvpe");
   load(n.fexecve, "fexecve");
@@ -245,6 +256,17 @@ sighandler_t signal(int sig, sighandler_t h) {
   errno = ENOSYS;
   return SIG_ERR;
 }
+// The spawn family needs libc: only reachable after start-up.
+int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* at,
+                char* const a[], char* const e[]) {
+  return t.posix_spawn ? t.posix_spawn(pid, path, fa, at, a, e) : ENOSYS;
+}
+int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* at,
+                 char* const a[], char* const e[]) {
+  return t.posix_spawnp ? t.posix_spawnp(pid, file, fa, at, a, e) : ENOSYS;
+}
+int system(const char* cmd) { return t.system ? t.system(cmd) : -1; }
+FILE* popen(const char* cmd, const char* mode) { return t.popen ? t.popen(cmd, mode) : nullptr; }
 int execve(const char* p, char* const a[], char* const e[]) {
   if (auto fn = t.execve) return fn(p, a, e);
   return (int)sys(SYS_execve, (long)p, (long)a, (long)e);

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <spawn.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -49,6 +50,12 @@ ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t off, int flags);
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 sighandler_t signal(int sig, sighandler_t handler);
 
+int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* attr,
+                char* const argv[], char* const envp[]);
+int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* attr,
+                 char* const argv[], char* const envp[]);
+int system(const char* cmd);
+FILE* popen(const char* cmd, const char* mode);
 int execve(const char* path, char* const argv[], char* const envp[]);
 int execvpe(const char* file, char* const argv[], char* const envp[]);
 int fexecve(int fd, char* const argv[], char* const envp[]);

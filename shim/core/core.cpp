@@ -309,6 +309,12 @@ void before_exec() {
   stats::unpublish();
 }
 
+void before_spawn() {
+  if (in_vfork_child() || g_state != State::Active) return;
+  give_back_write_leased();
+  lease::before_fork();  // the fds are the child's too now
+}
+
 void after_exec_failed() {
   if (in_vfork_child()) return;
   lease::refuse_new(false);

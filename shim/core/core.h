@@ -125,6 +125,8 @@ void on_reclaim(uint64_t request);    // see reclaim_request.h
 bool in_vfork_child();
 void changes_after_fork_child();
 void before_exec();
+// posix_spawn/system/popen: the child shares every open file (like fork).
+void before_spawn();
 void after_exec_failed();
 void at_exit();
 

@@ -104,8 +104,7 @@ bool take_read(int prog_fd, int signal, pid_t tid, Entry* e) {
 
 bool own_open(int fd) {
   return fd >= 0 && (unsigned)fd < kTrackedFds &&
-         (__atomic_load_n(&g_own_rw[(unsigned)fd / 64], __ATOMIC_RELAXED) >> ((unsigned)fd % 64) & 1) &&
-         (fcntl3(fd, F_GETFD, 0) & FD_CLOEXEC);
+         (__atomic_load_n(&g_own_rw[(unsigned)fd / 64], __ATOMIC_RELAXED) >> ((unsigned)fd % 64) & 1);
 }
 
 bool stdio_written(dev_t dev, ino_t ino) {
@@ -122,7 +121,7 @@ bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry*
   }
   if (!own_open(prog_fd)) {
     log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
-        .s(" not taken: the open file was not opened here (close-on-exec) since the last fork, so "
+        .s(" not taken: the open file was not opened here since the last fork or spawn, so "
            "another process may share it").emit();
     return false;
   }

@@ -50,7 +50,7 @@ size_t files_with_fd_in(unsigned first, unsigned last, dev_t* devs, ino_t* inos,
 void relocate_fd(int from, int to);
 
 // Which of the program's fds this image opened read-write itself (through
-// the open hook, since the last fork): only such an open file, close-on-exec,
+// the open hook, since the last fork or spawn): only such an open file
 // can hold a write lease that means anything. An inherited or shared one may
 // be written by another process without breaking the lease.
 void note_open(int fd, int flags);

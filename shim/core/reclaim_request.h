@@ -16,6 +16,8 @@ constexpr uint64_t encode(int slot, uint64_t pages) {
 // Not a reclaim: the library's own msync(MS_ASYNC) asking for a writeback
 // (slot 254 names no controller).
 constexpr uint64_t kWriteback = ~uint64_t{0};
+// Not a reclaim either: look at the clock again (a periodic writeback became due).
+constexpr uint64_t kWake = ~uint64_t{0} - 1;
 
 constexpr int slot(uint64_t v) { return (int)(v >> 56) - 1; }
 constexpr uint64_t pages(uint64_t v) { return v & kAllPages; }

@@ -216,6 +216,8 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
     i = j + 1;
   }
   if (own_fd >= 0 && !registry::uses_fd(own_fd)) syscall(SYS_close, own_fd);
+  // Stores to track now: the watcher's periodic writeback must wake for them.
+  if (served && writable && opts.writeback_ms) watcher::wake();
   if (served) {
     stats::add(&cmbmap_stats::served_bytes, served);
     stats::add(&cmbmap_stats::served_total, served);

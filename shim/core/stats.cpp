@@ -170,6 +170,11 @@ void print() {
     log::Line(LogLevel::Error, "stats").s("  fill ").s(kEngine[e]).s(": ").u(s.fills[e]).s(" fills, ")
         .size(s.fill_bytes[e]).s(", ").u(mbps).s(" MB/s").emit();
   }
+  if (s.dirty_faults || s.writebacks)
+    log::Line(LogLevel::Error, "stats").s("  writeback: ").u(s.dirty_faults).s(" pages dirtied, ")
+        .u(s.writebacks).s(" writebacks, ").size(s.writeback_direct_bytes).s(" from CMB by NVMe write, ")
+        .size(s.writeback_file_bytes).s(" through the file, ").u(s.writeback_errors).s(" errors")
+        .emit();
   for (int r = 1; r < CMBMAP_REASON_COUNT; ++r) {
     if (s.fallback_by_reason[r])
       log::Line(LogLevel::Error, "stats").s("  ").s(cmbmap_reason_name(r)).s(" ")

@@ -47,8 +47,11 @@ void* run(void*) {
       continue;
     }
     const uint64_t value = (uint64_t)(uintptr_t)si.si_value.sival_ptr;
-    if (si.si_code == SI_QUEUE && si.si_pid == getpid() && value == reclaim_request::kWriteback)
+    const bool own = si.si_code == SI_QUEUE && si.si_pid == getpid();
+    if (own && value == reclaim_request::kWriteback)
       core::on_writeback_request();
+    else if (own && value == reclaim_request::kWake)
+      continue;  // the loop computes its next wake-up
     else if (si.si_code == SI_QUEUE)
       core::on_reclaim(value);
     else
@@ -93,7 +96,9 @@ pid_t ensure(int signal) {
   return tid;
 }
 
-bool request_writeback() {
+namespace {
+
+bool send(uint64_t value) {
   const pid_t tid = __atomic_load_n(&g_tid, __ATOMIC_ACQUIRE);
   if (!tid) return false;
   siginfo_t si{};
@@ -101,12 +106,17 @@ bool request_writeback() {
   si.si_code = SI_QUEUE;
   si.si_pid = getpid();
   si.si_uid = getuid();
-  si.si_value.sival_ptr = (void*)(uintptr_t)reclaim_request::kWriteback;
+  si.si_value.sival_ptr = (void*)(uintptr_t)value;
   const int saved = errno;
   const bool sent = syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, g_signal, &si) == 0;
   errno = saved;
   return sent;
 }
+
+}  // namespace
+
+bool request_writeback() { return send(reclaim_request::kWriteback); }
+void wake() { send(reclaim_request::kWake); }
 
 void after_fork_child() {
   g_tid = 0;

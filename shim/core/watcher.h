@@ -17,6 +17,8 @@ namespace cmbmap::watcher {
 pid_t ensure(int signal);
 // Asks the watcher to write back now (msync MS_ASYNC); false if none runs.
 bool request_writeback();
+// The periodic writeback has something to do: the watcher recomputes when to wake.
+void wake();
 // A forked child has no watcher until it needs one.
 void after_fork_child();
 

@@ -112,6 +112,12 @@ Outcome piece(const registry::Range& p, Mode mode) {
   serial::Hold hold;
   const int saved = errno;
   const uint64_t t0 = now_ns();
+  dirty::Run runs[64], failed[64];
+  size_t n = dirty::take(p.start, p.end, mode == Mode::Freeze, runs, 64);
+  if (n == 0) {
+    errno = saved;
+    return o;  // nothing dirty (and, when freezing, every page now frozen)
+  }
   const Layout* l = layout_of(p.start);
   struct stat st;
   const uint64_t size = syscall(SYS_fstat, p.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -124,10 +130,9 @@ Outcome piece(const registry::Range& p, Mode mode) {
     log::Line(LogLevel::Info).s("commit check: the blocks behind ").x(p.start).s(" moved; writing through the file")
         .emit();
   }
-  dirty::Run runs[64], failed[64];
   size_t nfailed = 0;
   bool direct = false, through_file = false;
-  for (size_t n; (n = dirty::take(p.start, p.end, mode == Mode::Freeze, runs, 64)) > 0;) {
+  for (; n > 0; n = dirty::take(p.start, p.end, mode == Mode::Freeze, runs, 64)) {
     for (size_t i = 0; i < n; ++i) {
       bool d = false;
       const int err = write_run(p, l, in_place, runs[i], size, &d);

@@ -56,10 +56,11 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
 }
 
 enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
-       CLOSE_RANGE, INHERITABLE, RAW_REPLACE, STDIO, NCASES };  /* STDIO last: it ends write leases on the file */
+       CLOSE_RANGE, INHERITABLE, SPAWN, RAW_REPLACE, STDIO, NCASES };  /* STDIO last: it ends write leases on the file */
 static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
                                     "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
-                                    "truncate-path", "close-range", "inheritable-fd", "raw-replace", "stdio-fwrite"};
+                                    "truncate-path", "close-range", "inheritable-fd", "spawn",       "raw-replace",
+                                    "stdio-fwrite"};
 
 static int change(int c, int fd, const char *path, const char *src, unsigned char *m) {
   struct iovec iov = {other, sizeof other};
@@ -91,6 +92,14 @@ static int change(int c, int fd, const char *path, const char *src, unsigned cha
     }
     case CLOSE_RANGE: return close_range(1000, ~0u, 0);  /* where cmbmap keeps its fds */
     case INHERITABLE: return (int)pwrite(fd, other, 4096, 8192);
+    case SPAWN: {
+      /* The child shares the open file (inheritable here) and writes through
+       * it, which breaks no lease: the mapping goes back to file pages
+       * before the child exists, and then shows the child's write. */
+      char cmd[64];
+      snprintf(cmd, sizeof cmd, "printf xyz >&%d", fd);
+      return system(cmd);
+    }
     case RAW_REPLACE:
       /* Replaced behind the library's back: the write below makes it give
        * the file's ranges back, and it must not map over this memory. */
@@ -134,9 +143,9 @@ int main(int argc, char **argv) {
     for (int c = 0; c < NCASES; ++c) {
       if (!rw && c != OPEN_WRITE && c != TRUNCATE_PATH && c != CLOSE_RANGE) continue;
       reset(path);
-      /* close-on-exec, as sqlite3, LMDB and python3 open their files; an
-       * inheritable read-write fd cannot hold a meaningful write lease */
-      int fd = open(path, (rw ? O_RDWR : O_RDONLY) | (c == INHERITABLE ? 0 : O_CLOEXEC));
+      /* close-on-exec, as sqlite3 and python3 open their files (LMDB and
+       * fio do not: the inheritable cases) */
+      int fd = open(path, (rw ? O_RDWR : O_RDONLY) | (c == INHERITABLE || c == SPAWN ? 0 : O_CLOEXEC));
       unsigned char *m = mmap(NULL, MAPLEN, PROT_READ, MAP_SHARED, fd, 0);
       if (m == MAP_FAILED) { perror("mmap"); return 1; }
       fprintf(stderr, "%s%s: served %zu", rw ? "" : "read-only ", names[c], cmb_bytes(m, MAPLEN));

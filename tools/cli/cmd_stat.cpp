@@ -45,7 +45,10 @@ int cmd_stat(int argc, char** argv) {
           .num("leases_taken", s.leases_taken).num("leases_held", s.leases_held)
           .num("lease_breaks", s.lease_breaks).num("lease_break_ns", s.lease_break_ns)
           .num("reclaim_requests", s.reclaim_requests).num("reclaimed_bytes", s.reclaimed_bytes)
-          .num("watcher_tid", s.watcher_tid);
+          .num("watcher_tid", s.watcher_tid).num("dirty_faults", s.dirty_faults)
+          .num("writebacks", s.writebacks).num("writeback_direct_bytes", s.writeback_direct_bytes)
+          .num("writeback_file_bytes", s.writeback_file_bytes).num("writeback_ns", s.writeback_ns)
+          .num("writeback_errors", s.writeback_errors).num("commit_check_failures", s.commit_check_failures);
       j.begin_object("held_by_controller");
       for (size_t c = 0; c < sizeof s.controller / sizeof s.controller[0]; ++c)
         if (s.controller[c][0])
@@ -86,6 +89,10 @@ int cmd_stat(int argc, char** argv) {
       if (s.revoked_by_reason[r])
         reasons += std::string(reasons.empty() ? "" : ", ") + "revoked " + cmbmap_reason_name(r) + " " +
                    human_size(s.revoked_by_reason[r]);
+    if (s.writebacks || s.dirty_faults)
+      reasons += std::string(reasons.empty() ? "" : ", ") + "written back " +
+                 human_size(s.writeback_direct_bytes + s.writeback_file_bytes) +
+                 (s.writeback_errors ? " (" + std::to_string(s.writeback_errors) + " errors)" : "");
     printf("%-8llu %-7llu %-11s %-11s %-20s %-7llu %-11s %-11s %s\n", (unsigned long long)s.pid,
            (unsigned long long)s.mmap_calls, human_size(s.mmap_bytes).c_str(),
            human_size(s.eligible_bytes).c_str(), held.empty() ? "0" : held.c_str(),
