@@ -128,8 +128,12 @@ CMBMAP_EXPORT int truncate(const char* path, off_t len) {
 }
 CMBMAP_EXPORT int truncate64(const char* path, off_t len) { return truncate(path, len); }
 CMBMAP_EXPORT int ftruncate(int fd, off_t len) {
-  Changing c(fd);
-  return real::ftruncate(fd, len);
+  core::Scope scope;
+  if (!scope.on()) return real::ftruncate(fd, len);
+  core::resizing(fd, len);
+  int r = real::ftruncate(fd, len);
+  core::file_changed();
+  return r;
 }
 CMBMAP_EXPORT int ftruncate64(int fd, off_t len) { return ftruncate(fd, len); }
 CMBMAP_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {

@@ -4,7 +4,7 @@ UNIT_SRC := $(wildcard test/unit/*.cpp)
 UNIT_BIN := $(BUILD)/test/unit_tests
 UNIT_DEPS := $(RESOLVER_OBJ) $(call obj,shim/core/options.cpp shim/core/policy.cpp \
              shim/core/registry.cpp shim/core/stats.cpp shim/core/log.cpp shim/core/machine.cpp \
-             shim/core/lease.cpp shim/core/openfiles.cpp)
+             shim/core/lease.cpp shim/core/openfiles.cpp shim/core/dirty.cpp shim/real.cpp)
 
 $(UNIT_BIN): $(UNIT_SRC) $(UNIT_DEPS)
 	@mkdir -p $(dir $@)

@@ -98,6 +98,9 @@ void fds_closing(unsigned first, unsigned last);
 // writes do not break) falls back rather than register possibly old bytes.
 void file_changing(int fd);
 void path_changing(int dirfd, const char* path);
+// ftruncate(fd, len): growing keeps what is served (see ranges.cpp),
+// shrinking is file_changing. Either way, file_changed() after.
+void resizing(int fd, off_t len);
 // fd's file is about to be mapped again: its writable served ranges go back
 // to file pages first, so both mappings show the same stores.
 void mapping_again(int fd);

@@ -358,6 +358,24 @@ void file_changing(int fd) {
   errno = saved;
 }
 
+void resizing(int fd, off_t len) {
+  struct stat st;
+  const int saved = errno;
+  if (len >= 0 && !registry::empty() && syscall(SYS_fstat, fd, &st) == 0 && len >= st.st_size &&
+      registry::has_file(st.st_dev, st.st_ino)) {
+    // Growing: the served blocks stay the file's, the new part is a hole
+    // (ordinary pages wherever it is mapped). Stores past the old end of
+    // file are written back now, which clears them as the kernel's
+    // writeback of a partial page does, so the page reads as the file will.
+    change_starts();
+    writeback::file(st.st_dev, st.st_ino, writeback::Mode::Current);
+    errno = saved;
+    return;
+  }
+  errno = saved;
+  file_changing(fd);
+}
+
 void mapping_again(int fd) {
   if (registry::empty()) return;
   struct stat st;

@@ -113,14 +113,15 @@ Test(lease, read_lease_denied_while_open_for_writing) {
   close(w);
 }
 
-Test(lease, write_lease_only_on_own_close_on_exec_opens) {
+Test(lease, write_lease_only_on_own_opens_since_fork_or_spawn) {
   need_leases();
-  int fd = open(g_path, O_RDWR);  // not through the hook, not close-on-exec
+  int fd = open(g_path, O_RDWR);  // not through the hook
   cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED);
   lease::note_open(fd, O_RDWR);  // as the open hook would
+  lease::before_fork();          // a fork or spawn: the child shares the open file
   cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_LEASE_DENIED,
-               "an inheritable fd may be shared with another process");
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
+               "an open file shared with a child");
+  lease::note_open(fd, O_RDWR);  // inheritable (not close-on-exec) is fine: exec and spawn give it back
   lease::Grant g = lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self());
   cr_assert_eq(g.reason, CMBMAP_ELIGIBLE);
   cr_assert(g.write);
