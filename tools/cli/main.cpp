@@ -59,9 +59,9 @@ Environment (see `cmbmap options`):
   fprintf(f,
 R"(
 Writable shared mappings (CMBMAP_WRITABLE=1): stores live in device memory until
-written back (msync, munmap, exit, revocation). If the process is killed (SIGKILL
-or a crash), stores not yet written back are lost; with the page cache they
-would have survived.
+written back to the file (msync, munmap, exit, revocation, and every
+CMBMAP_WRITEBACK_MS). If the process is killed (SIGKILL or a crash), stores not
+yet written back are lost; with the page cache they would have survived.
 )");
 }
 
