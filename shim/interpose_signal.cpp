@@ -1,9 +1,12 @@
-// Interposers for sigaction and signal, for SIGSEGV only: once cmbmap's
-// fault handler tracks stores into writable served mappings, the program's
-// own SIGSEGV handler is kept by the core and called for every fault that
-// is not cmbmap's, instead of replacing cmbmap's.
+// Interposers for sigaction, signal, sigprocmask and pthread_sigmask. Once
+// cmbmap's fault handler tracks stores into writable served mappings:
+//   - the program's own SIGSEGV handler is kept by the core and called for
+//     every fault that is not cmbmap's, instead of replacing cmbmap's;
+//   - SIGSEGV is never blocked (the kernel ends a process whose store
+//     faults while SIGSEGV is blocked, and a store to a clean served page
+//     always faults): it is left out of the masks the program sets, for a
+//     thread or for the duration of its signal handlers.
 #include <csignal>
-#include <cerrno>
 
 #include "core/core.h"
 #include "interpose.h"
@@ -11,9 +14,25 @@
 
 using namespace cmbmap;
 
+namespace {
+
+// set without SIGSEGV, in *copy, if cmbmap's handler needs that; else set.
+const sigset_t* without_segv(const sigset_t* set, sigset_t* copy) {
+  if (!set || !core::segv_handler_installed() || !sigismember(set, SIGSEGV)) return set;
+  *copy = *set;
+  sigdelset(copy, SIGSEGV);
+  return copy;
+}
+
+}  // namespace
+
 CMBMAP_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-  if (sig != SIGSEGV || !core::segv_handler_installed()) return real::sigaction(sig, act, old);
-  return core::program_segv_action(act, old);
+  if (sig == SIGSEGV && core::segv_handler_installed()) return core::program_segv_action(act, old);
+  if (!act || !core::segv_handler_installed() || !sigismember(&act->sa_mask, SIGSEGV))
+    return real::sigaction(sig, act, old);
+  struct sigaction copy = *act;
+  sigdelset(&copy.sa_mask, SIGSEGV);
+  return real::sigaction(sig, &copy, old);
 }
 
 CMBMAP_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
@@ -26,4 +45,14 @@ CMBMAP_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   sigaddset(&act.sa_mask, sig);
   if (core::program_segv_action(&act, &old) != 0) return SIG_ERR;
   return old.sa_handler;
+}
+
+CMBMAP_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  sigset_t copy;
+  return real::sigprocmask(how, how == SIG_UNBLOCK ? set : without_segv(set, &copy), old);
+}
+
+CMBMAP_EXPORT int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  sigset_t copy;
+  return real::pthread_sigmask(how, how == SIG_UNBLOCK ? set : without_segv(set, &copy), old);
 }

@@ -47,6 +47,8 @@ struct Table {
   ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
   int (*sigaction)(int, const struct sigaction*, struct sigaction*);
   sighandler_t (*signal)(int, sighandler_t);
+  int (*sigprocmask)(int, const sigset_t*, sigset_t*);
+  int (*pthread_sigmask)(int, const sigset_t*, sigset_t*);
   int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
                      char* const[], char* const[]);
   int (*posix_spawnp)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
@@ -107,6 +109,8 @@ void resolve() {
   load(n.preadv2, "preadv2");
   load(n.sigaction, "sigaction");
   load(n.signal, "signal");
+  load(n.sigprocmask, "sigprocmask");
+  load(n.pthread_sigmask, "pthread_sigmask");
   load(n.posix_spawn, "posix_spawn");
   load(n.posix_spawnp, "posix_spawnp");
   load(n.system, "system");
@@ -267,6 +271,14 @@ int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t*
 }
 int system(const char* cmd) { return t.system ? t.system(cmd) : -1; }
 FILE* popen(const char* cmd, const char* mode) { return t.popen ? t.popen(cmd, mode) : nullptr; }
+int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  if (auto fn = t.sigprocmask) return fn(how, set, old);
+  return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8);
+}
+int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  if (auto fn = t.pthread_sigmask) return fn(how, set, old);
+  return sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8) < 0 ? errno : 0;
+}
 int execve(const char* p, char* const a[], char* const e[]) {
   if (auto fn = t.execve) return fn(p, a, e);
   return (int)sys(SYS_execve, (long)p, (long)a, (long)e);

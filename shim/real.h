@@ -49,6 +49,8 @@ ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off);
 ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t off, int flags);
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 sighandler_t signal(int sig, sighandler_t handler);
+int sigprocmask(int how, const sigset_t* set, sigset_t* old);
+int pthread_sigmask(int how, const sigset_t* set, sigset_t* old);
 
 int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* attr,
                 char* const argv[], char* const envp[]);

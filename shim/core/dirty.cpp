@@ -160,9 +160,23 @@ bool install() {
   // faults reach its own handler there.
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  Locked l;
-  if (real::sigaction(SIGSEGV, &sa, &g_program) != 0) return false;
-  __atomic_store_n(&g_installed, true, __ATOMIC_RELEASE);
+  {
+    Locked l;
+    if (real::sigaction(SIGSEGV, &sa, &g_program) != 0) return false;
+    __atomic_store_n(&g_installed, true, __ATOMIC_RELEASE);
+  }
+  // From now on SIGSEGV must never be blocked where a store may fault (the
+  // interposers keep it out of new masks): the handlers already installed,
+  // and this thread.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction cur{};
+    if (sig == SIGSEGV || sig == SIGKILL || sig == SIGSTOP || real::sigaction(sig, nullptr, &cur) != 0) continue;
+    if (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN || !sigismember(&cur.sa_mask, SIGSEGV)) continue;
+    sigdelset(&cur.sa_mask, SIGSEGV);
+    real::sigaction(sig, &cur, nullptr);
+  }
+  uint64_t segv = uint64_t{1} << (SIGSEGV - 1);
+  syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &segv, nullptr, sizeof segv);
   return true;
 }
 

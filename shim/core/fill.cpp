@@ -286,7 +286,9 @@ int device_commands(int fd, io_uring* ring, const NvmeTarget& t, const Segment* 
                          (uint32_t)(n / lba)};
     }
   }
-  if (covered < want) return ERANGE;  // the segments do not name every block
+  // The segments must name every block (the last one may end inside its
+  // final LBA: that is the file's end, and the LBA is the file's).
+  if (covered + lba <= want) return ERANGE;
   bool clean = true;
   int err = drive_ring(
       ring, ncmd, [&](io_uring_sqe* sqe, size_t i) { prep_cmd(sqe, fd, t, opcode, cmds[i], lba); },

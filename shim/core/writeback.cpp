@@ -53,6 +53,25 @@ int pwrite_all(int fd, uintptr_t src, size_t len, uint64_t off) {
   return 0;
 }
 
+// The last block of a file that ends inside one, bounced: past EOF it must
+// hold zeros (as the kernel's writeback of a partial page leaves it), and
+// cmbmap never stores into a page it has write-protected.
+alignas(4096) uint8_t g_tail[4096];
+
+// NVMe writes of the file bytes [off, off+len) from CMB memory at src.
+int write_blocks(const Layout* l, uintptr_t src, uint64_t off, size_t len) {
+  const size_t lba = l->target.lba_size ? l->target.lba_size : 512;
+  const size_t whole = len / lba * lba;
+  if (whole) {
+    const int err = fill::device_write(l->target, l->segs, l->nsegs, (const void*)src, off, whole);
+    if (err || whole == len) return err;
+  }
+  if (lba > sizeof g_tail) return ENODEV;  // through the file instead
+  const auto* from = reinterpret_cast<const volatile uint8_t*>(src + whole);
+  for (size_t i = 0; i < lba; ++i) g_tail[i] = i < len - whole ? from[i] : 0;
+  return fill::device_write(l->target, l->segs, l->nsegs, g_tail, off + whole, lba);
+}
+
 // Writes one run of dirty pages [run.start, run.end) at file offset off.
 // *direct: by NVMe command (else through the page cache).
 int write_run(const registry::Range& p, const Layout* l, bool in_place, const dirty::Run& run, uint64_t size,
@@ -63,19 +82,14 @@ int write_run(const registry::Range& p, const Layout* l, bool in_place, const di
   const size_t in_file = size - off < len ? (size_t)(size - off) : len;
   *direct = false;
   if (in_place && l) {
-    const uint64_t lba = l->target.lba_size ? l->target.lba_size : 512;
-    const size_t whole = (size_t)((in_file + lba - 1) / lba * lba);
-    // The last block is written whole: past EOF it holds zeros, as the
-    // kernel's writeback of a partial page leaves it.
-    if (whole > in_file) fill::zero((void*)(run.start + in_file), whole - in_file);
-    const int err = fill::device_write(l->target, l->segs, l->nsegs, (const void*)run.start, off, whole);
+    const int err = write_blocks(l, run.start, off, in_file);
     if (!err) {
       *direct = true;
       stats::add(&cmbmap_stats::writeback_direct_bytes, in_file);
       return 0;
     }
     if (err != ENODEV)
-      log::Line(LogLevel::Warn).s("NVMe write of ").u(whole).s(" bytes at file offset ").u(off)
+      log::Line(LogLevel::Warn).s("NVMe write of ").u(in_file).s(" bytes at file offset ").u(off)
           .s(" failed (errno ").i(err).s("): writing through the file instead").emit();
   }
   const int err = pwrite_all(p.fd, run.start, in_file, off);

@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -129,7 +130,7 @@ static uint64_t pattern(unsigned seed, size_t p) { return (uint64_t)p << 32 | (s
 static int fill(const char *path, unsigned seed, const char *how) {
   size_t len;
   unsigned char *m = map_file(path, &len, NULL);
-  for (size_t p = 0; p < len / pg; ++p) store_page(m, p, pattern(seed, p));
+  for (size_t p = 0; p < (len + pg - 1) / pg; ++p) store_page(m, p, pattern(seed, p));
   if (!strcmp(how, "exit")) return 0;
   if (!strcmp(how, "munmap")) {
     if (munmap(m, len) != 0) die("munmap");
@@ -154,10 +155,17 @@ static int check(const char *path, unsigned seed) {
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) die(path);
   unsigned char *buf = malloc(pg);
-  size_t bad = 0, pages = (size_t)st.st_size / pg;
+  size_t bad = 0, pages = (size_t)st.st_size / pg, tail = (size_t)st.st_size % pg;
   for (size_t p = 0; p < pages; ++p) {
     if (pread(fd, buf, pg, (off_t)(p * pg)) != (ssize_t)pg) die("pread");
     bad += !page_is(buf, pattern(seed, p));
+  }
+  if (tail) {  /* a last partial page: its bytes up to EOF */
+    const uint64_t v = pattern(seed, pages);
+    if (pread(fd, buf, tail, (off_t)(pages * pg)) != (ssize_t)tail) die("pread");
+    for (size_t i = 0; i < tail; ++i)
+      if (buf[i] != ((const unsigned char *)&v)[i % 8]) { ++bad; break; }
+    ++pages;
   }
   printf("pages %zu stored %zu missing %zu\n", pages, pages - bad, bad);
   return bad ? 1 : 0;
@@ -169,6 +177,22 @@ static void own_handler(int sig, siginfo_t *si, void *uc) {
   (void)si; (void)uc;
   handled = sig;
   siglongjmp(jb, 1);
+}
+
+/* Stores from places where SIGSEGV is blocked: a thread that blocks every
+ * signal, and a signal handler whose mask is full. */
+static unsigned char *g_m;
+static void *blocked_store(void *arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  store_page(g_m, 5, 0x5555);
+  return NULL;
+}
+static void usr1_store(int sig) {
+  (void)sig;
+  store_page(g_m, 6, 0x6666);
 }
 
 static int api(const char *path) {
@@ -210,10 +234,24 @@ static int api(const char *path) {
   sigaction(SIGSEGV, NULL, &now);
   printf("sigaction reads back own handler %d\n", now.sa_sigaction == own_handler);
   sigaction(SIGSEGV, &old, NULL);
+  /* SIGSEGV blocked where the store happens (the pages are clean again after
+   * an msync): the store goes through all the same. */
+  g_m = m;
+  msync(m, len, MS_SYNC);
+  pthread_t t;
+  pthread_create(&t, NULL, blocked_store, NULL);
+  pthread_join(t, NULL);
+  struct sigaction su = {0};
+  su.sa_handler = usr1_store;
+  sigfillset(&su.sa_mask);
+  sigaction(SIGUSR1, &su, NULL);
+  raise(SIGUSR1);
+  printf("stores with SIGSEGV blocked %d %d\n", page_is(m + 5 * pg, 0x5555), page_is(m + 6 * pg, 0x6666));
   /* Stores after all that are still tracked and reach the file. */
   store_page(m, 4, 0x4444);
   printf("msync after %d\n", msync(m, len, MS_SYNC));
   printf("pread sees later store %d\n", pread(fd, buf, pg, (off_t)(4 * pg)) == (ssize_t)pg && page_is(buf, 0x4444));
+  printf("pread sees blocked stores %d\n", pread(fd, buf, pg, (off_t)(5 * pg)) == (ssize_t)pg && page_is(buf, 0x5555));
   fprintf(stderr, "served-at-end %zu\n", cmb_bytes(m, len));
   return 0;
 }

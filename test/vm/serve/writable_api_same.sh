@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # msync's results and errors (bad flags, unaligned, MS_SYNC|MS_ASYNC, zero
 # length, MS_INVALIDATE), pread of the file right after a store, a read()
-# into the mapping, and the program's own SIGSEGV handler: the same with a
+# into the mapping, the program's own SIGSEGV handler, stores from a thread
+# that blocks every signal and from a handler with a full mask: the same with a
 # writable served mapping as with the page cache, and the mapping is still
 # CMB at the end.
 . "$(dirname "$0")/wlib.sh"

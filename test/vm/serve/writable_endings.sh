@@ -17,15 +17,26 @@ ending() {  # ending NAME SEED HOW EXPECT(all|none) [ENV...]
   local out; out=$("$WSTORE" check "$f" "$seed")
   echo "$name: served $served, $out"
   if expect_served; then
-    [ "$served" = 8388608 ] || fail "$name: not served from the CMB"
+    [ "$served" -ge 8380000 ] || fail "$name: not served from the CMB"
     if [ "$expect" = none ]; then
       [ "$out" = "pages 2048 stored 0 missing 2048" ] || fail "$name: stores reached the file without a writeback"
       return
     fi
   fi
-  [ "$out" = "pages 2048 stored 2048 missing 0" ] || fail "$name: stores lost"
+  case $out in *" missing 0") ;; *) fail "$name: stores lost" ;; esac
 }
 ending exit 11 exit all
+# A file that ends inside a block: the last block goes from a bounce of its
+# bytes (zeros past EOF), still by NVMe write, and the file keeps its size.
+odd=$((8 * 1048576 - 1000))
+truncate -s "$odd" "$f" && sync
+ending odd-size 16 exit all
+[ "$(stat -c %s "$f")" = "$odd" ] || fail "the file's size changed"
+if expect_served; then
+  grep -q "writeback: .* 0 B through the file" "$LOGS/odd-size.log" \
+    || fail "the odd-sized file was written through the file: $(grep writeback "$LOGS/odd-size.log")"
+fi
+data_file "$f" 8
 ending munmap 12 munmap all
 ending periodic 13 sleep:1200 all CMBMAP_WRITEBACK_MS=200
 ending killed 14 kill none CMBMAP_WRITEBACK_MS=0
