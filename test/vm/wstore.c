@@ -253,6 +253,15 @@ static int api(const char *path) {
   printf("pread sees later store %d\n", pread(fd, buf, pg, (off_t)(4 * pg)) == (ssize_t)pg && page_is(buf, 0x4444));
   printf("pread sees blocked stores %d\n", pread(fd, buf, pg, (off_t)(5 * pg)) == (ssize_t)pg && page_is(buf, 0x5555));
   fprintf(stderr, "served-at-end %zu\n", cmb_bytes(m, len));
+  /* The program's own write to the file: its stores are written back first,
+   * and the mapping (given back) shows both. */
+  store_page(m, 7, 0x7777);
+  uint64_t w[512];
+  for (size_t i = 0; i < 512; ++i) w[i] = 0x8888;
+  ssize_t wr = pwrite(fd, w, sizeof w, (off_t)(8 * pg));
+  printf("own pwrite %zd: mapping %d %d, file %d\n", wr, page_is(m + 7 * pg, 0x7777), page_is(m + 8 * pg, 0x8888),
+         pread(fd, buf, pg, (off_t)(7 * pg)) == (ssize_t)pg && page_is(buf, 0x7777));
+  fprintf(stderr, "served-after-pwrite %zu\n", cmb_bytes(m, len));
   return 0;
 }
 

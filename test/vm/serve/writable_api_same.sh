@@ -4,7 +4,8 @@
 # into the mapping, the program's own SIGSEGV handler, stores from a thread
 # that blocks every signal and from a handler with a full mask: the same with a
 # writable served mapping as with the page cache, and the mapping is still
-# CMB at the end.
+# CMB at the end; then the program's own pwrite gives it back with every
+# store kept.
 . "$(dirname "$0")/wlib.sh"
 data_file "$WORK/a" 8
 cp --reflink=never "$WORK/a" "$WORK/b" && sync
@@ -15,4 +16,5 @@ diff "$LOGS/plain.out" "$LOGS/shim.out" || fail "different results under the shi
 cmp "$WORK/a" "$WORK/b" || fail "the files differ afterwards"
 if expect_served; then
   grep -q "^served-at-end 8388608" "$LOGS/shim.err" || fail "not served to the end: $(cat "$LOGS/shim.err")"
+  grep -q "^served-after-pwrite 0$" "$LOGS/shim.err" || fail "the program's own pwrite did not give the mapping back"
 fi
