@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where stores in a writable served mapping go when nobody calls msync:
-#   - return from main, or munmap then SIGKILL: written back, all in the file;
+#   - return from main, or munmap then SIGKILL: written back, all in the file,
+#     and the page cache holds none of it (the drive took the pages from CMB);
 #   - CMBMAP_WRITEBACK_MS=200, then SIGKILL a second later: the periodic
 #     writeback had written them;
 #   - another process opens the file while they are still in CMB memory: the
@@ -14,6 +15,8 @@ ending() {  # ending NAME SEED HOW EXPECT(all|none) [ENV...]
   local name=$1 seed=$2 how=$3 expect=$4; shift 4
   with_wshim "$name" env "$@" "$WSTORE" fill "$f" "$seed" "$how" 2> "$LOGS/$name.err"
   local served; served=$(sed -n 's/^served //p' "$LOGS/$name.err")
+  # The writeback goes from CMB memory to the blocks: no page cache.
+  [ "$name" = exit ] && expect_served && { [ "$(page_cache_bytes "$f")" = 0 ] || fail "exit: the writeback filled the page cache ($(page_cache_bytes "$f") bytes)"; }
   local out; out=$("$WSTORE" check "$f" "$seed")
   echo "$name: served $served, $out"
   if expect_served; then
@@ -25,6 +28,7 @@ ending() {  # ending NAME SEED HOW EXPECT(all|none) [ENV...]
   fi
   case $out in *" missing 0") ;; *) fail "$name: stores lost" ;; esac
 }
+drop_caches
 ending exit 11 exit all
 # A file that ends inside a block: the last block goes from a bounce of its
 # bytes (zeros past EOF), still by NVMe write, and the file keeps its size.
