@@ -16,7 +16,10 @@ ending() {  # ending NAME SEED HOW EXPECT(all|none) [ENV...]
   with_wshim "$name" env "$@" "$WSTORE" fill "$f" "$seed" "$how" 2> "$LOGS/$name.err"
   local served; served=$(sed -n 's/^served //p' "$LOGS/$name.err")
   # The writeback goes from CMB memory to the blocks: no page cache.
-  [ "$name" = exit ] && expect_served && { [ "$(page_cache_bytes "$f")" = 0 ] || fail "exit: the writeback filled the page cache ($(page_cache_bytes "$f") bytes)"; }
+  if [ "$name" = exit ] && expect_served; then
+    local cached; cached=$(page_cache_bytes "$f")
+    [ "$cached" = 0 ] || fail "exit: the writeback filled the page cache ($cached bytes)"
+  fi
   local out; out=$("$WSTORE" check "$f" "$seed")
   echo "$name: served $served, $out"
   if expect_served; then
