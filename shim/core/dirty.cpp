@@ -90,6 +90,30 @@ void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) 
   }
 }
 
+// Every tracked page of r dirty and writable, a run at a time: when a
+// one-page mprotect fails (each one splits the mapping, and the process may
+// be at vm.max_map_count), coarser tracking is still correct.
+void open_all(Region& r) {
+  const size_t n = (r.end - r.start) / g_page;
+  for (size_t k = 0; k < n;) {
+    if (r.state[k] != kClean && r.state[k] != kDirty) { ++k; continue; }
+    size_t e = k;
+    while (e < n && (r.state[e] == kClean || r.state[e] == kDirty)) r.state[e++] = kDirty;
+    protect(r.start + k * g_page, r.start + e * g_page, r.prot);
+    k = e;
+  }
+}
+
+// Write-protects pages [k, e) of r; failing that (no room for another
+// split), the whole tracked run around them, which merges the pieces.
+bool write_protect(Region& r, size_t k, size_t e) {
+  if (protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0) return true;
+  const size_t n = (r.end - r.start) / g_page;
+  while (k > 0 && r.state[k - 1] != kUntracked) --k;
+  while (e < n && r.state[e] != kUntracked) ++e;
+  return protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0;
+}
+
 void free_region(Region& r) {
   syscall(SYS_munmap, r.state, r.state_bytes);
   r = Region{};
@@ -137,7 +161,7 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
         // Dirty before writable: a writeback never misses a store.
         r->state[i] = kDirty;
         const uintptr_t page = r->start + i * g_page;
-        protect(page, page + g_page, r->prot);
+        if (protect(page, page + g_page, r->prot) != 0) open_all(*r);
         spin_unlock();
         if (s == kClean) __atomic_fetch_add(&stats::get()->dirty_faults, 1, __ATOMIC_RELAXED);
         errno = saved;
@@ -229,17 +253,25 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
   each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
     if (freeze) {
       convert(r, i, j, kClean, kFrozen, -1);
-      convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
+      for (size_t k = i; k < j;) {
+        if (r.state[k] != kDirty) { ++k; continue; }
+        size_t e = k;
+        while (e < j && r.state[e] == kDirty) r.state[e++] = kFrozenDirty;
+        write_protect(r, k, e);
+        k = e;
+      }
     }
     const uint8_t want = freeze ? kFrozenDirty : kDirty;
     const uint8_t next = freeze ? kFrozen : kClean;
     for (size_t k = i; k < j && n < cap;) {
       if (r.state[k] != want) { ++k; continue; }
       size_t e = k;
-      while (e < j && r.state[e] == want) r.state[e++] = next;
+      while (e < j && r.state[e] == want) ++e;
       // Read-only before the bytes are read: a later store faults and
       // dirties the page again rather than slipping past this writeback.
-      if (!freeze) protect(r.start + k * g_page, r.start + e * g_page, PROT_READ);
+      // Pages that cannot be write-protected are written and stay dirty.
+      if (freeze || write_protect(r, k, e))
+        for (size_t x = k; x < e; ++x) r.state[x] = next;
       out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
       k = e;
     }

@@ -35,10 +35,12 @@ bool tracks(uintptr_t start, size_t len);   // any tracked page in the range
 
 // Takes the dirty pages in [lo, hi) for writing back, at most cap runs:
 // they are write-protected again and counted clean, so a store from now on
-// dirties them anew. With freeze (the range is about to stop being CMB), all
-// tracked pages in the range are frozen first: a store to a frozen page
-// waits in the handler until untrack() (it then lands in what replaced the
-// range) or thaw(). Call until it returns 0.
+// dirties them anew (a page that cannot be write-protected stays dirty).
+// With freeze (the range is about to stop being CMB), all tracked pages in
+// the range are frozen first: a store to a frozen page waits in the handler
+// until untrack() (it then lands in what replaced the range) or thaw().
+// Runs come in address order: call again from the last run's end until it
+// returns 0.
 size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap);
 // Frozen pages in [lo, hi) become ordinary clean pages again (the range
 // stays CMB after all: the call that was to replace it failed).

@@ -127,7 +127,8 @@ Outcome piece(const registry::Range& p, Mode mode) {
   const int saved = errno;
   const uint64_t t0 = now_ns();
   dirty::Run runs[64], failed[64];
-  size_t n = dirty::take(p.start, p.end, mode == Mode::Freeze, runs, 64);
+  const bool freeze = mode == Mode::Freeze;
+  size_t n = dirty::take(p.start, p.end, freeze, runs, 64);
   if (n == 0) {
     errno = saved;
     return o;  // nothing dirty (and, when freezing, every page now frozen)
@@ -146,7 +147,7 @@ Outcome piece(const registry::Range& p, Mode mode) {
   }
   size_t nfailed = 0;
   bool direct = false, through_file = false;
-  for (; n > 0; n = dirty::take(p.start, p.end, mode == Mode::Freeze, runs, 64)) {
+  for (; n > 0; n = runs[n - 1].end < p.end ? dirty::take(runs[n - 1].end, p.end, freeze, runs, 64) : 0) {
     for (size_t i = 0; i < n; ++i) {
       bool d = false;
       const int err = write_run(p, l, in_place, runs[i], size, &d);

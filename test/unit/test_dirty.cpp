@@ -39,7 +39,9 @@ void store(size_t i, uint8_t v) { *reinterpret_cast<volatile uint8_t*>(page(i) +
 std::string taken(bool freeze) {
   dirty::Run runs[16];
   std::string out;
-  for (size_t n; (n = dirty::take(page(0), page(kPages), freeze, runs, 16)) > 0;)
+  uintptr_t from = page(0);
+  for (size_t n; from < page(kPages) && (n = dirty::take(from, page(kPages), freeze, runs, 16)) > 0;
+       from = runs[n - 1].end)
     for (size_t i = 0; i < n; ++i)
       out += (out.empty() ? "" : ",") + std::to_string((runs[i].start - page(0)) / g_pg) + "-" +
              std::to_string((runs[i].end - page(0)) / g_pg - 1);
