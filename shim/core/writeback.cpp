@@ -92,7 +92,12 @@ int write_run(const registry::Range& p, const Layout* l, bool in_place, const di
       log::Line(LogLevel::Warn).s("NVMe write of ").u(in_file).s(" bytes at file offset ").u(off)
           .s(" failed (errno ").i(err).s("): writing through the file instead").emit();
   }
-  const int err = pwrite_all(p.fd, run.start, in_file, off);
+  int err = pwrite_all(p.fd, run.start, in_file, off);
+  // On to the blocks at once: a later writeback of these pages may go by
+  // NVMe command, and the page cache must not hold a dirty older copy then.
+  if (!err && syscall(SYS_sync_file_range, p.fd, off, in_file,
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+    err = errno;
   if (!err) stats::add(&cmbmap_stats::writeback_file_bytes, in_file);
   return err;
 }
