@@ -57,7 +57,7 @@ def table(res):
                          f"{'yes' if d['ratio']['median'] <= d['goal_max'] else '**no**'} |")
         if name == "commit_ratio":
             h = m["host_ram_bytes"]
-            lines.append(f"| `commit_ratio` host RAM the commit added (bytes) | {cell(h['page_cache_msync'])} "
+            lines.append(f"| `commit_ratio` host RAM holding the data (bytes) | {cell(h['page_cache_msync'])} "
                          f"(page-cache msync) | {cell(h['cmbmap'])} | — | 0 beyond metadata | "
                          f"{'yes' if h['cmbmap']['median'] <= 0.01 * max(h['page_cache_msync']['median'], 1) else '**no**'} |")
         if name == "cpu_read_ratio":
