@@ -4,7 +4,8 @@
  *                            then times msync(MS_SYNC) of all of it; prints
  *                            seconds, the host RAM the data took from the
  *                            first store to the end of the commit (FILE's page
- *                            cache afterwards, by cachestat, + RSS growth)
+ *                            cache afterwards, by cachestat, + anonymous
+ *                            memory growth)
  *                            and "served"/"ordinary"
  *   commitbench direct FILE  the same bytes from a host buffer with O_DIRECT
  *                            pwrite (512 KiB requests) + fdatasync; prints
@@ -37,12 +38,16 @@ static uint64_t cached(int fd) {
   return s.cache * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static uint64_t rss(void) {
-  long pages = 0, res = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f && fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+/* Anonymous memory of this process (kB in /proc/self/smaps_rollup): RSS
+ * would count the CMB pages mapped here, which are device memory. */
+static uint64_t anon(void) {
+  unsigned long long kb = 0;
+  char line[256];
+  FILE *f = fopen("/proc/self/smaps_rollup", "r");
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Anonymous: %llu kB", &kb) == 1) break;
   if (f) fclose(f);
-  return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+  return (uint64_t)kb << 10;
 }
 
 int main(int argc, char **argv) {
@@ -70,7 +75,7 @@ int main(int argc, char **argv) {
     printf("%.6f %llu host\n", t1 - t0, (unsigned long long)cached(fd));
     return 0;
   }
-  const uint64_t r0 = rss();
+  const uint64_t a0 = anon();
   volatile uint64_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (m == MAP_FAILED) { perror("mmap"); return 1; }
   const int was = served((const void *)m);
@@ -79,11 +84,7 @@ int main(int argc, char **argv) {
   double t0 = now();
   if (msync((void *)m, len, MS_SYNC)) { perror("msync"); return 1; }
   double t1 = now();
-  /* Resident pages of the mapping itself count in RSS for the page cache
-   * (file pages) but not for CMB pages (device memory): count the page
-   * cache once, as cachestat reports it, and the rest of RSS growth. */
-  const uint64_t pc = cached(fd), grown = rss() > r0 ? rss() - r0 : 0;
-  printf("%.6f %llu %s\n", t1 - t0, (unsigned long long)(pc + (grown > pc ? grown - pc : 0)),
-         was ? "served" : "ordinary");
+  const uint64_t grown = anon() > a0 ? anon() - a0 : 0;
+  printf("%.6f %llu %s\n", t1 - t0, (unsigned long long)(cached(fd) + grown), was ? "served" : "ordinary");
   return 0;
 }

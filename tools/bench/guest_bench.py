@@ -244,7 +244,7 @@ def commit_ratio(cfg):
             "page_cache_msync_seconds": spread(t_pc),
             "note": f"{cfg.commit_mib} MiB, every page dirty (one store each), msync(MS_SYNC) of the whole "
                     "mapping: NVMe writes from CMB memory + flush + fdatasync; host RAM = the file's page "
-                    "cache after the commit (cachestat) + the process's RSS growth from mmap to the end of "
+                    "cache after the commit (cachestat) + the process's anonymous memory growth from mmap to the end of "
                     "the commit, vs the same stores and msync through the page cache"}
 
 
