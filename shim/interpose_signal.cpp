@@ -1,4 +1,5 @@
-// Interposers for sigaction, signal, sigprocmask and pthread_sigmask. Once
+// Interposers for sigaction, signal (bsd_signal, sysv_signal), sigprocmask
+// and pthread_sigmask. Once
 // cmbmap's fault handler tracks stores into writable served mappings:
 //   - the program's own SIGSEGV handler is kept by the core and called for
 //     every fault that is not cmbmap's, instead of replacing cmbmap's;
@@ -35,16 +36,32 @@ CMBMAP_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigacti
   return real::sigaction(sig, &copy, old);
 }
 
-CMBMAP_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
-  if (sig != SIGSEGV || !core::segv_handler_installed()) return real::signal(sig, handler);
-  // glibc's signal(): BSD semantics, the signal blocked while its handler runs.
+namespace {
+
+// signal() and its variants for SIGSEGV, as the sigaction they stand for.
+sighandler_t segv_handler(sighandler_t handler, int flags, bool block_self) {
   struct sigaction act{}, old{};
   act.sa_handler = handler;
-  act.sa_flags = SA_RESTART;
+  act.sa_flags = flags;
   sigemptyset(&act.sa_mask);
-  sigaddset(&act.sa_mask, sig);
+  if (block_self) sigaddset(&act.sa_mask, SIGSEGV);
   if (core::program_segv_action(&act, &old) != 0) return SIG_ERR;
   return old.sa_handler;
+}
+
+}  // namespace
+
+CMBMAP_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  if (sig != SIGSEGV || !core::segv_handler_installed()) return real::signal(sig, handler);
+  // glibc's signal() and bsd_signal(): BSD semantics, the signal blocked
+  // while its handler runs, system calls restarted.
+  return segv_handler(handler, SA_RESTART, true);
+}
+CMBMAP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) { return signal(sig, handler); }
+CMBMAP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) {
+  if (sig != SIGSEGV || !core::segv_handler_installed()) return real::sysv_signal(sig, handler);
+  // System V semantics: one-shot, not blocked while the handler runs.
+  return segv_handler(handler, SA_RESETHAND | SA_NODEFER, false);
 }
 
 CMBMAP_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) {

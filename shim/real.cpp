@@ -47,6 +47,7 @@ struct Table {
   ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
   int (*sigaction)(int, const struct sigaction*, struct sigaction*);
   sighandler_t (*signal)(int, sighandler_t);
+  sighandler_t (*sysv_signal)(int, sighandler_t);
   int (*sigprocmask)(int, const sigset_t*, sigset_t*);
   int (*pthread_sigmask)(int, const sigset_t*, sigset_t*);
   int (*posix_spawn)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
@@ -109,6 +110,7 @@ void resolve() {
   load(n.preadv2, "preadv2");
   load(n.sigaction, "sigaction");
   load(n.signal, "signal");
+  load(n.sysv_signal, "sysv_signal");
   load(n.sigprocmask, "sigprocmask");
   load(n.pthread_sigmask, "pthread_sigmask");
   load(n.posix_spawn, "posix_spawn");
@@ -271,6 +273,11 @@ int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t*
 }
 int system(const char* cmd) { return t.system ? t.system(cmd) : -1; }
 FILE* popen(const char* cmd, const char* mode) { return t.popen ? t.popen(cmd, mode) : nullptr; }
+sighandler_t sysv_signal(int sig, sighandler_t h) {
+  if (auto fn = t.sysv_signal) return fn(sig, h);
+  errno = ENOSYS;
+  return SIG_ERR;
+}
 int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   if (auto fn = t.sigprocmask) return fn(how, set, old);
   return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8);

@@ -49,6 +49,7 @@ ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off);
 ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t off, int flags);
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 sighandler_t signal(int sig, sighandler_t handler);
+sighandler_t sysv_signal(int sig, sighandler_t handler);
 int sigprocmask(int how, const sigset_t* set, sigset_t* old);
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old);
 
