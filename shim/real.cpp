@@ -10,6 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
+extern "C" sighandler_t __sysv_signal(int, sighandler_t);
+
 namespace cmbmap::real {
 namespace {
 
@@ -250,17 +253,19 @@ ssize_t preadv2(int fd, const struct iovec* v, int c, off_t o, int f) {
   if (auto fn = t.preadv2) return fn(fd, v, c, o, f);
   return sys(SYS_preadv2, fd, (long)v, c, o, 0, f);
 }
+// Before dlsym has run (another library's constructor), glibc's other
+// names for the same functions, which cmbmap does not interpose.
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-  // Only ever called after start-up, when dlsym has run (cmbmap installs
-  // its handler when it first serves a writable mapping).
   if (auto fn = t.sigaction) return fn(sig, act, old);
-  errno = ENOSYS;
-  return -1;
+  return __sigaction(sig, act, old);
 }
 sighandler_t signal(int sig, sighandler_t h) {
   if (auto fn = t.signal) return fn(sig, h);
-  errno = ENOSYS;
-  return SIG_ERR;
+  return ssignal(sig, h);
+}
+sighandler_t sysv_signal(int sig, sighandler_t h) {
+  if (auto fn = t.sysv_signal) return fn(sig, h);
+  return __sysv_signal(sig, h);
 }
 // The spawn family needs libc: only reachable after start-up.
 int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* at,
@@ -273,11 +278,6 @@ int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t*
 }
 int system(const char* cmd) { return t.system ? t.system(cmd) : -1; }
 FILE* popen(const char* cmd, const char* mode) { return t.popen ? t.popen(cmd, mode) : nullptr; }
-sighandler_t sysv_signal(int sig, sighandler_t h) {
-  if (auto fn = t.sysv_signal) return fn(sig, h);
-  errno = ENOSYS;
-  return SIG_ERR;
-}
 int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   if (auto fn = t.sigprocmask) return fn(how, set, old);
   return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8);
