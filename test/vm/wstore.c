@@ -12,6 +12,9 @@
  *                                    sleep:MS (then SIGKILL), hold:READY (write
  *                                    "served BYTES" to READY, wait to be killed)
  *   wstore check FILE SEED           FILE holds SEED's pattern in every page
+ *   wstore threads FILE SECONDS      4 threads store into pages of their own
+ *                                    while the main thread msyncs; then
+ *                                    every page of FILE holds its last store
  *   wstore api FILE                  msync results, reads of the file and into
  *                                    the mapping, the program's own SIGSEGV
  *                                    handler: stdout must not depend on cmbmap
@@ -265,6 +268,52 @@ static int api(const char *path) {
   return 0;
 }
 
+/* threads: thread t owns the pages p with p % 4 == t. */
+enum { kThreads = 4 };
+static unsigned char *t_map;
+static size_t t_pages;
+static uint64_t *t_last;
+static volatile int t_stop;
+static void *t_store(void *arg) {
+  const size_t t = (size_t)arg;
+  unsigned seed = (unsigned)t * 7919u + 1;
+  for (uint64_t seq = 1; !t_stop; ++seq) {
+    const size_t p = (size_t)rand_r(&seed) % (t_pages / kThreads) * kThreads + t;
+    const uint64_t v = (uint64_t)p << 32 | (seq & 0xffffffffu);
+    store_page(t_map, p, v);
+    t_last[p] = v;
+  }
+  return NULL;
+}
+
+static int threads(const char *path, int seconds) {
+  size_t len;
+  int fd;
+  t_map = map_file(path, &len, &fd);
+  t_pages = len / pg;
+  t_last = calloc(t_pages, 8);
+  pthread_t th[kThreads];
+  for (size_t t = 0; t < kThreads; ++t) pthread_create(&th[t], NULL, t_store, (void *)t);
+  for (int i = 0; i < seconds * 20; ++i) {
+    usleep(50000);
+    if (msync(t_map, len, MS_SYNC) != 0) die("msync");
+  }
+  t_stop = 1;
+  for (size_t t = 0; t < kThreads; ++t) pthread_join(th[t], NULL);
+  fprintf(stderr, "served-at-end %zu\n", cmb_bytes(t_map, len));
+  if (munmap(t_map, len) != 0) die("munmap");
+  unsigned char *buf = malloc(pg);
+  size_t stored = 0, bad = 0;
+  for (size_t p = 0; p < t_pages; ++p) {
+    if (!t_last[p]) continue;
+    ++stored;
+    if (pread(fd, buf, pg, (off_t)(p * pg)) != (ssize_t)pg) die("pread");
+    bad += !page_is(buf, t_last[p]);
+  }
+  printf("pages stored %zu mismatch %zu\n", stored, bad);
+  return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   pg = (size_t)sysconf(_SC_PAGESIZE);
   if (argc == 5 && !strcmp(argv[1], "writer")) return writer(argv[2], argv[3], (unsigned)atoi(argv[4]));
@@ -272,6 +321,7 @@ int main(int argc, char **argv) {
   if (argc == 5 && !strcmp(argv[1], "fill")) return fill(argv[2], (unsigned)atoi(argv[3]), argv[4]);
   if (argc == 4 && !strcmp(argv[1], "check")) return check(argv[2], (unsigned)atoi(argv[3]));
   if (argc == 3 && !strcmp(argv[1], "api")) return api(argv[2]);
-  fprintf(stderr, "usage: wstore writer|verify|fill|check|api ... (see the source)\n");
+  if (argc == 4 && !strcmp(argv[1], "threads")) return threads(argv[2], atoi(argv[3]));
+  fprintf(stderr, "usage: wstore writer|verify|fill|check|threads|api ... (see the source)\n");
   return 2;
 }
