@@ -50,6 +50,11 @@ struct Table {
   ssize_t (*preadv2)(int, const struct iovec*, int, off_t, int);
   int (*sigaction)(int, const struct sigaction*, struct sigaction*);
   sighandler_t (*signal)(int, sighandler_t);
+  int (*fsync)(int);
+  int (*fdatasync)(int);
+  int (*sync_file_range)(int, off_t, off_t, unsigned);
+  int (*syncfs)(int);
+  void (*sync)();
   sighandler_t (*sysv_signal)(int, sighandler_t);
   int (*sigprocmask)(int, const sigset_t*, sigset_t*);
   int (*pthread_sigmask)(int, const sigset_t*, sigset_t*);
@@ -113,6 +118,11 @@ void resolve() {
   load(n.preadv2, "preadv2");
   load(n.sigaction, "sigaction");
   load(n.signal, "signal");
+  load(n.fsync, "fsync");
+  load(n.fdatasync, "fdatasync");
+  load(n.sync_file_range, "sync_file_range");
+  load(n.syncfs, "syncfs");
+  load(n.sync, "sync");
   load(n.sysv_signal, "sysv_signal");
   load(n.sigprocmask, "sigprocmask");
   load(n.pthread_sigmask, "pthread_sigmask");
@@ -278,6 +288,26 @@ int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t*
 }
 int system(const char* cmd) { return t.system ? t.system(cmd) : -1; }
 FILE* popen(const char* cmd, const char* mode) { return t.popen ? t.popen(cmd, mode) : nullptr; }
+int fsync(int fd) {
+  if (auto fn = t.fsync) return fn(fd);
+  return (int)sys(SYS_fsync, fd);
+}
+int fdatasync(int fd) {
+  if (auto fn = t.fdatasync) return fn(fd);
+  return (int)sys(SYS_fdatasync, fd);
+}
+int sync_file_range(int fd, off_t off, off_t len, unsigned flags) {
+  if (auto fn = t.sync_file_range) return fn(fd, off, len, flags);
+  return (int)sys(SYS_sync_file_range, fd, off, len, flags);
+}
+int syncfs(int fd) {
+  if (auto fn = t.syncfs) return fn(fd);
+  return (int)sys(SYS_syncfs, fd);
+}
+void sync() {
+  if (auto fn = t.sync) return fn();
+  sys(SYS_sync);
+}
 int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   if (auto fn = t.sigprocmask) return fn(how, set, old);
   return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8);

@@ -50,6 +50,11 @@ ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t off, int flags);
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 sighandler_t signal(int sig, sighandler_t handler);
 sighandler_t sysv_signal(int sig, sighandler_t handler);
+int fsync(int fd);
+int fdatasync(int fd);
+int sync_file_range(int fd, off_t off, off_t len, unsigned flags);
+int syncfs(int fd);
+void sync();
 int sigprocmask(int how, const sigset_t* set, sigset_t* old);
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old);
 

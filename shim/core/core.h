@@ -69,6 +69,9 @@ bool writable_served();               // one load: any writable range served?
 // The program is about to read fd into the buffers: the file's stores are
 // written back first, and the buffers made writable (see interpose_read.cpp).
 void reading(int fd, const struct iovec* iov, int cnt);
+// fsync and friends on fd (-1: sync, syncfs): its stores go to the file,
+// durably, first.
+void syncing(int fd);
 bool segv_handler_installed();
 int program_segv_action(const struct sigaction* act, struct sigaction* old);
 // Watcher: time for the periodic writeback? (CMBMAP_WRITEBACK_MS); returns

@@ -43,6 +43,15 @@ void reading(int fd, const struct iovec* iov, int cnt) {
   errno = saved;
 }
 
+void syncing(int fd) {
+  const int saved = errno;
+  struct stat st;
+  if (fd < 0) writeback::all(writeback::Mode::Durable);
+  else if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
+    writeback::file(st.st_dev, st.st_ino, writeback::Mode::Durable);
+  errno = saved;
+}
+
 int sync_range(void* addr, size_t len, int flags) {
   // Arguments the kernel refuses are refused by it, before anything is written.
   const bool valid = openfiles::page_aligned(addr) && !(flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) &&

@@ -7,8 +7,8 @@
  *   wstore verify FILE JOURNAL       every page whose last store was msync'd
  *                                    holds it in FILE; prints a summary
  *   wstore fill FILE SEED HOW        stores SEED's pattern into every page,
- *                                    then HOW: exit (return from main), munmap
- *                                    (then SIGKILL itself), kill (SIGKILL at once),
+ *                                    then HOW: exit (return from main), munmap or
+ *                                    fsync (then SIGKILL itself), kill (SIGKILL at once),
  *                                    sleep:MS (then SIGKILL), hold:READY (write
  *                                    "served BYTES" to READY, wait to be killed)
  *   wstore check FILE SEED           FILE holds SEED's pattern in every page
@@ -132,11 +132,14 @@ static uint64_t pattern(unsigned seed, size_t p) { return (uint64_t)p << 32 | (s
 
 static int fill(const char *path, unsigned seed, const char *how) {
   size_t len;
-  unsigned char *m = map_file(path, &len, NULL);
+  int fd;
+  unsigned char *m = map_file(path, &len, &fd);
   for (size_t p = 0; p < (len + pg - 1) / pg; ++p) store_page(m, p, pattern(seed, p));
   if (!strcmp(how, "exit")) return 0;
   if (!strcmp(how, "munmap")) {
     if (munmap(m, len) != 0) die("munmap");
+  } else if (!strcmp(how, "fsync")) {
+    if (fsync(fd) != 0) die("fsync");
   } else if (!strncmp(how, "sleep:", 6)) {
     usleep((useconds_t)atoi(how + 6) * 1000);
   } else if (!strncmp(how, "hold:", 5)) {
