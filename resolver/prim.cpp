@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace cmbmap::prim {
@@ -83,5 +84,11 @@ int list_dir(const char* dir, bool (*fn)(const char*, void*), void* ctx) {
 }
 
 bool exists(const char* path) { return raw(SYS_faccessat, AT_FDCWD, (long)path, F_OK) == 0; }
+
+uint64_t monotonic_ns() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 }  // namespace cmbmap::prim

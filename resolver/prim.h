@@ -34,4 +34,7 @@ int list_dir(const char* dir, bool (*fn)(const char* name, void* ctx), void* ctx
 // True if path exists (faccessat F_OK, raw).
 bool exists(const char* path);
 
+// CLOCK_MONOTONIC in nanoseconds (vDSO: no system call, no allocation).
+uint64_t monotonic_ns();
+
 }  // namespace cmbmap::prim

@@ -8,7 +8,6 @@
 #include <liburing.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../resolver/prim.h"
@@ -20,12 +19,6 @@ namespace {
 
 constexpr size_t kChunk = 512 << 10;  // one request per chunk (QEMU's MDTS is 512 KiB)
 constexpr unsigned kDepth = 8;        // io_uring requests in flight
-
-uint64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 // Rings and passthrough devices live for the process: setting them up costs
 // more than a 1 MiB read under emulation. Fills run one at a time (under
@@ -383,7 +376,7 @@ int engine_from_name(const char* name) {
 
 Result run(int engine, const Source& s, void* dst, uint64_t off, size_t len) {
   Result r{};
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = prim::monotonic_ns();
   const int saved = errno;
   const uint64_t want = off >= s.file_size ? 0 : (s.file_size - off < len ? s.file_size - off : len);
   auto* out = static_cast<uint8_t*>(dst);
@@ -400,7 +393,7 @@ Result run(int engine, const Source& s, void* dst, uint64_t off, size_t len) {
     zero(out + want, (size_t)r.zeroed);
   }
   errno = saved;
-  r.ns = now_ns() - t0;
+  r.ns = prim::monotonic_ns() - t0;
   return r;
 }
 

@@ -5,8 +5,8 @@
 // stamps a range when it is served, the mapping calls when they touch it).
 #include <cerrno>
 #include <sys/types.h>
-#include <time.h>
 
+#include "../../resolver/prim.h"
 #include "core.h"
 #include "lease.h"
 #include "log.h"
@@ -18,12 +18,6 @@
 
 namespace cmbmap::core {
 namespace {
-
-uint64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 }  // namespace
 
@@ -40,7 +34,7 @@ size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int caus
 }
 
 void on_lease_break() {
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = prim::monotonic_ns();
   serial::Hold hold;
   // Which lease the kernel is breaking, from the kernel itself: a signal's
   // si_fd names the fd the lease was set on, which may have moved since.
@@ -50,7 +44,7 @@ void on_lease_break() {
   for (size_t i = 0; i < n; ++i) {
     size_t given = revoke_file(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
     lease::release(devs[i], inos[i]);
-    const uint64_t ns = now_ns() - t0;
+    const uint64_t ns = prim::monotonic_ns() - t0;
     stats::add(&cmbmap_stats::lease_breaks, 1);
     stats::add(&cmbmap_stats::lease_break_ns, ns);
     log::Line(LogLevel::Info).s("lease broken on inode ").u((uint64_t)inos[i]).s(": gave back ").size(given)

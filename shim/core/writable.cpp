@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 
+#include "../../resolver/prim.h"
 #include "../real.h"
 #include "core.h"
 #include "dirty.h"
@@ -23,12 +23,6 @@ namespace cmbmap::core {
 namespace {
 
 uint64_t g_next_ms;  // when the periodic writeback is next due (watcher only)
-
-uint64_t now_ms() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
 
 }  // namespace
 
@@ -84,7 +78,7 @@ int program_segv_action(const struct sigaction* act, struct sigaction* old) {
 long writeback_tick() {
   const uint64_t every = options().writeback_ms;
   if (!every || !dirty::any()) return -1;
-  const uint64_t now = now_ms();
+  const uint64_t now = prim::monotonic_ns() / 1000000u;
   if (!g_next_ms) g_next_ms = now + every;
   if (now >= g_next_ms) {
     serial::Hold hold;

@@ -5,10 +5,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../resolver/fiemap.h"
+#include "../../resolver/prim.h"
 #include "core.h"
 #include "dirty.h"
 #include "fill.h"
@@ -35,12 +35,6 @@ Layout* layout_of(uintptr_t a) {
   for (Layout& l : g_layouts)
     if (l.start <= a && a < l.end) return &l;
   return nullptr;
-}
-
-uint64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 int pwrite_all(int fd, uintptr_t src, size_t len, uint64_t off) {
@@ -130,7 +124,7 @@ Outcome piece(const registry::Range& p, Mode mode) {
   if (!dirty::tracks(p.start, p.end - p.start)) return o;
   serial::Hold hold;
   const int saved = errno;
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = prim::monotonic_ns();
   dirty::Run runs[64], failed[64];
   const bool freeze = mode == Mode::Freeze;
   size_t n = dirty::take(p.start, p.end, freeze, runs, 64);
@@ -190,7 +184,7 @@ Outcome piece(const registry::Range& p, Mode mode) {
   }
   if (o.bytes) {
     stats::add(&cmbmap_stats::writebacks, 1);
-    stats::add(&cmbmap_stats::writeback_ns, now_ns() - t0);
+    stats::add(&cmbmap_stats::writeback_ns, prim::monotonic_ns() - t0);
   }
   errno = saved;
   return o;
