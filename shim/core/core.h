@@ -12,6 +12,7 @@
 
 struct iovec;
 struct sigaction;
+struct stat;
 
 namespace cmbmap::core {
 
@@ -101,6 +102,8 @@ void fds_closing(unsigned first, unsigned last);
 // writes do not break) falls back rather than register possibly old bytes.
 void file_changing(int fd);
 void path_changing(int dirfd, const char* path);
+// True if fd's file has served ranges (*st: its fstat); errno kept.
+bool served_file(int fd, struct stat* st);
 // ftruncate(fd, len): growing keeps what is served (see ranges.cpp),
 // shrinking is file_changing. Either way, file_changed() after.
 void resizing(int fd, off_t len);

@@ -348,47 +348,41 @@ bool changed_since(uint64_t epoch) {
          __atomic_load_n(&g_change_epoch, __ATOMIC_SEQ_CST) != epoch;
 }
 
+bool served_file(int fd, struct stat* st) {
+  if (fd < 0 || registry::empty()) return false;
+  const int saved = errno;
+  const bool served = syscall(SYS_fstat, fd, st) == 0 && registry::has_file(st->st_dev, st->st_ino);
+  errno = saved;
+  return served;
+}
+
 void file_changing(int fd) {
   change_starts();
-  if (registry::empty()) return;
   struct stat st;
-  const int saved = errno;
-  if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
-    revoke_file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
-  errno = saved;
+  if (served_file(fd, &st)) revoke_file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
 }
 
 void resizing(int fd, off_t len) {
+  change_starts();
   struct stat st;
-  const int saved = errno;
-  if (len >= 0 && !registry::empty() && syscall(SYS_fstat, fd, &st) == 0 && len >= st.st_size &&
-      registry::has_file(st.st_dev, st.st_ino)) {
-    // Growing: the served blocks stay the file's, the new part is a hole
-    // (ordinary pages wherever it is mapped). Stores past the old end of
-    // file are written back now, which clears them as the kernel's
-    // writeback of a partial page does, so the page reads as the file will.
-    change_starts();
-    writeback::file(st.st_dev, st.st_ino, writeback::Mode::Current);
-    errno = saved;
-    return;
-  }
-  errno = saved;
-  file_changing(fd);
+  if (!served_file(fd, &st)) return;
+  // Growing: the served blocks stay the file's, the new part is a hole
+  // (ordinary pages wherever it is mapped). Stores past the old end of
+  // file are written back now, which clears them as the kernel's
+  // writeback of a partial page does, so the page reads as the file will.
+  if (len >= 0 && len >= st.st_size) writeback::file(st.st_dev, st.st_ino, writeback::Mode::Current);
+  else revoke_file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
 }
 
 void mapping_again(int fd) {
-  if (registry::empty()) return;
   struct stat st;
-  const int saved = errno;
-  if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino)) {
-    serial::Hold hold;
-    registry::Range r[kBatch];
-    const size_t n = registry::collect_file(st.st_dev, st.st_ino, r, kBatch);
-    bool writable = false;
-    for (size_t i = 0; i < n; ++i) writable |= dirty::tracks(r[i].start, r[i].end - r[i].start);
-    if (writable) revoke_file(st.st_dev, st.st_ino, CMBMAP_MAPPED_TWICE);
-  }
-  errno = saved;
+  if (!served_file(fd, &st)) return;
+  serial::Hold hold;
+  registry::Range r[kBatch];
+  const size_t n = registry::collect_file(st.st_dev, st.st_ino, r, kBatch);
+  bool writable = false;
+  for (size_t i = 0; i < n; ++i) writable |= dirty::tracks(r[i].start, r[i].end - r[i].start);
+  if (writable) revoke_file(st.st_dev, st.st_ino, CMBMAP_MAPPED_TWICE);
 }
 
 void path_changing(int dirfd, const char* path) {

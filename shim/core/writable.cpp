@@ -31,8 +31,7 @@ bool writable_served() { return dirty::any(); }
 void reading(int fd, const struct iovec* iov, int cnt) {
   const int saved = errno;
   struct stat st;
-  if (fd >= 0 && syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
-    writeback::file(st.st_dev, st.st_ino, writeback::Mode::Current);
+  if (served_file(fd, &st)) writeback::file(st.st_dev, st.st_ino, writeback::Mode::Current);
   for (int i = 0; iov && i < cnt; ++i) dirty::prepare_store(iov[i].iov_base, iov[i].iov_len);
   errno = saved;
 }
@@ -41,8 +40,7 @@ void syncing(int fd) {
   const int saved = errno;
   struct stat st;
   if (fd < 0) writeback::all(writeback::Mode::Durable);
-  else if (syscall(SYS_fstat, fd, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
-    writeback::file(st.st_dev, st.st_ino, writeback::Mode::Durable);
+  else if (served_file(fd, &st)) writeback::file(st.st_dev, st.st_ino, writeback::Mode::Durable);
   errno = saved;
 }
 
