@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../real.h"
+#include "openfiles.h"
 #include "stats.h"
 
 namespace cmbmap::dirty {
@@ -78,34 +79,9 @@ void each_part(uintptr_t lo, uintptr_t hi, Fn fn) {
   }
 }
 
-// Sets pages [i, j) of r that are in state from to state to, changing the
-// protection of each run to prot (-1: leave it).
-void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
-  for (size_t k = i; k < j;) {
-    if (r.state[k] != from) { ++k; continue; }
-    size_t e = k;
-    while (e < j && r.state[e] == from) r.state[e++] = to;
-    if (prot >= 0) protect(r.start + k * g_page, r.start + e * g_page, prot);
-    k = e;
-  }
-}
-
-// Every tracked page of r dirty and writable, a run at a time: when a
-// one-page mprotect fails (each one splits the mapping, and the process may
-// be at vm.max_map_count), coarser tracking is still correct.
-void open_all(Region& r) {
-  const size_t n = (r.end - r.start) / g_page;
-  for (size_t k = 0; k < n;) {
-    if (r.state[k] != kClean && r.state[k] != kDirty) { ++k; continue; }
-    size_t e = k;
-    while (e < n && (r.state[e] == kClean || r.state[e] == kDirty)) r.state[e++] = kDirty;
-    protect(r.start + k * g_page, r.start + e * g_page, r.prot);
-    k = e;
-  }
-}
-
-// Write-protects pages [k, e) of r; failing that (no room for another
-// split), the whole tracked run around them, which merges the pieces.
+// Write-protects pages [k, e) of r; failing that (each mprotect splits the
+// mapping, and the process may be at vm.max_map_count), the whole tracked
+// run around them, which merges the pieces.
 bool write_protect(Region& r, size_t k, size_t e) {
   if (protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0) return true;
   const size_t n = (r.end - r.start) / g_page;
@@ -114,10 +90,30 @@ bool write_protect(Region& r, size_t k, size_t e) {
   return protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0;
 }
 
+// Sets pages [i, j) of r that are in state from to state to, changing the
+// protection of each run to prot (-1: leave it; PROT_READ: write_protect).
+void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
+  for (size_t k = i; k < j;) {
+    if (r.state[k] != from) { ++k; continue; }
+    size_t e = k;
+    while (e < j && r.state[e] == from) r.state[e++] = to;
+    if (prot == PROT_READ) write_protect(r, k, e);
+    else if (prot >= 0) protect(r.start + k * g_page, r.start + e * g_page, prot);
+    k = e;
+  }
+}
+
+// Pages [i, j) of r that are clean or dirty: dirty and writable, a run at a
+// time (a clean page next to a dirty one joins its run: fewer splits).
+void open_pages(Region& r, size_t i, size_t j) {
+  convert(r, i, j, kClean, kDirty, -1);
+  convert(r, i, j, kDirty, kDirty, r.prot);
+}
+
 void free_region(Region& r) {
   syscall(SYS_munmap, r.state, r.state_bytes);
   r = Region{};
-  --g_count;
+  __atomic_fetch_sub(&g_count, 1, __ATOMIC_RELEASE);
 }
 
 // The program's disposition for a fault that is not cmbmap's.
@@ -161,7 +157,8 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
         // Dirty before writable: a writeback never misses a store.
         r->state[i] = kDirty;
         const uintptr_t page = r->start + i * g_page;
-        if (protect(page, page + g_page, r->prot) != 0) open_all(*r);
+        // No room to split off one page: the whole region, coarser but right.
+        if (protect(page, page + g_page, r->prot) != 0) open_pages(*r, 0, (r->end - r->start) / g_page);
         spin_unlock();
         if (s == kClean) __atomic_fetch_add(&stats::get()->dirty_faults, 1, __ATOMIC_RELAXED);
         errno = saved;
@@ -207,7 +204,7 @@ bool install() {
 }  // namespace
 
 void prepare_ptes(void* start, size_t len) {
-  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  const size_t page = openfiles::page_size();
   for (size_t at = 0; at < len; at += page) {
     auto* b = static_cast<volatile uint8_t*>(start) + at;
     *b = *b;
@@ -216,7 +213,7 @@ void prepare_ptes(void* start, size_t len) {
 
 bool track(uintptr_t start, uintptr_t end, int prot) {
   if (!install()) return false;
-  if (!g_page) g_page = (size_t)sysconf(_SC_PAGESIZE);
+  if (!g_page) g_page = openfiles::page_size();
   const size_t pages = (end - start) / g_page;
   const size_t bytes = (pages + g_page - 1) / g_page * g_page;
   void* m = (void*)syscall(SYS_mmap, nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -253,13 +250,7 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
   each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
     if (freeze) {
       convert(r, i, j, kClean, kFrozen, -1);
-      for (size_t k = i; k < j;) {
-        if (r.state[k] != kDirty) { ++k; continue; }
-        size_t e = k;
-        while (e < j && r.state[e] == kDirty) r.state[e++] = kFrozenDirty;
-        write_protect(r, k, e);
-        k = e;
-      }
+      convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
     }
     const uint8_t want = freeze ? kFrozenDirty : kDirty;
     const uint8_t next = freeze ? kFrozen : kClean;
@@ -319,9 +310,7 @@ void prepare_store(const void* p, size_t len) {
       Locked l;
       each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
         for (size_t k = i; k < j; ++k) frozen |= r.state[k] == kFrozen || r.state[k] == kFrozenDirty;
-        if (frozen) return;
-        convert(r, i, j, kClean, kDirty, -1);
-        convert(r, i, j, kDirty, kDirty, r.prot);
+        if (!frozen) open_pages(r, i, j);
       });
     }
     if (!frozen) return;
