@@ -79,7 +79,6 @@ long writeback_tick() {
   const uint64_t now = prim::monotonic_ns() / 1000000u;
   if (!g_next_ms) g_next_ms = now + every;
   if (now >= g_next_ms) {
-    serial::Hold hold;
     writeback::all(writeback::Mode::Current);
     g_next_ms = now + every;
   }
@@ -87,21 +86,15 @@ long writeback_tick() {
 }
 
 void writeback_async() {
-  if (!watcher::request_writeback()) {
-    // No watcher to hand it to: write now.
-    serial::Hold hold;
-    writeback::all(writeback::Mode::Current);
-  }
+  // No watcher to hand it to: write now.
+  if (!watcher::request_writeback()) on_writeback_request();
 }
 
-void on_writeback_request() {
-  serial::Hold hold;
-  writeback::all(writeback::Mode::Current);
-}
+// (writeback::all takes the serial lock itself.)
+void on_writeback_request() { writeback::all(writeback::Mode::Current); }
 
 void write_back_at_exit() {
   if (!dirty::any()) return;
-  serial::Hold hold;
   writeback::Outcome o = writeback::all(writeback::Mode::Durable);
   log::Line(o.err ? LogLevel::Error : LogLevel::Debug).s("exit: wrote back ").size(o.bytes)
       .s(o.err ? " (with errors)" : "").emit();
