@@ -130,9 +130,8 @@ uint64_t overlay(const Request& req, const FileFacts& f, const Options& opts, Pl
   bool leased = false;  // a lease pinned for this serve (settled at the end)
   if (block == CMBMAP_ELIGIBLE) {
     grant = lease::acquire(req.fd, f.st.st_dev, f.st.st_ino, opts.signal, watcher::ensure(opts.signal));
-    block = grant.reason;
     leased = grant.reason == CMBMAP_ELIGIBLE;
-    block = writable ? writable_check(req, f, grant) : block;
+    block = writable ? writable_check(req, f, grant) : grant.reason;
     // The lease does not see stores through this process's own writable
     // shared mappings of the file (read leases cannot coexist with them).
     if (block == CMBMAP_ELIGIBLE && !writable && grant.write &&
