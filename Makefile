@@ -8,20 +8,31 @@ PKGS     := libunwind liburing
 CXXFLAGS ?= -O2 -g
 WARN     := -Wall -Wextra -Wno-missing-field-initializers
 BASEFLAGS = -std=c++20 -fPIC -fvisibility=hidden -fno-exceptions -fno-rtti \
-            -Iinclude -D_GNU_SOURCE $(WARN)
+            -I. -Iinclude -D_GNU_SOURCE $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The data path, bottom up (docs/architecture.md): prim (the OS layer),
+# common (shared with the CLI), resolver, then the library's rooms.
+PRIM_SRC     := $(wildcard prim/*.cpp)
+COMMON_SRC   := $(wildcard common/*.cpp)
 RESOLVER_SRC := $(wildcard resolver/*.cpp)
+TIER_SRC     := $(wildcard shim/tier/*.cpp)
+GIVEBACK_SRC := $(wildcard shim/giveback/*.cpp)
 CORE_SRC     := $(wildcard shim/core/*.cpp)
-SHIM_SRC     := $(wildcard shim/*.cpp)
+SHIM_SRC     := $(wildcard shim/*.cpp shim/interpose/*.cpp)
 CLI_SRC      := $(wildcard tools/cli/*.cpp)
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+PRIM_OBJ     := $(call obj,$(PRIM_SRC))
+COMMON_OBJ   := $(call obj,$(COMMON_SRC))
 RESOLVER_OBJ := $(call obj,$(RESOLVER_SRC))
+TIER_OBJ     := $(call obj,$(TIER_SRC))
+GIVEBACK_OBJ := $(call obj,$(GIVEBACK_SRC))
 CORE_OBJ     := $(call obj,$(CORE_SRC))
 SHIM_OBJ     := $(call obj,$(SHIM_SRC))
 CLI_OBJ      := $(call obj,$(CLI_SRC))
+LIB_OBJ      := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(TIER_OBJ) $(GIVEBACK_OBJ) $(CORE_OBJ) $(SHIM_OBJ)
 
 LIB := $(BUILD)/libcmbmap.so
 CLI := $(BUILD)/cmbmap
@@ -34,15 +45,14 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(BASEFLAGS) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(RESOLVER_OBJ) $(CORE_OBJ) $(SHIM_OBJ) shim/libcmbmap.map
-	$(CXX) -shared -o $@ $(RESOLVER_OBJ) $(CORE_OBJ) $(SHIM_OBJ) \
+$(LIB): $(LIB_OBJ) shim/libcmbmap.map
+	$(CXX) -shared -o $@ $(LIB_OBJ) \
 	  -Wl,--version-script=shim/libcmbmap.map -Wl,-z,now -Wl,-soname,libcmbmap.so \
 	  $(PKG_LIBS) -ldl -lpthread
 
-# The CLI links the resolver and the option table, not the interposers.
-CLI_CORE_OBJ := $(call obj,shim/core/options.cpp shim/core/stats.cpp shim/core/log.cpp)
-$(CLI): $(CLI_OBJ) $(RESOLVER_OBJ) $(CLI_CORE_OBJ)
-	$(CXX) -o $@ $^ -lnvme
+# The CLI links prim, common and the resolver, not the library's rooms.
+$(CLI): $(CLI_OBJ) $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ)
+	$(CXX) -o $@ $^ -lnvme $(PKG_LIBS)
 
 include test/test.mk
 -include tools/bench/bench.mk

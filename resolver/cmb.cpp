@@ -1,12 +1,11 @@
 // CMB register decoding and p2pmem attribute reading (see cmb.h).
-#include "cmb.h"
+#include "resolver/cmb.h"
 
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "prim.h"
-#include "text.h"
+#include "prim/prim.h"
+#include "prim/text.h"
 
 namespace cmbmap {
 
@@ -62,13 +61,13 @@ bool read_cmb_registers(const char* pci_dir, uint32_t* cmbloc, uint32_t* cmbsz) 
   int fd = prim::open_read(path);
   if (fd < 0) return false;
   // NVMe register map: CMBLOC at 0x38, CMBSZ at 0x3c (32-bit MMIO reads).
-  void* p = (void*)syscall(SYS_mmap, nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  void* p = prim::map(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
   prim::close_fd(fd);
   if (p == MAP_FAILED) return false;
   auto* regs = static_cast<volatile uint32_t*>(p);
   *cmbloc = regs[0x38 / 4];
   *cmbsz = regs[0x3c / 4];
-  syscall(SYS_munmap, p, 4096);
+  prim::unmap(p, 4096);
   return true;
 }
 

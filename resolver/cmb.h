@@ -2,7 +2,7 @@
 // Pure functions over register values and sysfs text, tested from fixtures.
 #pragma once
 
-#include "types.h"
+#include "resolver/types.h"
 
 namespace cmbmap {
 

@@ -1,12 +1,12 @@
 // sysfs walk from a block device to its NVMe controller's CMB (see device.h).
 // Only fixed buffers and raw syscalls: this runs inside the preloaded library.
-#include "device.h"
+#include "resolver/device.h"
 
 #include <sys/sysmacros.h>
 
-#include "cmb.h"
-#include "prim.h"
-#include "text.h"
+#include "resolver/cmb.h"
+#include "prim/prim.h"
+#include "prim/text.h"
 
 namespace cmbmap {
 

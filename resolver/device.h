@@ -4,7 +4,7 @@
 
 #include <sys/types.h>
 
-#include "types.h"
+#include "resolver/types.h"
 
 namespace cmbmap {
 

@@ -1,11 +1,11 @@
 // FIEMAP ioctl wrapper (see fiemap.h). Batches on the stack, no heap.
-#include "fiemap.h"
+#include "resolver/fiemap.h"
 
 #include <cerrno>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 
-#include "prim.h"
+#include "prim/prim.h"
 
 namespace cmbmap {
 

@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-#include "types.h"
+#include "resolver/types.h"
 
 namespace cmbmap {
 

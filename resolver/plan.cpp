@@ -1,7 +1,7 @@
 // Segment planner (see plan.h). Works on page-aligned runs: a page is
 // eligible only if a single extent (or physically contiguous extents)
 // covers it, so every served page maps to one contiguous LBA range.
-#include "plan.h"
+#include "resolver/plan.h"
 
 #include <linux/fiemap.h>
 

@@ -5,8 +5,8 @@
 
 #include <cstddef>
 
-#include "fiemap.h"
-#include "types.h"
+#include "resolver/fiemap.h"
+#include "resolver/types.h"
 
 namespace cmbmap {
 

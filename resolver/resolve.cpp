@@ -1,12 +1,12 @@
 // fd → FileFacts → Plan (see resolve.h).
-#include "resolve.h"
+#include "resolver/resolve.h"
 
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "device.h"
-#include "prim.h"
+#include "resolver/device.h"
+#include "prim/prim.h"
 
 namespace cmbmap {
 

@@ -4,8 +4,8 @@
 
 #include <sys/stat.h>
 
-#include "plan.h"
-#include "types.h"
+#include "resolver/plan.h"
+#include "resolver/types.h"
 
 namespace cmbmap {
 

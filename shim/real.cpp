@@ -1,5 +1,5 @@
 // Real-symbol resolution and raw-syscall bootstrap (see real.h).
-#include "real.h"
+#include "shim/real.h"
 
 #include <cerrno>
 #include <dlfcn.h>

@@ -2,13 +2,20 @@
 
 UNIT_SRC := $(wildcard test/unit/*.cpp)
 UNIT_BIN := $(BUILD)/test/unit_tests
-UNIT_DEPS := $(RESOLVER_OBJ) $(call obj,shim/core/options.cpp shim/core/policy.cpp \
-             shim/core/registry.cpp shim/core/stats.cpp shim/core/log.cpp shim/core/machine.cpp \
-             shim/core/lease.cpp shim/core/openfiles.cpp shim/core/dirty.cpp shim/real.cpp)
+UNIT_DEPS := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(call obj,shim/core/policy.cpp \
+             shim/tier/registry.cpp shim/core/machine.cpp \
+             shim/giveback/lease.cpp shim/giveback/dirty.cpp shim/real.cpp)
 
-$(UNIT_BIN): $(UNIT_SRC) $(UNIT_DEPS)
+# Unit tests build with the library's warnings and dependency files
+# (Criterion's C++ asserts need exceptions and RTTI).
+UNIT_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(UNIT_SRC))
+$(BUILD)/obj/test/unit/%.o: test/unit/%.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++20 -Iinclude -D_GNU_SOURCE $(CXXFLAGS) -o $@ $(UNIT_SRC) $(UNIT_DEPS) -lcriterion
+	$(CXX) $(filter-out -fno-exceptions -fno-rtti,$(BASEFLAGS)) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(UNIT_BIN): $(UNIT_OBJ) $(UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_DEPS) -lcriterion $(PKG_LIBS) -ldl -lpthread
 
 # Small C helpers the shell tests run (one file each, no shared state).
 TEST_HELPERS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/diff/*.c test/host/*.c))

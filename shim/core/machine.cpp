@@ -1,9 +1,9 @@
 // Start-up scan of /sys/class/nvme (see machine.h).
-#include "machine.h"
+#include "shim/core/machine.h"
 
-#include "../../resolver/device.h"
-#include "../../resolver/prim.h"
-#include "../../resolver/text.h"
+#include "resolver/device.h"
+#include "prim/prim.h"
+#include "prim/text.h"
 
 namespace cmbmap::machine {
 namespace {

@@ -3,8 +3,8 @@
 // by CMBMAP_DEVICES). If none can, the mmap hook forwards without looking.
 #pragma once
 
-#include "../../resolver/resolve.h"
-#include "options.h"
+#include "resolver/resolve.h"
+#include "common/options.h"
 
 namespace cmbmap::machine {
 

@@ -1,5 +1,5 @@
 // Mapping-level policy (see policy.h).
-#include "policy.h"
+#include "shim/core/policy.h"
 
 #include <sys/mman.h>
 

@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "options.h"
+#include "common/options.h"
 
 namespace cmbmap::policy {
 

@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <sys/types.h>
 
-#include "../../resolver/resolve.h"
-#include "options.h"
+#include "resolver/resolve.h"
+#include "common/options.h"
 
 namespace cmbmap::serve {
 

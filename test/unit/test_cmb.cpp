@@ -1,7 +1,7 @@
 // CMB register decoding and the device verdict; sysfs reading from fixtures.
 #include <criterion/criterion.h>
 
-#include "../../resolver/cmb.h"
+#include "resolver/cmb.h"
 
 using namespace cmbmap;
 

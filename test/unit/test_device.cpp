@@ -6,7 +6,7 @@
 #include <cstring>
 #include <sys/sysmacros.h>
 
-#include "../../resolver/device.h"
+#include "resolver/device.h"
 
 using namespace cmbmap;
 

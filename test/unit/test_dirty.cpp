@@ -11,9 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../shim/core/dirty.h"
-#include "../../shim/core/stats.h"
-#include "../../shim/real.h"
+#include "shim/giveback/dirty.h"
+#include "common/stats.h"
+#include "shim/real.h"
 
 using namespace cmbmap;
 

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../shim/core/lease.h"
+#include "shim/giveback/lease.h"
 #include "cmbmap/cmbmap.h"
 
 using namespace cmbmap;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../../shim/core/options.h"
+#include "common/options.h"
 
 using namespace cmbmap;
 

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <linux/fiemap.h>
 
-#include "../../resolver/plan.h"
+#include "resolver/plan.h"
 
 using namespace cmbmap;
 

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <sys/mman.h>
 
-#include "../../shim/core/policy.h"
+#include "shim/core/policy.h"
 #include "cmbmap/cmbmap.h"
 
 using namespace cmbmap;

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "../../resolver/resolve.h"
-#include "../../shim/core/machine.h"
+#include "resolver/resolve.h"
+#include "shim/core/machine.h"
 
 using namespace cmbmap;
 

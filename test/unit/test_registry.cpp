@@ -1,8 +1,8 @@
 // The served-range registry: exact bookkeeping under partial unmaps.
 #include <criterion/criterion.h>
 
-#include "../../shim/core/registry.h"
-#include "../../shim/core/stats.h"
+#include "shim/tier/registry.h"
+#include "common/stats.h"
 
 using namespace cmbmap;
 

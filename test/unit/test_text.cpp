@@ -1,7 +1,7 @@
 // Number and size parsing used for sysfs values and CMBMAP_* options.
 #include <criterion/criterion.h>
 
-#include "../../resolver/text.h"
+#include "prim/text.h"
 
 using namespace cmbmap;
 

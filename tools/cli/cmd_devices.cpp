@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "../../resolver/device.h"
-#include "cli.h"
-#include "hidden_cmb.h"
-#include "target_json.h"
+#include "resolver/device.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/hidden_cmb.h"
+#include "tools/cli/target_json.h"
 
 namespace cmbmap::cli {
 namespace {

@@ -10,10 +10,10 @@
 #include <unistd.h>
 #include <vector>
 
-#include "../../resolver/resolve.h"
-#include "cli.h"
-#include "hidden_cmb.h"
-#include "target_json.h"
+#include "resolver/resolve.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/hidden_cmb.h"
+#include "tools/cli/target_json.h"
 
 namespace cmbmap::cli {
 namespace {

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../../shim/core/options.h"
-#include "cli.h"
+#include "common/options.h"
+#include "tools/cli/cli.h"
 
 namespace cmbmap::cli {
 

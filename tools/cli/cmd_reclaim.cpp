@@ -11,16 +11,15 @@
 #include <cstring>
 #include <string>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
 
-#include "../../resolver/text.h"
-#include "../../shim/core/reclaim_request.h"
-#include "cli.h"
-#include "json.h"
-#include "live_stats.h"
+#include "prim/text.h"
+#include "common/watcher_message.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/json.h"
+#include "tools/cli/live_stats.h"
 
 namespace cmbmap::cli {
 namespace {
@@ -79,15 +78,11 @@ struct Answer {
 Answer ask(const LiveStats& l, int slot, uint64_t bytes, bool all, const char* controller, unsigned timeout_s) {
   Answer a{l.s.pid, all ? held_on(l.s, controller) : bytes, 0, held_on(l.s, controller), ""};
   const long page = sysconf(_SC_PAGESIZE);
-  uint64_t pages = all ? reclaim_request::kAllPages : (bytes + page - 1) / page;
-  siginfo_t si{};
-  si.si_signo = (int)l.s.watcher_signal;
-  si.si_code = SI_QUEUE;
-  si.si_pid = getpid();
-  si.si_uid = getuid();
-  si.si_value.sival_ptr = (void*)(uintptr_t)reclaim_request::encode(slot, pages);
-  if (syscall(SYS_rt_tgsigqueueinfo, (pid_t)l.s.pid, (pid_t)l.s.watcher_tid, si.si_signo, &si) != 0) {
-    a.error = errno == EPERM ? "not permitted (another user's process)" : strerror(errno);
+  uint64_t pages = all ? watcher_message::kAllPages : (bytes + page - 1) / page;
+  const int sent = watcher_message::send((pid_t)l.s.pid, (pid_t)l.s.watcher_tid, (int)l.s.watcher_signal,
+                                         watcher_message::encode(slot, pages));
+  if (sent < 0) {
+    a.error = sent == -EPERM ? "not permitted (another user's process)" : strerror(-sent);
     return a;
   }
   const uint64_t deadline = now_ms() + timeout_s * 1000ull;

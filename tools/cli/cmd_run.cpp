@@ -9,7 +9,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tools/cli/cli.h"
 
 namespace cmbmap::cli {
 

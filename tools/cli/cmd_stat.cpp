@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "cli.h"
-#include "json.h"
-#include "live_stats.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/json.h"
+#include "tools/cli/live_stats.h"
 
 namespace cmbmap::cli {
 

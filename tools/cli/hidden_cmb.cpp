@@ -1,12 +1,12 @@
 // Finding a CMB the kernel did not register (see hidden_cmb.h).
-#include "hidden_cmb.h"
+#include "tools/cli/hidden_cmb.h"
 
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "../../resolver/cmb.h"
+#include "resolver/cmb.h"
 
 namespace cmbmap::cli {
 

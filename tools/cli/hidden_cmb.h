@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "../../resolver/types.h"
+#include "resolver/types.h"
 
 namespace cmbmap::cli {
 

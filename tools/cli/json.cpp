@@ -1,5 +1,5 @@
 // JSON writer (see json.h).
-#include "json.h"
+#include "tools/cli/json.h"
 
 #include <cstdio>
 

@@ -1,5 +1,5 @@
 // Reading running processes' statistics blocks (see live_stats.h).
-#include "live_stats.h"
+#include "tools/cli/live_stats.h"
 
 #include <cerrno>
 #include <csignal>
@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "../../shim/core/stats.h"
+#include "common/stats.h"
 
 namespace cmbmap::cli {
 namespace {

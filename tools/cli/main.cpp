@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "cli.h"
+#include "tools/cli/cli.h"
 #include "cmbmap/cmbmap.h"
 
 namespace cmbmap::cli {

@@ -1,5 +1,5 @@
 // Shared renderings of CMB, p2pmem and extent flags (see target_json.h).
-#include "target_json.h"
+#include "tools/cli/target_json.h"
 
 #include <linux/fiemap.h>
 

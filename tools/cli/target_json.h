@@ -2,8 +2,8 @@
 // `inspect`, so both commands name fields the same way.
 #pragma once
 
-#include "../../resolver/types.h"
-#include "json.h"
+#include "resolver/types.h"
+#include "tools/cli/json.h"
 
 namespace cmbmap::cli {
 

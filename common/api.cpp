@@ -1,0 +1,36 @@
+// The public C API of include/cmbmap/cmbmap.h: the one name table for enum
+// cmbmap_reason, the version, and a copy of this process's statistics.
+#include "cmbmap/cmbmap.h"
+#include "common/export.h"
+#include "common/stats.h"
+#include "prim/prim.h"
+
+namespace {
+constexpr const char* kNames[] = {
+    "ELIGIBLE",       "DISABLED",         "SETUID",        "TOO_SMALL",
+    "NOT_REGULAR",    "WRITABLE_SHARED",  "WRITABLE_PRIVATE", "EXECUTABLE", "NO_NVME", "MULTI_DEVICE",
+    "NO_CMB",         "CMB_NO_READ_DATA", "NO_P2PDMA",     "DEVICE_NOT_ALLOWED",
+    "HOLE",           "UNWRITTEN",        "DELALLOC",      "INLINE",
+    "SHARED",         "ENCODED",          "NOT_ALIGNED",   "EOF_TAIL",
+    "FIEMAP_FAILED",  "TOO_FRAGMENTED",   "UNKNOWN_EXTENT", "OPEN_FOR_WRITE",
+    "NO_PERMISSION",  "CMB_FULL",         "BUDGET",        "MAP_COUNT",
+    "FILL_FAILED",    "REMAPPED",         "LEASE_DENIED",  "LEASE_BROKEN",
+    "FILE_CHANGED",   "RECLAIMED",        "WRITE_LEASE_DENIED", "MAPPED_TWICE",
+};
+static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
+static_assert(CMBMAP_REASON_COUNT <= 40, "cmbmap_stats.fallback_by_reason too small");
+}  // namespace
+
+CMBMAP_EXPORT const char* cmbmap_reason_name(int reason) {
+  return reason >= 0 && reason < CMBMAP_REASON_COUNT ? kNames[reason] : "INVALID";
+}
+
+CMBMAP_EXPORT const char* cmbmap_version(void) { return CMBMAP_VERSION_STRING; }
+
+CMBMAP_EXPORT int cmbmap_get_stats(cmbmap_stats* out) {
+  if (!out) return -1;
+  *out = *cmbmap::stats::get();
+  out->magic = CMBMAP_STATS_MAGIC;
+  out->pid = (uint64_t)cmbmap::prim::pid();
+  return 0;
+}

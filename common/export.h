@@ -1,0 +1,6 @@
+// The one spelling of "exported from libcmbmap.so": the interposers and the
+// public C API (include/cmbmap/cmbmap.h). Everything else is hidden
+// (-fvisibility=hidden) and shim/libcmbmap.map lists exactly these names.
+#pragma once
+
+#define CMBMAP_EXPORT extern "C" __attribute__((visibility("default")))

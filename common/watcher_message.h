@@ -1,0 +1,32 @@
+// Messages to a process's watcher thread (shim/giveback/watcher.h): a
+// queued real-time signal (CMBMAP_SIGNAL) whose value says what is asked.
+// A `cmbmap reclaim` request carries the controller's statistics slot (plus
+// one; 0 means any controller) in the top byte, the pages wanted below it
+// (all ones: everything); two values name the library's own requests.
+// Shared by the library and the CLI.
+#pragma once
+
+#include <cstdint>
+#include <sys/types.h>
+
+namespace cmbmap::watcher_message {
+
+constexpr uint64_t kAllPages = (uint64_t{1} << 56) - 1;
+
+constexpr uint64_t encode(int slot, uint64_t pages) {
+  return (uint64_t)(slot + 1) << 56 | (pages < kAllPages ? pages : kAllPages);
+}
+// Not a reclaim: the library's own msync(MS_ASYNC) asking for a writeback
+// (slot 254 names no controller).
+constexpr uint64_t kWriteback = ~uint64_t{0};
+// Not a reclaim either: look at the clock again (a periodic writeback became due).
+constexpr uint64_t kWake = ~uint64_t{0} - 1;
+
+constexpr int slot(uint64_t v) { return (int)(v >> 56) - 1; }
+constexpr uint64_t pages(uint64_t v) { return v & kAllPages; }
+
+// Queues value to thread tid of process pid on signal sig, as sent by this
+// process (SI_QUEUE, our pid and uid): 0 or -errno, errno untouched.
+int send(pid_t pid, pid_t tid, int sig, uint64_t value);
+
+}  // namespace cmbmap::watcher_message

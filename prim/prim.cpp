@@ -1,0 +1,201 @@
+// Raw-syscall implementations of prim/prim.h (see there for the contract).
+#include "prim/prim.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace cmbmap::prim {
+
+__thread int t_inside __attribute__((tls_model("initial-exec")));
+
+namespace {
+
+// syscall() sets errno; callers of prim want -errno and an untouched errno.
+long raw(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  const int saved = errno;
+  long r = syscall(nr, a, b, c, d, e, f);
+  if (r == -1) r = -errno;
+  errno = saved;
+  return r;
+}
+
+}  // namespace
+
+// --- files -----------------------------------------------------------------
+int open_read(const char* path, int extra_flags) {
+  return (int)raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC | extra_flags);
+}
+int open_at(const char* path, int flags, mode_t mode) {
+  return (int)raw(SYS_openat, AT_FDCWD, (long)path, flags, mode);
+}
+int close_fd(int fd) { return (int)raw(SYS_close, fd); }
+long read_fd(int fd, void* buf, size_t len) { return raw(SYS_read, fd, (long)buf, (long)len); }
+long write_fd(int fd, const void* buf, size_t len) { return raw(SYS_write, fd, (long)buf, (long)len); }
+long pread_fd(int fd, void* buf, size_t len, uint64_t off) {
+  return raw(SYS_pread64, fd, (long)buf, (long)len, (long)off);
+}
+
+int pwrite_all(int fd, const void* buf, size_t len, uint64_t off) {
+  const auto* p = static_cast<const char*>(buf);
+  for (size_t done = 0; done < len;) {
+    long n = raw(SYS_pwrite64, fd, (long)(p + done), (long)(len - done), (long)(off + done));
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? (int)n : -EIO;
+    done += (size_t)n;
+  }
+  return 0;
+}
+
+int fstat_fd(int fd, struct stat* st) { return (int)raw(SYS_fstat, fd, (long)st); }
+int fstat_at(int dirfd, const char* path, struct stat* st) {
+  return (int)raw(SYS_newfstatat, dirfd, (long)path, (long)st, 0);
+}
+int fstatfs_fd(int fd, struct statfs* st) { return (int)raw(SYS_fstatfs, fd, (long)st); }
+int ftruncate_fd(int fd, off_t len) { return (int)raw(SYS_ftruncate, fd, (long)len); }
+int fdatasync_fd(int fd) { return (int)raw(SYS_fdatasync, fd); }
+int fadvise(int fd, uint64_t off, uint64_t len, int advice) {
+  return (int)raw(SYS_fadvise64, fd, (long)off, (long)len, advice);
+}
+int sync_range(int fd, uint64_t off, uint64_t len) {
+  return (int)raw(SYS_sync_file_range, fd, (long)off, (long)len,
+                  SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+int touch_mtime(int fd) {
+  timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+  return (int)raw(SYS_utimensat, fd, 0, (long)ts, 0);
+}
+int ioctl_fd(int fd, unsigned long req, void* arg) { return (int)raw(SYS_ioctl, fd, (long)req, (long)arg); }
+long fcntl_fd(int fd, int cmd, long arg) { return raw(SYS_fcntl, fd, cmd, arg); }
+
+long readlink_at(const char* path, char* buf, size_t len) {
+  if (len == 0) return -EINVAL;
+  long n = raw(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf, (long)(len - 1));
+  buf[n >= 0 ? n : 0] = '\0';
+  return n;
+}
+int mkdir_at(const char* path, mode_t mode) { return (int)raw(SYS_mkdirat, AT_FDCWD, (long)path, mode); }
+int unlink_at(const char* path) { return (int)raw(SYS_unlinkat, AT_FDCWD, (long)path, 0); }
+bool exists(const char* path) { return raw(SYS_faccessat, AT_FDCWD, (long)path, F_OK) == 0; }
+bool may_read_write(const char* path) { return raw(SYS_faccessat, AT_FDCWD, (long)path, R_OK | W_OK) == 0; }
+
+long read_text(const char* path, char* buf, size_t len) {
+  if (len == 0) return -EINVAL;
+  int fd = open_read(path);
+  if (fd < 0) return fd;
+  size_t got = 0;
+  while (got + 1 < len) {
+    long n = read_fd(fd, buf + got, len - 1 - got);
+    if (n < 0 && n != -EINTR) { close_fd(fd); return n; }
+    if (n == 0) break;
+    if (n > 0) got += (size_t)n;
+  }
+  buf[got] = '\0';
+  close_fd(fd);
+  return (long)got;
+}
+
+namespace {
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+}  // namespace
+
+int list_dir(const char* dir, bool (*fn)(const char*, void*), void* ctx) {
+  int fd = open_read(dir, O_DIRECTORY);
+  if (fd < 0) return fd;
+  alignas(8) char buf[2048];
+  for (;;) {
+    long n = raw(SYS_getdents64, fd, (long)buf, sizeof buf);
+    if (n <= 0) { close_fd(fd); return n < 0 ? (int)n : 0; }
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<linux_dirent64*>(buf + off);
+      off += d->d_reclen;
+      const char* nm = d->d_name;
+      if (nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) continue;
+      if (!fn(nm, ctx)) { close_fd(fd); return 0; }
+    }
+  }
+}
+
+int dup_above_floor(int fd) { return (int)raw(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kOwnFdFloor); }
+
+// --- memory ----------------------------------------------------------------
+void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* err) {
+  long r = raw(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
+  // The kernel's errors are the last page of the address space.
+  if ((unsigned long)r > -4096UL) {
+    if (err) *err = (int)-r;
+    return MAP_FAILED;
+  }
+  return (void*)r;
+}
+int unmap(void* addr, size_t len) { return (int)raw(SYS_munmap, (long)addr, (long)len); }
+int protect(void* addr, size_t len, int prot) { return (int)raw(SYS_mprotect, (long)addr, (long)len, prot); }
+
+size_t page_size() {
+  static size_t cached;  // racy but idempotent
+  if (!cached) cached = (size_t)sysconf(_SC_PAGESIZE);
+  return cached;
+}
+size_t page_round_up(size_t len) { return (len + page_size() - 1) / page_size() * page_size(); }
+bool page_aligned(const void* addr) { return ((uintptr_t)addr & (page_size() - 1)) == 0; }
+
+// --- threads and signals -----------------------------------------------------
+pid_t pid() { return (pid_t)raw(SYS_getpid); }
+pid_t tid() { return (pid_t)raw(SYS_gettid); }
+uid_t uid() { return (uid_t)raw(SYS_getuid); }
+void yield() { raw(SYS_sched_yield); }
+
+int signal_mask(int how, const uint64_t* set, uint64_t* old) {
+  return (int)raw(SYS_rt_sigprocmask, how, (long)set, (long)old, sizeof(uint64_t));
+}
+uint64_t block_all_signals() {
+  const uint64_t all = ~uint64_t{0};
+  uint64_t old = 0;
+  signal_mask(SIG_SETMASK, &all, &old);
+  return old;
+}
+void restore_mask(uint64_t old) { signal_mask(SIG_SETMASK, &old, nullptr); }
+
+int wait_signal(const sigset_t* set, siginfo_t* si, long timeout_ms) {
+  timespec t{timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
+  return (int)raw(SYS_rt_sigtimedwait, (long)set, (long)si, timeout_ms >= 0 ? (long)&t : 0, _NSIG / 8);
+}
+int queue_signal(pid_t p, pid_t t, int sig, siginfo_t* si) {
+  return (int)raw(SYS_rt_tgsigqueueinfo, p, t, sig, (long)si);
+}
+int kill_thread(pid_t p, pid_t t, int sig) { return (int)raw(SYS_tgkill, p, t, sig); }
+
+// --- time ------------------------------------------------------------------
+uint64_t monotonic_ns() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+// --- spin lock -------------------------------------------------------------
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+}  // namespace
+
+bool SpinLock::try_lock() { return !__atomic_exchange_n(&word_, 1, __ATOMIC_ACQUIRE); }
+void SpinLock::lock() {
+  while (__atomic_exchange_n(&word_, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(&word_, __ATOMIC_RELAXED)) cpu_relax();
+}
+void SpinLock::unlock() { __atomic_store_n(&word_, 0, __ATOMIC_RELEASE); }
+
+}  // namespace cmbmap::prim

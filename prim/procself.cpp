@@ -1,0 +1,119 @@
+// /proc/self questions (see procself.h).
+#include "prim/procself.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "prim/prim.h"
+#include "prim/text.h"
+
+namespace cmbmap::procself {
+namespace {
+
+uint64_t hex(const char*& p) {
+  uint64_t v = 0;
+  for (;; ++p) {
+    char c = *p;
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return v;
+    v = v * 16 + (uint64_t)d;
+  }
+}
+
+// "start-end perms offset major:minor inode [path]"
+bool parse_line(const char* p, Mapping* m) {
+  m->start = hex(p);
+  if (*p++ != '-') return false;
+  m->end = hex(p);
+  if (*p++ != ' ' || !p[0] || !p[1] || !p[2] || !p[3]) return false;
+  m->write = p[1] == 'w';
+  m->shared = p[3] == 's';
+  p += 4;
+  if (*p++ != ' ') return false;
+  hex(p);  // offset
+  if (*p++ != ' ') return false;
+  uint64_t major = hex(p);
+  if (*p++ != ':') return false;
+  uint64_t minor = hex(p);
+  if (*p++ != ' ') return false;
+  uint64_t ino = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) ino = ino * 10 + (uint64_t)(*p - '0');
+  m->dev = makedev(major, minor);
+  m->ino = (ino_t)ino;
+  return true;
+}
+
+}  // namespace
+
+bool for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
+  int fd = prim::open_read("/proc/self/maps");
+  if (fd < 0) return false;
+  char buf[4096], line[128];
+  size_t n = 0;
+  bool more = true;
+  for (long got; more && (got = prim::read_fd(fd, buf, sizeof buf)) > 0;) {
+    for (long i = 0; i < got && more; ++i) {
+      if (buf[i] != '\n') {
+        if (n + 1 < sizeof line) line[n++] = buf[i];  // the path may be cut: not needed
+        continue;
+      }
+      line[n] = '\0';
+      n = 0;
+      Mapping m;
+      if (parse_line(line, &m)) more = fn(m, ctx);
+    }
+  }
+  prim::close_fd(fd);
+  return true;
+}
+
+bool mapped_elsewhere(dev_t dev, ino_t ino, uintptr_t start, size_t len, bool writable_only) {
+  struct Want { dev_t dev; ino_t ino; uintptr_t lo, hi; bool writable_only, found; } w{dev, ino, start, start + len, writable_only, false};
+  for_each_mapping(
+      [](const Mapping& m, void* c) {
+        auto* w = static_cast<Want*>(c);
+        const bool outside = m.end <= w->lo || m.start >= w->hi;
+        if (outside && m.dev == w->dev && m.ino == w->ino && (!w->writable_only || (m.write && m.shared)))
+          w->found = true;
+        return !w->found;
+      },
+      &w);
+  return w.found;
+}
+
+size_t map_count() {
+  int fd = prim::open_read("/proc/self/maps");
+  if (fd < 0) return 0;
+  char buf[4096];
+  size_t lines = 0;
+  for (long n; (n = prim::read_fd(fd, buf, sizeof buf)) > 0;)
+    for (long i = 0; i < n; ++i) lines += buf[i] == '\n';
+  prim::close_fd(fd);
+  return lines;
+}
+
+size_t max_map_count() {
+  static size_t cached;
+  if (!cached) {
+    char buf[32];
+    uint64_t v = 65530;  // the kernel default
+    if (prim::read_text("/proc/sys/vm/max_map_count", buf, sizeof buf) > 0) text::parse_u64(buf, &v);
+    cached = (size_t)v;
+  }
+  return cached;
+}
+
+void proc_fd_path(int fd, char* out) {
+  static const char kPrefix[] = "/proc/self/fd/";
+  size_t n = 0;
+  for (; kPrefix[n]; ++n) out[n] = kPrefix[n];
+  char tmp[12];
+  int k = 0;
+  for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
+  while (k) out[n++] = tmp[--k];
+  out[n] = '\0';
+}
+
+}  // namespace cmbmap::procself

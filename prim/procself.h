@@ -1,0 +1,36 @@
+// Questions about this process answered from /proc/self (and /proc/sys)
+// with raw syscalls and no heap: its mappings, how many there are, the
+// limit on them, the /proc path of an fd.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace cmbmap::procself {
+
+// One line of /proc/self/maps.
+struct Mapping {
+  uintptr_t start, end;
+  bool write, shared;
+  dev_t dev;
+  ino_t ino;
+};
+// Calls fn for each mapping of this process until it returns false; false
+// if /proc/self/maps could not be read.
+bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
+// True if this process maps (dev, ino) outside [start, start+len) (only
+// writable MAP_SHARED mappings with writable_only: stores through them
+// change the file without a system call).
+bool mapped_elsewhere(dev_t dev, ino_t ino, uintptr_t start, size_t len, bool writable_only);
+
+// Number of mappings (lines of /proc/self/maps), or 0 if unknown.
+size_t map_count();
+
+// vm.max_map_count, read once.
+size_t max_map_count();
+
+// "/proc/self/fd/N" into out (32 bytes are enough): reopening or naming fd.
+void proc_fd_path(int fd, char* out);
+
+}  // namespace cmbmap::procself

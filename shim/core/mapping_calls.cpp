@@ -1,0 +1,174 @@
+// The mapping calls on served ranges: munmap, mremap, mprotect, madvise, an
+// anonymous MAP_FIXED over them. The kernel decides first wherever it can
+// (alignment, lengths, errors): only a call that succeeds changes what
+// cmbmap serves, and where the kernel could not keep a call's meaning on
+// device memory the range is given back to file pages before the call.
+#include <sys/mman.h>
+
+#include "cmbmap/cmbmap.h"
+#include "common/log.h"
+#include "prim/prim.h"
+#include "prim/procself.h"
+#include "shim/core/core.h"
+#include "shim/core/internal.h"
+#include "shim/core/policy.h"
+#include "shim/giveback/changes.h"
+#include "shim/giveback/commit.h"
+#include "shim/giveback/dirty.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/revoke.h"
+#include "shim/giveback/writeback.h"
+#include "shim/real.h"
+#include "shim/tier/registry.h"
+#include "shim/tier/served_lock.h"
+
+namespace cmbmap::core {
+
+int unmap(void* addr, size_t len) {
+  // The kernel decides first (alignment, length): only a successful munmap
+  // changes what cmbmap serves.
+  served_lock::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  write_back_before_replacing(addr, len);
+  int r = real::munmap(addr, len);
+  if (r != 0) {
+    replacing_failed(addr, len);
+    return r;
+  }
+  size_t gone = revoke::forget(addr, len);
+  log::Line(LogLevel::Debug).s("munmap ").x((uintptr_t)addr).s(" length ").u(len).s(": ")
+      .size(gone).s(" of CMB released").emit();
+  return 0;
+}
+
+void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  served_lock::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  write_back_before_replacing(addr, len);
+  void* r = real::mmap(addr, len, prot, flags, fd, off);
+  if (r != MAP_FAILED) revoke::forget(r, len);
+  else replacing_failed(addr, len);
+  return r;
+}
+
+void write_back_before_replacing(void* addr, size_t len) {
+  if (prim::page_aligned(addr) && dirty::tracks((uintptr_t)addr, len))
+    commit::range(addr, prim::page_round_up(len), writeback::Mode::Freeze);
+}
+
+void replacing_failed(void* addr, size_t len) {
+  if (prim::page_aligned(addr)) dirty::thaw((uintptr_t)addr, (uintptr_t)addr + prim::page_round_up(len));
+}
+
+namespace {
+
+// Shrinking in place: the kernel drops the tail; keep the registry exact.
+void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
+  const size_t keep = prim::page_round_up(new_len), was = prim::page_round_up(old_len);
+  dirty::SignalsBlocked quiet(dirty::any());
+  if (keep < was) write_back_before_replacing((char*)old + keep, was - keep);
+  void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+  if (r == MAP_FAILED && keep < was) replacing_failed((char*)old + keep, was - keep);
+  if (r != MAP_FAILED && keep < was) revoke::forget((char*)old + keep, was - keep);
+  return r;
+}
+
+// Growing or moving: the range returns to the page cache first, so the
+// kernel grows or moves an ordinary file mapping; then the whole new
+// mapping is planned and served like a new one. A fixed destination over
+// served ranges replaces them.
+void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
+  const bool over = (flags & MREMAP_FIXED) && registry::overlaps((uintptr_t)new_addr, new_len);
+  registry::Range like;
+  int fd = -1;
+  uint64_t file_off = 0;
+  if (registry::collect((uintptr_t)old, old_len, &like, 1) == 1) {
+    fd = prim::dup_above_floor(like.fd);
+    file_off = like.file_offset - (like.start - (uintptr_t)old);
+    revoke::range(old, old_len, CMBMAP_REMAPPED);
+  }
+  void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+  if (r != MAP_FAILED && over) revoke::forget(r, new_len);
+  if (r != MAP_FAILED && fd >= 0 && !(flags & MREMAP_DONTUNMAP))
+    serve_existing(r, new_len, like.prot, like.flags, fd, (off_t)file_off);
+  if (fd >= 0) prim::close_fd(fd);
+  return r;
+}
+
+}  // namespace
+
+void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
+  if (!prim::page_aligned(old)) return real::mremap(old, old_len, new_len, flags, new_addr);
+  served_lock::Hold hold;
+  if (new_len <= old_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)))
+    return remap_shrinking(old, old_len, new_len, flags, new_addr);
+  return remap_moving(old, old_len, new_len, flags, new_addr);
+}
+
+int protect(void* addr, size_t len, int prot) {
+  if (!prim::page_aligned(addr)) return real::mprotect(addr, len, prot);
+  served_lock::Hold hold;
+  // Write-protection is how stores are tracked there: a writable served
+  // range goes back to file pages, whose protection the kernel keeps.
+  if (dirty::tracks((uintptr_t)addr, len)) {
+    revoke::range(addr, len, CMBMAP_REMAPPED);
+    return real::mprotect(addr, len, prot);
+  }
+  if (prot & PROT_WRITE) {
+    // A shared range made writable: its stores change the file, so every
+    // other served range of that file goes back too.
+    const uintptr_t lo = (uintptr_t)addr;
+    registry::for_each_batch(lo, lo + prim::page_round_up(len), [](const registry::Range* r, size_t n) {
+      for (size_t i = 0; i < n; ++i)
+        if ((r[i].flags & MAP_TYPE) == MAP_SHARED) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
+      return true;
+    });
+  }
+  if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
+    // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
+    // the file mapping answers exactly as it would without cmbmap.
+    revoke::range(addr, len, CMBMAP_REMAPPED);
+    return real::mprotect(addr, len, prot);
+  }
+  int r = real::mprotect(addr, len, prot);
+  if (r == 0) {
+    registry::set_prot((uintptr_t)addr, len, prot);
+    registry::touch((uintptr_t)addr, len);
+  }
+  return r;
+}
+
+void protect_other(void* addr, size_t len, int prot) {
+  if (!(prot & PROT_WRITE)) return;
+  // A mapping made writable lets stores change a file with no call at all.
+  changes::happened();
+  if (registry::empty() || !lease::any_write_lease()) return;
+  // A shared mapping of a file cmbmap serves under a write lease becomes
+  // writable: stores through it would change the file behind the lease.
+  struct Hit { uintptr_t lo, hi; dev_t dev[8]; ino_t ino[8]; size_t n; } h{(uintptr_t)addr, (uintptr_t)addr + len, {}, {}, 0};
+  prim::KeepErrno keep;
+  procself::for_each_mapping(
+      [](const procself::Mapping& m, void* c) {
+        auto* h = static_cast<Hit*>(c);
+        if (m.shared && m.start < h->hi && h->lo < m.end && h->n < 8) {
+          h->dev[h->n] = m.dev;
+          h->ino[h->n++] = m.ino;
+        }
+        return true;
+      },
+      &h);
+  served_lock::Hold hold;
+  for (size_t i = 0; i < h.n; ++i)
+    if (lease::is_write_leased(h.dev[i], h.ino[i])) revoke::file(h.dev[i], h.ino[i], CMBMAP_FILE_CHANGED);
+}
+
+int advise(void* addr, size_t len, int advice) {
+  // Dropped CMB pages have nothing to fault back in from: give the range
+  // back so the next read sees the file's bytes.
+  if (prim::page_aligned(addr) && policy::advice_needs_revoke(advice)) revoke::range(addr, len, CMBMAP_REMAPPED);
+  // WILLNEED and the like say the range is in use: keep it longest.
+  else registry::touch((uintptr_t)addr, len);
+  return real::madvise(addr, len, advice);
+}
+
+}  // namespace cmbmap::core

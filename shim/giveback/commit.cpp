@@ -1,0 +1,64 @@
+// Committing stores (see commit.h).
+#include "shim/giveback/commit.h"
+
+#include "cmbmap/cmbmap.h"
+#include "prim/prim.h"
+#include "shim/giveback/dirty.h"
+#include "shim/giveback/revoke.h"
+#include "shim/tier/registry.h"
+#include "shim/tier/served_lock.h"
+
+namespace cmbmap::commit {
+namespace {
+
+uint64_t g_next_ms;  // when the periodic writeback is next due (watcher only)
+
+// Writes back each piece of one batch; gives back those whose blocks moved.
+void batch(const registry::Range* r, size_t n, writeback::Mode mode, writeback::Outcome* total) {
+  for (size_t i = 0; i < n; ++i) {
+    writeback::Outcome o = writeback::piece(r[i], mode);
+    if (o.moved) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_FILE_CHANGED);
+    total->bytes += o.bytes;
+    total->moved |= o.moved;
+    if (o.err && !total->err) total->err = o.err;
+  }
+}
+
+}  // namespace
+
+writeback::Outcome range(const void* addr, size_t len, writeback::Mode mode) {
+  writeback::Outcome total{};
+  if (!dirty::any()) return total;
+  served_lock::Hold hold;
+  registry::for_each_batch((uintptr_t)addr, (uintptr_t)addr + len, [&](const registry::Range* r, size_t n) {
+    batch(r, n, mode, &total);
+    return true;
+  });
+  return total;
+}
+
+writeback::Outcome file(dev_t dev, ino_t ino, writeback::Mode mode) {
+  writeback::Outcome total{};
+  if (!dirty::any()) return total;
+  served_lock::Hold hold;
+  registry::for_each_batch_of_file(dev, ino, [&](const registry::Range* r, size_t n) {
+    batch(r, n, mode, &total);
+    return true;
+  });
+  return total;
+}
+
+writeback::Outcome all(writeback::Mode mode) { return range(nullptr, UINTPTR_MAX, mode); }
+
+long periodic(uint64_t every_ms) {
+  if (!every_ms || !dirty::any()) return -1;
+  const uint64_t now = prim::monotonic_ns() / 1000000u;
+  if (!g_next_ms) g_next_ms = now + every_ms;
+  if (now >= g_next_ms) {
+    all(writeback::Mode::Current);
+    g_next_ms = now + every_ms;
+  }
+  return (long)(g_next_ms - now);
+}
+
+}  // namespace cmbmap::commit

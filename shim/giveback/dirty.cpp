@@ -1,0 +1,329 @@
+// Dirty-page tracking and the SIGSEGV handler (see dirty.h).
+#include "shim/giveback/dirty.h"
+
+#include <cerrno>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "prim/prim.h"
+#include "shim/real.h"
+#include "common/stats.h"
+
+namespace cmbmap::dirty {
+namespace {
+
+// One byte per page. Frozen pages wait for their range to be replaced;
+// kFrozenDirty ones still have to be written before that.
+enum : uint8_t { kUntracked = 0, kClean = 1, kDirty = 2, kFrozen = 3, kFrozenDirty = 4 };
+
+struct Region {
+  uintptr_t start, end;  // 0, 0: free slot
+  int prot;              // the program's
+  uint8_t* state;        // anonymous mapping, one byte per page
+  size_t state_bytes;    // its length
+  size_t live;           // pages not kUntracked
+};
+
+constexpr size_t kRegions = 128;
+Region g_regions[kRegions];
+size_t g_count;          // regions in use (read without the lock by any())
+prim::SpinLock g_lock;   // taken by the handler: every other holder blocks signals
+size_t g_page;           // set before the first region exists
+
+struct sigaction g_program;  // the program's SIGSEGV disposition
+bool g_installed;
+
+// The lock from ordinary code: signals blocked, so no handler on this
+// thread can spin on a lock its own thread holds.
+struct Locked {
+  uint64_t mask;
+  Locked() : mask(prim::block_all_signals()) { g_lock.lock(); }
+  ~Locked() {
+    g_lock.unlock();
+    prim::restore_mask(mask);
+  }
+};
+
+Region* find(uintptr_t a) {
+  for (Region& r : g_regions)
+    if (r.start <= a && a < r.end) return &r;
+  return nullptr;
+}
+
+int protect(uintptr_t start, uintptr_t end, int prot) { return prim::protect((void*)start, end - start, prot); }
+
+// Calls fn(region, first page, last page + 1) for each region's part of [lo, hi).
+template <typename Fn>
+void each_part(uintptr_t lo, uintptr_t hi, Fn fn) {
+  for (Region& r : g_regions) {
+    if (r.end <= lo || r.start >= hi || r.start == r.end) continue;
+    const uintptr_t a = lo > r.start ? lo : r.start, b = hi < r.end ? hi : r.end;
+    fn(r, (a - r.start) / g_page, (b - r.start + g_page - 1) / g_page);
+  }
+}
+
+// Write-protects pages [k, e) of r; failing that (each mprotect splits the
+// mapping, and the process may be at vm.max_map_count), the whole tracked
+// run around them, which merges the pieces.
+bool write_protect(Region& r, size_t k, size_t e) {
+  if (protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0) return true;
+  const size_t n = (r.end - r.start) / g_page;
+  while (k > 0 && r.state[k - 1] != kUntracked) --k;
+  while (e < n && r.state[e] != kUntracked) ++e;
+  return protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0;
+}
+
+// Sets pages [i, j) of r that are in state from to state to, changing the
+// protection of each run to prot (-1: leave it; PROT_READ: write_protect).
+void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
+  for (size_t k = i; k < j;) {
+    if (r.state[k] != from) { ++k; continue; }
+    size_t e = k;
+    while (e < j && r.state[e] == from) r.state[e++] = to;
+    if (prot == PROT_READ) write_protect(r, k, e);
+    else if (prot >= 0) protect(r.start + k * g_page, r.start + e * g_page, prot);
+    k = e;
+  }
+}
+
+// Pages [i, j) of r that are clean or dirty: dirty and writable, a run at a
+// time (a clean page next to a dirty one joins its run: fewer splits).
+void open_pages(Region& r, size_t i, size_t j) {
+  convert(r, i, j, kClean, kDirty, -1);
+  convert(r, i, j, kDirty, kDirty, r.prot);
+}
+
+void free_region(Region& r) {
+  prim::unmap(r.state, r.state_bytes);
+  r = Region{};
+  __atomic_fetch_sub(&g_count, 1, __ATOMIC_RELEASE);
+}
+
+// The program's disposition for a fault that is not cmbmap's.
+void chain(int sig, siginfo_t* si, void* uc) {
+  g_lock.lock();
+  struct sigaction p = g_program;
+  if (p.sa_flags & SA_RESETHAND) {
+    g_program.sa_handler = SIG_DFL;
+    g_program.sa_flags = 0;
+  }
+  g_lock.unlock();
+  const bool sent = si->si_code <= 0;  // kill(), sigqueue(): not a fault
+  if (!(p.sa_flags & SA_SIGINFO) && (p.sa_handler == SIG_DFL || p.sa_handler == SIG_IGN)) {
+    if (p.sa_handler == SIG_IGN && sent) return;
+    // The default action: with it back in place, the faulting access runs
+    // again and the kernel ends the process as it would have (a sent
+    // signal is sent again; it is blocked until this handler returns).
+    struct sigaction d{};
+    d.sa_handler = SIG_DFL;
+    real::sigaction(sig, &d, nullptr);
+    if (sent) prim::kill_thread(prim::pid(), prim::tid(), sig);
+    return;
+  }
+  uint64_t old = 0, mask;
+  __builtin_memcpy(&mask, &p.sa_mask, sizeof mask);
+  prim::signal_mask(SIG_BLOCK, &mask, &old);
+  if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
+  else p.sa_handler(sig);
+  prim::restore_mask(old);
+}
+
+void on_fault(int sig, siginfo_t* si, void* uc) {
+  const int saved = errno;
+  const uintptr_t a = (uintptr_t)si->si_addr;
+  if (si->si_code == SEGV_ACCERR && __atomic_load_n(&g_count, __ATOMIC_ACQUIRE)) {
+    for (;;) {
+      g_lock.lock();
+      Region* r = find(a);
+      const size_t i = r ? (a - r->start) / g_page : 0;
+      const uint8_t s = r ? r->state[i] : (uint8_t)kUntracked;
+      if (s == kClean || s == kDirty) {
+        // Dirty before writable: a writeback never misses a store.
+        r->state[i] = kDirty;
+        const uintptr_t page = r->start + i * g_page;
+        // No room to split off one page: the whole region, coarser but right.
+        if (protect(page, page + g_page, r->prot) != 0) open_pages(*r, 0, (r->end - r->start) / g_page);
+        g_lock.unlock();
+        if (s == kClean) __atomic_fetch_add(&stats::get()->dirty_faults, 1, __ATOMIC_RELAXED);
+        errno = saved;
+        return;
+      }
+      g_lock.unlock();
+      if (s != kFrozen && s != kFrozenDirty) break;
+      prim::yield();  // the range is being replaced: retry after
+    }
+  }
+  chain(sig, si, uc);
+  errno = saved;
+}
+
+bool install() {
+  if (g_installed) return true;
+  struct sigaction sa{};
+  sa.sa_sigaction = on_fault;
+  // On the alternate stack where the program has one: its stack-overflow
+  // faults reach its own handler there.
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  {
+    Locked l;
+    if (real::sigaction(SIGSEGV, &sa, &g_program) != 0) return false;
+    __atomic_store_n(&g_installed, true, __ATOMIC_RELEASE);
+  }
+  // From now on SIGSEGV must never be blocked where a store may fault (the
+  // interposers keep it out of new masks): the handlers already installed,
+  // and this thread.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction cur{};
+    if (sig == SIGSEGV || sig == SIGKILL || sig == SIGSTOP || real::sigaction(sig, nullptr, &cur) != 0) continue;
+    if (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN || !sigismember(&cur.sa_mask, SIGSEGV)) continue;
+    sigdelset(&cur.sa_mask, SIGSEGV);
+    real::sigaction(sig, &cur, nullptr);
+  }
+  const uint64_t segv = uint64_t{1} << (SIGSEGV - 1);
+  prim::signal_mask(SIG_UNBLOCK, &segv, nullptr);
+  return true;
+}
+
+}  // namespace
+
+void prepare_ptes(void* start, size_t len) {
+  const size_t page = prim::page_size();
+  for (size_t at = 0; at < len; at += page) {
+    auto* b = static_cast<volatile uint8_t*>(start) + at;
+    *b = *b;
+  }
+}
+
+bool track(uintptr_t start, uintptr_t end, int prot) {
+  if (!install()) return false;
+  if (!g_page) g_page = prim::page_size();
+  const size_t pages = (end - start) / g_page;
+  const size_t bytes = (pages + g_page - 1) / g_page * g_page;
+  void* m = prim::map(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return false;
+  auto* state = static_cast<uint8_t*>(m);
+  for (size_t i = 0; i < pages; ++i) state[i] = kClean;
+  Locked l;
+  for (Region& r : g_regions) {
+    if (r.start != r.end) continue;
+    r = Region{start, end, prot, state, bytes, pages};
+    __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
+    return true;
+  }
+  prim::unmap(m, bytes);
+  return false;
+}
+
+bool any() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) != 0; }
+
+bool tracks(uintptr_t start, size_t len) {
+  if (!any()) return false;
+  Locked l;
+  bool found = false;
+  each_part(start, start + len, [&](Region& r, size_t i, size_t j) {
+    for (size_t k = i; k < j && !found; ++k) found = r.state[k] != kUntracked;
+  });
+  return found;
+}
+
+size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
+  if (!any()) return 0;
+  Locked l;
+  size_t n = 0;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    if (freeze) {
+      convert(r, i, j, kClean, kFrozen, -1);
+      convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
+    }
+    const uint8_t want = freeze ? kFrozenDirty : kDirty;
+    const uint8_t next = freeze ? kFrozen : kClean;
+    for (size_t k = i; k < j && n < cap;) {
+      if (r.state[k] != want) { ++k; continue; }
+      size_t e = k;
+      while (e < j && r.state[e] == want) ++e;
+      // Read-only before the bytes are read: a later store faults and
+      // dirties the page again rather than slipping past this writeback.
+      // Pages that cannot be write-protected are written and stay dirty.
+      if (freeze || write_protect(r, k, e))
+        for (size_t x = k; x < e; ++x) r.state[x] = next;
+      out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
+      k = e;
+    }
+  });
+  return n;
+}
+
+void thaw(uintptr_t lo, uintptr_t hi) {
+  if (!any()) return;
+  Locked l;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    convert(r, i, j, kFrozen, kClean, -1);
+    convert(r, i, j, kFrozenDirty, kDirty, -1);  // read-only: the next store re-opens it
+  });
+}
+
+void redirty(uintptr_t lo, uintptr_t hi) {
+  if (!any()) return;
+  Locked l;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    convert(r, i, j, kClean, kDirty, -1);
+    convert(r, i, j, kFrozen, kFrozenDirty, -1);
+  });
+}
+
+void untrack(uintptr_t lo, uintptr_t hi) {
+  if (!any()) return;
+  Locked l;
+  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+    for (size_t k = i; k < j; ++k)
+      if (r.state[k] != kUntracked) {
+        r.state[k] = kUntracked;
+        --r.live;
+      }
+    if (r.live == 0) free_region(r);
+  });
+}
+
+void prepare_store(const void* p, size_t len) {
+  if (!any() || len == 0) return;
+  const uintptr_t lo = (uintptr_t)p, hi = lo + len;
+  for (;;) {
+    bool frozen = false;
+    {
+      Locked l;
+      each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+        for (size_t k = i; k < j; ++k) frozen |= r.state[k] == kFrozen || r.state[k] == kFrozenDirty;
+        if (!frozen) open_pages(r, i, j);
+      });
+    }
+    if (!frozen) return;
+    prim::yield();
+  }
+}
+
+bool installed() { return __atomic_load_n(&g_installed, __ATOMIC_ACQUIRE); }
+
+int program_sigaction(const struct sigaction* act, struct sigaction* old) {
+  Locked l;
+  if (old) *old = g_program;
+  if (act) g_program = *act;
+  return 0;
+}
+
+SignalsBlocked::SignalsBlocked(bool when) : on_(when), old_(when ? prim::block_all_signals() : 0) {}
+void SignalsBlocked::end() {
+  if (on_) prim::restore_mask(old_);
+  on_ = false;
+}
+
+void after_fork_child() {
+  // The parent gave back its writable ranges before forking; whatever is
+  // left here is not the child's to track.
+  for (Region& r : g_regions)
+    if (r.start != r.end) free_region(r);
+  g_lock.reset();
+}
+
+}  // namespace cmbmap::dirty

@@ -1,0 +1,300 @@
+// File leases (see lease.h). A small fixed table, one entry per leased
+// file; prim's raw syscalls only (runs inside mmap and in the watcher thread).
+#include "shim/giveback/lease.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cmbmap/cmbmap.h"
+#include "common/log.h"
+#include "prim/prim.h"
+#include "prim/procself.h"
+#include "shim/tier/registry.h"
+#include "common/stats.h"
+
+namespace cmbmap::lease {
+namespace {
+
+struct Entry {
+  bool used;
+  dev_t dev;
+  ino_t ino;
+  int fd;               // cmbmap's fd the lease was set on
+  bool write;           // F_WRLCK on the program's open file, else F_RDLCK on a private one
+  int busy;             // serves in progress
+  f_owner_ex old_owner; // the program's open file: its owner and signal, restored on release
+  int old_sig;
+};
+
+constexpr size_t kMax = 256;
+Entry g_leases[kMax];
+
+// fds opened read-write by this image (see note_open); higher ones never qualify.
+constexpr unsigned kTrackedFds = 1 << 16;
+uint64_t g_own_rw[kTrackedFds / 64];
+bool g_refuse;
+struct FileId { dev_t dev; ino_t ino; };
+FileId g_no_write[32];  // never_write_lease; the oldest is forgotten when full
+unsigned g_no_write_next;
+size_t g_held;  // entries in use (read without the lock by the close hook)
+
+long fcntl3(int fd, int cmd, long arg) { return prim::fcntl_fd(fd, cmd, arg); }
+
+Entry* find(dev_t dev, ino_t ino) {
+  for (Entry& e : g_leases)
+    if (e.used && e.dev == dev && e.ino == ino) return &e;
+  return nullptr;
+}
+
+Entry* free_slot() {
+  for (Entry& e : g_leases)
+    if (!e.used) return &e;
+  return nullptr;
+}
+
+// Moves fd out of the program's way (>= kOwnFdFloor); closes the original.
+// The new fd or -errno.
+int above_floor(int fd) {
+  int moved = prim::dup_above_floor(fd);
+  prim::close_fd(fd);
+  return moved;
+}
+
+// Breaks go to the watcher thread only. The owner must be set before the
+// lease: F_SETLEASE makes the whole process the owner unless one is set.
+bool direct_breaks(int fd, int signal, pid_t tid) {
+  f_owner_ex owner{F_OWNER_TID, tid};
+  return fcntl3(fd, F_SETSIG, signal) == 0 && fcntl3(fd, F_SETOWN_EX, (long)&owner) == 0;
+}
+
+// Gives the program's open file back the owner and signal it had set.
+void restore_owner(int fd, const Entry& e) {
+  fcntl3(fd, F_SETOWN_EX, (long)&e.old_owner);
+  fcntl3(fd, F_SETSIG, e.old_sig);
+}
+
+void log_denied(int prog_fd, int err, bool write) {
+  log::Line l(LogLevel::Info);
+  l.s(write ? "write" : "read").s(" lease on fd ").i(prog_fd).s(" denied (errno ").i(err).s("): ");
+  if (err == EAGAIN || err == EBUSY)
+    l.s(write ? "the file has other opens" : "the file is open for writing");
+  else if (err == EACCES || err == EPERM)
+    l.s("only the file's owner (or CAP_LEASE) may take a lease");
+  else
+    l.s("the filesystem or kernel refuses leases");
+  l.emit();
+}
+
+bool take_read(int prog_fd, int signal, pid_t tid, Entry* e) {
+  char path[32];
+  procself::proc_fd_path(prog_fd, path);
+  int fd = prim::open_read(path, O_DIRECT);
+  if (fd == -EINVAL) fd = prim::open_read(path);
+  if (fd >= 0) fd = above_floor(fd);
+  if (fd < 0) { log_denied(prog_fd, -fd, false); return false; }
+  long err = direct_breaks(fd, signal, tid) ? fcntl3(fd, F_SETLEASE, F_RDLCK) : -EINVAL;
+  if (err != 0) {
+    log_denied(prog_fd, (int)-err, false);
+    prim::close_fd(fd);
+    return false;
+  }
+  e->fd = fd;
+  e->write = false;
+  return true;
+}
+
+bool own_open(int fd) {
+  return fd >= 0 && (unsigned)fd < kTrackedFds &&
+         (__atomic_load_n(&g_own_rw[(unsigned)fd / 64], __ATOMIC_RELAXED) >> ((unsigned)fd % 64) & 1);
+}
+
+bool stdio_written(dev_t dev, ino_t ino) {
+  for (const FileId& f : g_no_write)
+    if (f.ino && f.dev == dev && f.ino == ino) return true;
+  return false;
+}
+
+bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry* e) {
+  if (stdio_written(dev, ino)) {
+    log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
+        .s(" not taken: the file is written through stdio here, which no hook sees").emit();
+    return false;
+  }
+  if (!own_open(prog_fd)) {
+    log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
+        .s(" not taken: the open file was not opened here since the last fork or spawn, so "
+           "another process may share it").emit();
+    return false;
+  }
+  int fd = prim::dup_above_floor(prog_fd);
+  if (fd < 0) { log_denied(prog_fd, -fd, true); return false; }
+  // The open file is the program's: keep what it had set.
+  e->old_owner = f_owner_ex{F_OWNER_PID, 0};
+  fcntl3(fd, F_GETOWN_EX, (long)&e->old_owner);
+  e->old_sig = (int)fcntl3(fd, F_GETSIG, 0);
+  long err = direct_breaks(fd, signal, tid) ? fcntl3(fd, F_SETLEASE, F_WRLCK) : -EINVAL;
+  if (err != 0) {
+    restore_owner(fd, *e);
+    log_denied(prog_fd, (int)-err, true);
+    prim::close_fd(fd);
+    return false;
+  }
+  e->fd = fd;
+  e->write = true;
+  return true;
+}
+
+void drop(Entry* e) {
+  fcntl3(e->fd, F_SETLEASE, F_UNLCK);
+  if (e->write) restore_owner(e->fd, *e);
+  prim::close_fd(e->fd);
+  e->used = false;
+  __atomic_fetch_sub(&g_held, 1, __ATOMIC_RELAXED);
+  stats::add(&cmbmap_stats::leases_held, (uint64_t)-1);
+}
+
+}  // namespace
+
+Grant acquire(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
+  Grant g{CMBMAP_LEASE_DENIED, -1, false};
+  Entry* e = find(dev, ino);
+  if (!e && tid > 0 && !g_refuse && (e = free_slot())) {
+    long mode = fcntl3(prog_fd, F_GETFL, 0);
+    *e = Entry{};
+    bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, dev, ino, signal, tid, e)
+                                                          : take_read(prog_fd, signal, tid, e));
+    if (ok) {
+      e->used = true;
+      __atomic_fetch_add(&g_held, 1, __ATOMIC_RELAXED);
+      e->dev = dev;
+      e->ino = ino;
+      stats::add(&cmbmap_stats::leases_taken, 1);
+      stats::add(&cmbmap_stats::leases_held, 1);
+      log::Line(LogLevel::Debug).s(e->write ? "write" : "read").s(" lease taken on fd ").i(e->fd).emit();
+    } else {
+      e = nullptr;
+    }
+  }
+  if (e) {
+    ++e->busy;
+    g = Grant{CMBMAP_ELIGIBLE, e->write ? -1 : e->fd, e->write};
+  }
+  return g;
+}
+
+void settle(dev_t dev, ino_t ino) {
+  if (Entry* e = find(dev, ino)) {
+    if (e->busy > 0) --e->busy;
+    release_if_unused(dev, ino);
+  }
+}
+
+void release_if_unused(dev_t dev, ino_t ino) {
+  Entry* e = find(dev, ino);
+  if (e && e->busy == 0 && !registry::has_file(dev, ino)) release(dev, ino);
+}
+
+void release(dev_t dev, ino_t ino) {
+  if (Entry* e = find(dev, ino)) {
+    log::Line(LogLevel::Debug).s(e->write ? "write" : "read").s(" lease released on fd ").i(e->fd).emit();
+    drop(e);
+  }
+}
+
+bool breaking_now(dev_t dev, ino_t ino) {
+  const Entry* e = find(dev, ino);
+  if (!e) return false;
+  long now = fcntl3(e->fd, F_GETLEASE, 0);
+  return now != (e->write ? F_WRLCK : F_RDLCK);
+}
+
+size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
+  size_t n = 0;
+  for (const Entry& e : g_leases) {
+    if (!e.used || n == cap) continue;
+    // While a break is pending, F_GETLEASE reports the type it is breaking to.
+    long now = fcntl3(e.fd, F_GETLEASE, 0);
+    if (now != (e.write ? F_WRLCK : F_RDLCK)) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
+  }
+  return n;
+}
+
+size_t write_leased(dev_t* devs, ino_t* inos, size_t cap) {
+  size_t n = 0;
+  for (const Entry& e : g_leases)
+    if (e.used && e.write && n < cap) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
+  return n;
+}
+
+bool is_write_leased(dev_t dev, ino_t ino) {
+  const Entry* e = find(dev, ino);
+  return e && e->write;
+}
+
+bool any_write_lease() {
+  for (const Entry& e : g_leases)
+    if (e.used && e.write) return true;
+  return false;
+}
+
+size_t held() { return __atomic_load_n(&g_held, __ATOMIC_RELAXED); }
+
+bool uses_fd(int fd) {
+  for (const Entry& e : g_leases)
+    if (e.used && e.fd == fd) return true;
+  return false;
+}
+
+size_t files_with_fd_in(unsigned first, unsigned last, dev_t* devs, ino_t* inos, size_t cap) {
+  size_t n = 0;
+  for (const Entry& e : g_leases)
+    if (e.used && (unsigned)e.fd >= first && (unsigned)e.fd <= last && n < cap) {
+      devs[n] = e.dev;
+      inos[n++] = e.ino;
+    }
+  return n;
+}
+
+void relocate_fd(int from, int to) {
+  for (Entry& e : g_leases)
+    if (e.used && e.fd == from) e.fd = to;
+}
+
+void note_open(int fd, int flags) {
+  if (fd < 0 || (unsigned)fd >= kTrackedFds) return;
+  uint64_t bit = uint64_t{1} << ((unsigned)fd % 64);
+  if ((flags & O_ACCMODE) == O_RDWR) __atomic_fetch_or(&g_own_rw[(unsigned)fd / 64], bit, __ATOMIC_RELAXED);
+  else __atomic_fetch_and(&g_own_rw[(unsigned)fd / 64], ~bit, __ATOMIC_RELAXED);
+}
+
+void note_closed(int fd) { note_open(fd, O_RDONLY); }
+
+void note_closed_range(unsigned first, unsigned last) {
+  for (unsigned fd = first; fd <= last && fd < kTrackedFds;) {
+    if (fd % 64 == 0 && fd + 63 <= last) { __atomic_store_n(&g_own_rw[fd / 64], 0, __ATOMIC_RELAXED); fd += 64; }
+    else note_closed((int)fd++);
+  }
+}
+
+void refuse_new(bool refuse) { g_refuse = refuse; }
+
+void never_write_lease(dev_t dev, ino_t ino) {
+  for (const FileId& f : g_no_write)
+    if (f.dev == dev && f.ino == ino) return;
+  g_no_write[g_no_write_next++ % 32] = FileId{dev, ino};
+}
+
+void before_fork() {
+  for (uint64_t& w : g_own_rw) w = 0;
+}
+
+void after_fork_child() {
+  for (Entry& e : g_leases) {
+    if (e.used) prim::close_fd(e.fd);
+    e = Entry{};
+  }
+  g_held = 0;
+}
+
+}  // namespace cmbmap::lease

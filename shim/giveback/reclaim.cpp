@@ -1,0 +1,56 @@
+// Giving CMB back on demand (see reclaim.h).
+#include "shim/giveback/reclaim.h"
+
+#include "cmbmap/cmbmap.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "common/watcher_message.h"
+#include "prim/prim.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/revoke.h"
+#include "shim/tier/registry.h"
+#include "shim/tier/served_lock.h"
+
+namespace cmbmap::reclaim {
+
+size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause) {
+  served_lock::Hold hold;
+  size_t freed = 0;
+  registry::Range r;
+  while (freed < bytes && registry::oldest(ctrl, keep, keep_len, &r)) {
+    size_t n = revoke::range((void*)r.start, r.end - r.start, cause);
+    if (n == 0) break;
+    freed += n;
+  }
+  return freed;
+}
+
+void lease_breaks() {
+  const uint64_t t0 = prim::monotonic_ns();
+  served_lock::Hold hold;
+  // Which lease the kernel is breaking, from the kernel itself: a signal's
+  // si_fd names the fd the lease was set on, which may have moved since.
+  dev_t devs[64];
+  ino_t inos[64];
+  size_t n = lease::breaking(devs, inos, 64);
+  for (size_t i = 0; i < n; ++i) {
+    size_t given = revoke::file_and_lease(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
+    const uint64_t ns = prim::monotonic_ns() - t0;
+    stats::add(&cmbmap_stats::lease_breaks, 1);
+    stats::add(&cmbmap_stats::lease_break_ns, ns);
+    log::Line(LogLevel::Info).s("lease broken on inode ").u((uint64_t)inos[i]).s(": gave back ").size(given)
+        .s(" and released in ").u(ns / 1000).s(" us").emit();
+  }
+}
+
+void requested(uint64_t message) {
+  const uint64_t pages = watcher_message::pages(message);
+  const uint64_t want = pages == watcher_message::kAllPages ? UINT64_MAX : pages * prim::page_size();
+  size_t freed = evict(watcher_message::slot(message), want, 0, 0, CMBMAP_RECLAIMED);
+  stats::add(&cmbmap_stats::reclaimed_bytes, freed);
+  log::Line(LogLevel::Info).s("reclaim request: gave back ").size(freed).emit();
+  // Last: `cmbmap reclaim` waits for this count to move.
+  stats::add(&cmbmap_stats::reclaim_requests, 1);
+}
+
+}  // namespace cmbmap::reclaim

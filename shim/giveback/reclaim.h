@@ -1,0 +1,23 @@
+// Giving CMB back when someone else needs it: the filesystem (a lease
+// break), another user of the device (`cmbmap reclaim`), or a new mapping of
+// this process (CMBMAP_BUDGET, a full CMB). Whatever the cause, ranges go
+// back to ordinary file pages in place (revoke.h), least recently used first
+// (a range is stamped when it is served, and when a mapping call touches it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cmbmap::reclaim {
+
+// Least recently used ranges on controller slot ctrl (-1: any), outside
+// [keep, keep+keep_len), are given back until `bytes` are; returns the
+// bytes given back.
+size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause);
+// A lease break signal, or time to look for one (the watcher): the files
+// whose lease the kernel is breaking are given back and their leases released.
+void lease_breaks();
+// A `cmbmap reclaim` request (common/watcher_message.h).
+void requested(uint64_t message);
+
+}  // namespace cmbmap::reclaim

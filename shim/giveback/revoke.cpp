@@ -1,0 +1,170 @@
+// Giving served ranges back (see revoke.h).
+#include "shim/giveback/revoke.h"
+
+#include <sys/mman.h>
+
+#include "cmbmap/cmbmap.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "prim/prim.h"
+#include "prim/procself.h"
+#include "shim/giveback/dirty.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/writeback.h"
+#include "shim/real.h"
+#include "shim/tier/registry.h"
+#include "shim/tier/served_lock.h"
+
+namespace cmbmap::revoke {
+namespace {
+
+using registry::kBatch;
+
+void forget_served(uint64_t bytes) {
+  stats::add(&cmbmap_stats::served_bytes, (uint64_t)0 - bytes);
+  stats::add(&cmbmap_stats::freed_bytes, bytes);
+}
+
+// After pieces left the registry: closes cmbmap's duplicate fds no range
+// uses any more, and releases the leases of files no longer served.
+void after_removal(const registry::Range* pieces, size_t n) {
+  for (size_t i = 0; i < n; ++i) dirty::untrack(pieces[i].start, pieces[i].end);
+  writeback::forget_unused();
+  for (size_t i = 0; i < n; ++i) {
+    bool seen_fd = false, seen_file = false;
+    for (size_t k = 0; k < i; ++k) {
+      seen_fd |= pieces[k].fd == pieces[i].fd;
+      seen_file |= pieces[k].dev == pieces[i].dev && pieces[k].ino == pieces[i].ino;
+    }
+    if (!seen_fd && !registry::uses_fd(pieces[i].fd)) prim::close_fd(pieces[i].fd);
+    if (!seen_file) lease::release_if_unused(pieces[i].dev, pieces[i].ino);
+  }
+}
+
+// ours[i]: pieces[i] is still wholly the CMB mapping it was served as, by
+// /proc/self/maps (one read for the batch).
+void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
+  struct Check { const registry::Range* pieces; size_t n; size_t covered[kBatch]; } c{pieces, n, {}};
+  const bool read = procself::for_each_mapping(
+      [](const procself::Mapping& m, void* ctx) {
+        auto* c = static_cast<Check*>(ctx);
+        for (size_t i = 0; i < c->n; ++i) {
+          const registry::Range& p = c->pieces[i];
+          if (m.dev != p.cmb_dev || m.ino != p.cmb_ino || m.end <= p.start || m.start >= p.end) continue;
+          c->covered[i] += (m.end < p.end ? m.end : p.end) - (m.start > p.start ? m.start : p.start);
+        }
+        return true;
+      },
+      &c);
+  // Unreadable maps (fd limit, no /proc): give back as before, unchecked.
+  for (size_t i = 0; i < n; ++i) ours[i] = !read || c.covered[i] == pieces[i].end - pieces[i].start;
+}
+
+// Maps the file back over one piece that is still cmbmap's.
+void give_back(const registry::Range& p) {
+  const size_t len = p.end - p.start;
+  // Stores still in CMB memory reach the file before its pages replace them.
+  writeback::piece(p, writeback::Mode::Freeze);
+  void* r = real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+  if (r == MAP_FAILED) {
+    // The CMB copy may be stale by now, and nothing would track it:
+    // better a fault on access than old bytes.
+    const int err = errno;
+    prim::protect((void*)p.start, len, PROT_NONE);
+    log::Line(LogLevel::Error).s("could not give ").x(p.start).s("+").u(len)
+        .s(" back to the page cache (errno ").i(err).s("): access to it now faults").emit();
+  }
+}
+
+}  // namespace
+
+size_t range(const void* addr, size_t len, int cause) {
+  if (!prim::page_aligned(addr)) return 0;
+  len = prim::page_round_up(len);
+  served_lock::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  prim::KeepErrno keep;
+  size_t total = 0;
+  registry::for_each_batch((uintptr_t)addr, (uintptr_t)addr + len, [&](const registry::Range* pieces, size_t n) {
+    bool ours[kBatch];
+    still_cmb(pieces, n, ours);
+    for (size_t i = 0; i < n; ++i) {
+      const registry::Range& p = pieces[i];
+      if (ours[i]) {
+        give_back(p);
+        total += p.end - p.start;
+      } else {
+        // Unmapped or replaced behind cmbmap's back (a raw system call):
+        // whatever is there now is not cmbmap's to map over.
+        log::Line(LogLevel::Error).x(p.start).s("+").u(p.end - p.start)
+            .s(" is no longer cmbmap's CMB mapping: left as it is").emit();
+      }
+      registry::remove(p.start, p.end - p.start);
+    }
+    after_removal(pieces, n);
+    return true;
+  });
+  if (total) {
+    forget_served(total);
+    stats::add_revoke(cause, total);
+    log::Line(LogLevel::Info).s("revoked ").size(total).s(" at ").x((uintptr_t)addr).s(": ")
+        .s(cmbmap_reason_name(cause)).emit();
+  }
+  return total;
+}
+
+size_t file(dev_t dev, ino_t ino, int cause) {
+  served_lock::Hold hold;
+  size_t total = 0;
+  registry::for_each_batch_of_file(dev, ino, [&](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i) total += range((void*)r[i].start, r[i].end - r[i].start, cause);
+    return true;
+  });
+  return total;
+}
+
+size_t file_and_lease(dev_t dev, ino_t ino, int cause) {
+  served_lock::Hold hold;
+  const size_t given = file(dev, ino, cause);
+  lease::release(dev, ino);
+  return given;
+}
+
+void write_leased_files() {
+  served_lock::Hold hold;
+  dev_t devs[64];
+  ino_t inos[64];
+  for (size_t n; (n = lease::write_leased(devs, inos, 64)) > 0;)
+    for (size_t i = 0; i < n; ++i) file_and_lease(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
+}
+
+size_t forget(const void* addr, size_t len) {
+  served_lock::Hold hold;
+  prim::KeepErrno keep;
+  size_t gone = 0;
+  const uintptr_t lo = (uintptr_t)addr;
+  registry::for_each_batch(lo, lo + prim::page_round_up(len), [&](const registry::Range* pieces, size_t n) {
+    for (size_t i = 0; i < n; ++i) gone += registry::remove(pieces[i].start, pieces[i].end - pieces[i].start);
+    after_removal(pieces, n);
+    return true;
+  });
+  if (gone) forget_served(gone);
+  return gone;
+}
+
+size_t inherited() {
+  size_t total = 0;
+  registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* pieces, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const registry::Range& p = pieces[i];
+      real::mmap((void*)p.start, p.end - p.start, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+      prim::close_fd(p.fd);  // the child's copy; a second close of it is harmless
+      total += p.end - p.start;
+    }
+    return true;
+  });
+  registry::clear();
+  return total;
+}
+
+}  // namespace cmbmap::revoke

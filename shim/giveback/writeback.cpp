@@ -1,0 +1,198 @@
+// Writing stores back (see writeback.h).
+#include "shim/giveback/writeback.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "resolver/fiemap.h"
+#include "prim/prim.h"
+#include "shim/giveback/dirty.h"
+#include "shim/tier/nvme.h"
+#include "common/log.h"
+#include "shim/tier/served_lock.h"
+#include "common/stats.h"
+
+namespace cmbmap::writeback {
+namespace {
+
+constexpr size_t kSegs = 64;
+
+struct Layout {
+  uintptr_t start, end;  // 0, 0: free
+  uint64_t file_offset;
+  NvmeTarget target;
+  Segment segs[kSegs];
+  size_t nsegs;
+};
+constexpr size_t kLayouts = 128;
+Layout g_layouts[kLayouts];
+
+Layout* layout_of(uintptr_t a) {
+  for (Layout& l : g_layouts)
+    if (l.start <= a && a < l.end) return &l;
+  return nullptr;
+}
+
+// The last block of a file that ends inside one, bounced: past EOF it must
+// hold zeros (as the kernel's writeback of a partial page leaves it), and
+// cmbmap never stores into a page it has write-protected.
+alignas(4096) uint8_t g_tail[4096];
+
+// NVMe writes of the file bytes [off, off+len) from CMB memory at src.
+int write_blocks(const Layout* l, uintptr_t src, uint64_t off, size_t len) {
+  const size_t lba = l->target.lba_size ? l->target.lba_size : 512;
+  const size_t whole = len / lba * lba;
+  if (whole) {
+    const int err = nvme::write_blocks(l->target, l->segs, l->nsegs, (const void*)src, off, whole);
+    if (err || whole == len) return err;
+  }
+  if (lba > sizeof g_tail) return ENODEV;  // through the file instead
+  const auto* from = reinterpret_cast<const volatile uint8_t*>(src + whole);
+  for (size_t i = 0; i < lba; ++i) g_tail[i] = i < len - whole ? from[i] : 0;
+  return nvme::write_blocks(l->target, l->segs, l->nsegs, g_tail, off + whole, lba);
+}
+
+// Writes one run of dirty pages [run.start, run.end) at file offset off.
+// *direct: by NVMe command (else through the page cache).
+int write_run(const registry::Range& p, const Layout* l, bool in_place, const dirty::Run& run, uint64_t size,
+              bool* direct) {
+  const uint64_t off = p.file_offset + (run.start - p.start);
+  if (off >= size) return 0;  // wholly past EOF: the kernel drops such stores too
+  const size_t len = run.end - run.start;
+  const size_t in_file = size - off < len ? (size_t)(size - off) : len;
+  *direct = false;
+  if (in_place && l) {
+    const int err = write_blocks(l, run.start, off, in_file);
+    if (!err) {
+      *direct = true;
+      stats::add(&cmbmap_stats::writeback_direct_bytes, in_file);
+      return 0;
+    }
+    if (err != ENODEV)
+      log::Line(LogLevel::Warn).s("NVMe write of ").u(in_file).s(" bytes at file offset ").u(off)
+          .s(" failed (errno ").i(err).s("): writing through the file instead").emit();
+  }
+  int err = prim::pwrite_all(p.fd, (const void*)run.start, in_file, off);
+  // On to the blocks at once: a later writeback of these pages may go by
+  // NVMe command, and the page cache must not hold a dirty older copy then.
+  if (!err) err = prim::sync_range(p.fd, off, in_file);
+  if (!err) stats::add(&cmbmap_stats::writeback_file_bytes, in_file);
+  return -err;
+}
+
+}  // namespace
+
+bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTarget& target,
+              const Segment* segs, size_t nsegs) {
+  if (nsegs > kSegs) return false;
+  for (Layout& l : g_layouts) {
+    if (l.start != l.end) continue;
+    l.start = start;
+    l.end = end;
+    l.file_offset = file_offset;
+    l.target = target;
+    for (size_t i = 0; i < nsegs; ++i) l.segs[i] = segs[i];
+    l.nsegs = nsegs;
+    return true;
+  }
+  return false;
+}
+
+void forget_unused() {
+  for (Layout& l : g_layouts)
+    if (l.start != l.end && !registry::overlaps(l.start, l.end - l.start)) l.start = l.end = 0;
+}
+
+namespace {
+
+// The commit check: NVMe writes go to the blocks the plan found, so they
+// must still be the file's (and written, unshared).
+bool blocks_in_place(const registry::Range& p, const Layout* l, Outcome* o) {
+  if (!l) return false;
+  if (segments_in_place(p.fd, l->segs, l->nsegs)) return true;
+  o->moved = true;
+  stats::add(&cmbmap_stats::commit_check_failures, 1);
+  log::Line(LogLevel::Info).s("commit check: the blocks behind ").x(p.start).s(" moved; writing through the file")
+      .emit();
+  return false;
+}
+
+// What one piece's runs came to.
+struct Written {
+  bool direct = false, through_file = false;
+  dirty::Run failed[64];
+  size_t nfailed = 0;
+};
+
+void write_runs(const registry::Range& p, const Layout* l, bool in_place, bool freeze, dirty::Run* runs,
+                size_t n, Outcome* o, Written* w) {
+  struct stat st;
+  const uint64_t size = prim::fstat_fd(p.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  for (; n > 0; n = runs[n - 1].end < p.end ? dirty::take(runs[n - 1].end, p.end, freeze, runs, 64) : 0) {
+    for (size_t i = 0; i < n; ++i) {
+      bool d = false;
+      const int err = write_run(p, l, in_place, runs[i], size, &d);
+      w->direct |= d;
+      w->through_file |= !d && !err;
+      if (!err) {
+        o->bytes += runs[i].end - runs[i].start;
+        continue;
+      }
+      o->err = err;
+      stats::add(&cmbmap_stats::writeback_errors, 1);
+      log::Line(LogLevel::Error).s("writing back ").x(runs[i].start).s("+").u(runs[i].end - runs[i].start)
+          .s(" failed (errno ").i(err).s(")").emit();
+      if (w->nfailed < 64) w->failed[w->nfailed++] = runs[i];
+    }
+  }
+}
+
+// Durable: the drive's cache is flushed and the file's metadata synced.
+void make_durable(const registry::Range& p, const Layout* l, bool direct, Outcome* o) {
+  if (direct && l) {
+    const int err = nvme::flush(l->target);
+    if (err && !o->err) o->err = err;
+  }
+  const int synced = prim::fdatasync_fd(p.fd);
+  if (synced < 0 && !o->err) o->err = -synced;
+}
+
+}  // namespace
+
+Outcome piece(const registry::Range& p, Mode mode) {
+  Outcome o{};
+  if (!dirty::tracks(p.start, p.end - p.start)) return o;
+  served_lock::Hold hold;
+  prim::KeepErrno keep;
+  const uint64_t t0 = prim::monotonic_ns();
+  dirty::Run runs[64];
+  const bool freeze = mode == Mode::Freeze;
+  const size_t n = dirty::take(p.start, p.end, freeze, runs, 64);
+  if (n == 0) return o;  // nothing dirty (and, when freezing, every page now frozen)
+  const Layout* l = layout_of(p.start);
+  const bool in_place = blocks_in_place(p, l, &o);
+  Written w;
+  write_runs(p, l, in_place, freeze, runs, n, &o, &w);
+  // Pages that could not be written stay dirty (not while freezing: the
+  // range is going, and trying forever would hang the caller).
+  if (!freeze)
+    for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
+  if (w.direct) {
+    // The blocks changed under the page cache: drop what it may hold of
+    // them (clean, unmapped pages), and stamp the change as a store would.
+    prim::fadvise(p.fd, p.file_offset, p.end - p.start, POSIX_FADV_DONTNEED);
+    prim::touch_mtime(p.fd);
+  }
+  if (mode == Mode::Durable && (w.direct || w.through_file || o.bytes)) make_durable(p, l, w.direct, &o);
+  if (o.bytes) {
+    stats::add(&cmbmap_stats::writebacks, 1);
+    stats::add(&cmbmap_stats::writeback_ns, prim::monotonic_ns() - t0);
+  }
+  return o;
+}
+
+void after_fork_child() {
+  for (Layout& l : g_layouts) l.start = l.end = 0;
+}
+
+}  // namespace cmbmap::writeback

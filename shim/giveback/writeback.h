@@ -1,0 +1,47 @@
+// Writing the stores of writable served ranges to the file: the commit
+// step of the map/commit model. Dirty pages go to their blocks straight
+// from CMB memory as NVMe write commands (io_uring passthrough: the drive
+// DMAs them, host RAM is not touched), once the commit check has confirmed
+// the blocks are still where the plan found them. An O_DIRECT open of the
+// file would break the write lease that guards the mapping, so passthrough
+// is the only DMA path. Without it (no access to /dev/ngXnY), or if the
+// blocks moved, the pages are written through the program's own open file
+// (pwrite: the page cache), and a moved layout is reported (Outcome::moved)
+// so the caller gives the range back (commit.h does).
+// piece() takes the served-ranges lock itself; the others need no lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+#include "resolver/types.h"
+#include "shim/tier/registry.h"
+
+namespace cmbmap::writeback {
+
+enum class Mode {
+  Current,  // the file has the stores (the drive may still cache them)
+  Durable,  // and they are on stable media: msync(MS_SYNC), munmap, exit
+  Freeze,   // before the range stops being CMB: stores wait until it has
+};
+
+// Remembers the blocks behind a writable served run [start, end) starting
+// at file_offset (from the serve's plan). False if the table is full.
+bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTarget& target,
+              const Segment* segs, size_t nsegs);
+// Drops what no served range uses any more (after ranges left the registry).
+void forget_unused();
+
+struct Outcome {
+  int err;          // 0, or the errno of a write that failed (stores lost)
+  bool moved;       // the commit check failed: give the range back
+  uint64_t bytes;   // bytes written
+};
+
+// Writes back the dirty pages of one served piece (a registry range).
+Outcome piece(const registry::Range& p, Mode mode);
+
+void after_fork_child();
+
+}  // namespace cmbmap::writeback

@@ -1,0 +1,54 @@
+// Interposers for the read family: read, pread, readv, preadv, preadv2.
+// Only writable served mappings make them the core's business: the file's
+// stores still in CMB memory are written back before the file is read (the
+// page cache would have shown them), and a buffer inside such a mapping is
+// made writable first (the kernel does not fault on the program's behalf:
+// a write-protected page would fail the call with EFAULT).
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "shim/core/core.h"
+#include "common/export.h"
+#include "shim/real.h"
+
+using namespace cmbmap;
+
+namespace {
+
+void reading(int fd, const struct iovec* iov, int cnt) {
+  if (!core::writable_served()) return;
+  core::Scope scope;
+  if (scope.on()) core::reading(fd, iov, cnt);
+}
+
+}  // namespace
+
+CMBMAP_EXPORT ssize_t read(int fd, void* buf, size_t n) {
+  const struct iovec v{buf, n};
+  reading(fd, &v, 1);
+  return real::read(fd, buf, n);
+}
+CMBMAP_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+  const struct iovec v{buf, n};
+  reading(fd, &v, 1);
+  return real::pread(fd, buf, n, off);
+}
+CMBMAP_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
+CMBMAP_EXPORT ssize_t readv(int fd, const struct iovec* iov, int cnt) {
+  reading(fd, iov, cnt);
+  return real::readv(fd, iov, cnt);
+}
+CMBMAP_EXPORT ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off) {
+  reading(fd, iov, cnt);
+  return real::preadv(fd, iov, cnt, off);
+}
+CMBMAP_EXPORT ssize_t preadv64(int fd, const struct iovec* iov, int cnt, off_t off) {
+  return preadv(fd, iov, cnt, off);
+}
+CMBMAP_EXPORT ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
+  reading(fd, iov, cnt);
+  return real::preadv2(fd, iov, cnt, off, flags);
+}
+CMBMAP_EXPORT ssize_t preadv64v2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
+  return preadv2(fd, iov, cnt, off, flags);
+}

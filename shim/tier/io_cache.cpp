@@ -1,0 +1,116 @@
+// Cached rings and device fds (see io_cache.h).
+#include "shim/tier/io_cache.h"
+
+#include <fcntl.h>
+
+#include "prim/prim.h"
+#include "prim/text.h"
+#include "resolver/types.h"
+
+namespace cmbmap::io_cache {
+namespace {
+
+// Moves fd above the floor, closing the original; keeps it where it is if
+// no higher number is free.
+int move_high(int fd) {
+  int hi = prim::dup_above_floor(fd);
+  if (hi < 0) return fd;
+  prim::close_fd(fd);
+  return hi;
+}
+
+struct CachedDevice {
+  char path[kPathMax];
+  int fd;
+};
+CachedDevice g_devices[4];
+unsigned g_device_next;
+int g_cached_fds;  // rings and devices open (read without the lock by the close hook)
+
+struct CachedRing {
+  io_uring ring;
+  pid_t owner;  // a forked child must not use its parent's ring: it makes its own
+};
+CachedRing g_rings[2];  // RingKind order
+
+CachedRing& cached(RingKind kind) { return g_rings[kind == RingKind::Plain ? 0 : 1]; }
+
+void drop(CachedRing& c) {
+  io_uring_queue_exit(&c.ring);
+  c.owner = 0;
+  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
+}
+
+void drop(CachedDevice& d) {
+  prim::close_fd(d.fd);
+  d.path[0] = '\0';
+  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
+}
+
+// Calls fn(fd) for each fd this process holds here, by reference.
+template <typename Fn>
+void each_fd(Fn fn) {
+  const pid_t self = prim::pid();
+  for (CachedRing& c : g_rings)
+    if (c.owner == self) fn(c.ring.ring_fd);
+  for (CachedDevice& d : g_devices)
+    if (d.path[0]) fn(d.fd);
+}
+
+}  // namespace
+
+io_uring* ring(RingKind kind) {
+  CachedRing& c = cached(kind);
+  const pid_t self = prim::pid();
+  if (c.owner == self) return &c.ring;
+  io_uring_params p{};
+  if (kind == RingKind::NvmeCommands) p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+  if (io_uring_queue_init_params(kDepth, &c.ring, &p) < 0) return nullptr;
+  c.ring.ring_fd = c.ring.enter_ring_fd = move_high(c.ring.ring_fd);
+  c.owner = self;
+  __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
+  return &c.ring;
+}
+
+void drop_ring(RingKind kind) { drop(cached(kind)); }
+
+int device(const char* path) {
+  for (const CachedDevice& d : g_devices)
+    if (d.path[0] && text::equal(d.path, path)) return d.fd;
+  // Write commands need a writable open unless the caller has CAP_SYS_ADMIN.
+  int fd = prim::open_at(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) fd = prim::open_read(path);
+  if (fd < 0) return -1;
+  CachedDevice& d = g_devices[g_device_next++ % 4];
+  if (d.path[0]) drop(d);
+  d.fd = move_high(fd);
+  text::copy(d.path, sizeof d.path, path);
+  __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
+  return d.fd;
+}
+
+bool holds_fds() { return __atomic_load_n(&g_cached_fds, __ATOMIC_RELAXED) > 0; }
+
+bool uses_fd(int fd) {
+  bool used = false;
+  each_fd([&](int& f) { used |= f == fd; });
+  return used;
+}
+
+void relocate_fd(int from, int to) {
+  for (CachedRing& c : g_rings)
+    if (c.owner == prim::pid() && c.ring.ring_fd == from) c.ring.ring_fd = c.ring.enter_ring_fd = to;
+  for (CachedDevice& d : g_devices)
+    if (d.path[0] && d.fd == from) d.fd = to;
+}
+
+void release_fds_in(unsigned first, unsigned last) {
+  auto in = [&](int fd) { return fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last; };
+  const pid_t self = prim::pid();
+  for (CachedRing& c : g_rings)
+    if (c.owner == self && in(c.ring.ring_fd)) drop(c);
+  for (CachedDevice& d : g_devices)
+    if (d.path[0] && in(d.fd)) drop(d);
+}
+
+}  // namespace cmbmap::io_cache

@@ -1,0 +1,39 @@
+// p2pmem allocation (see p2pmem.h).
+#include "shim/tier/p2pmem.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "prim/prim.h"
+#include "prim/text.h"
+#include "resolver/types.h"
+#include "cmbmap/cmbmap.h"
+
+namespace cmbmap::p2pmem {
+
+static bool allocate_path(const char* pci_path, char* out, size_t cap) {
+  char dir[kPathMax];
+  return text::join(dir, sizeof dir, pci_path, "p2pmem") && text::join(out, cap, dir, "allocate");
+}
+
+int map_at(const char* pci_path, void* at, size_t len, Identity* id) {
+  char path[kPathMax];
+  if (!allocate_path(pci_path, path, sizeof path)) return CMBMAP_NO_P2PDMA;
+  int fd = prim::open_at(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return fd == -EACCES || fd == -EPERM ? CMBMAP_NO_PERMISSION : CMBMAP_NO_P2PDMA;
+  struct stat st{};
+  prim::fstat_fd(fd, &st);
+  *id = Identity{st.st_dev, st.st_ino};
+  int err = 0;
+  void* p = prim::map(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0, &err);
+  prim::close_fd(fd);
+  if (p == MAP_FAILED) return err == EACCES || err == EPERM ? CMBMAP_NO_PERMISSION : CMBMAP_CMB_FULL;
+  return CMBMAP_ELIGIBLE;
+}
+
+bool accessible(const char* pci_path) {
+  char path[kPathMax];
+  return allocate_path(pci_path, path, sizeof path) && prim::may_read_write(path);
+}
+
+}  // namespace cmbmap::p2pmem
