@@ -68,6 +68,35 @@ void plan_whole(const PlanRequest& req, int reason, Plan* plan) {
   b.add(req.offset, round_up(req.length, req.page_size), reason, false, 0, 0, SIZE_MAX);
 }
 
+namespace {
+
+// A hole from cur up to the next extent (at next): its whole pages, or, when
+// the next extent starts inside this page, that mixed page (not aligned).
+// Returns where planning goes on.
+uint64_t add_hole(Builder& b, uint64_t cur, uint64_t next, uint64_t limit, uint64_t page) {
+  const uint64_t hole_end = round_down(next < limit ? next : limit, page);
+  if (hole_end > cur) {
+    b.add(cur, hole_end - cur, CMBMAP_HOLE, false, 0, 0, SIZE_MAX);
+    return hole_end;
+  }
+  b.add(cur, page, CMBMAP_NOT_ALIGNED, false, 0, 0, SIZE_MAX);
+  return cur + page;
+}
+
+// Reports the segment holding EOF only up to EOF (its last page is partial).
+void cut_at_eof(uint64_t file_size, Plan* plan) {
+  for (size_t k = 0; k < plan->count; ++k) {
+    Segment& s = plan->segments[k];
+    if (s.offset < file_size && s.offset + s.length > file_size) {
+      uint64_t cut = s.offset + s.length - file_size;
+      if (s.reason == CMBMAP_ELIGIBLE) plan->eligible_bytes -= cut;
+      s.length -= cut;
+    }
+  }
+}
+
+}  // namespace
+
 void plan_mapping(const PlanRequest& req, const ExtentList& ex, Plan* plan) {
   plan->count = 0;
   plan->eligible_bytes = 0;
@@ -94,17 +123,7 @@ void plan_mapping(const PlanRequest& req, const ExtentList& ex, Plan* plan) {
       continue;
     }
     if (i == ex.count || ex.items[i].logical > cur) {
-      // A hole up to the next extent. A next extent starting mid-page makes
-      // that page mixed: it is not aligned.
-      uint64_t next = i < ex.count ? ex.items[i].logical : limit;
-      uint64_t hole_end = round_down(next < limit ? next : limit, page);
-      if (hole_end > cur) {
-        b.add(cur, hole_end - cur, CMBMAP_HOLE, false, 0, 0, SIZE_MAX);
-        cur = hole_end;
-      } else {
-        b.add(cur, page, CMBMAP_NOT_ALIGNED, false, 0, 0, SIZE_MAX);
-        cur += page;
-      }
+      cur = add_hole(b, cur, i < ex.count ? ex.items[i].logical : limit, limit, page);
       continue;
     }
 
@@ -129,15 +148,7 @@ void plan_mapping(const PlanRequest& req, const ExtentList& ex, Plan* plan) {
     cur = run_end;
   }
 
-  // Report the segment holding EOF only up to EOF (its last page is partial).
-  for (size_t k = 0; k < plan->count; ++k) {
-    Segment& s = plan->segments[k];
-    if (s.offset < req.file_size && s.offset + s.length > req.file_size) {
-      uint64_t cut = s.offset + s.length - req.file_size;
-      if (s.reason == CMBMAP_ELIGIBLE) plan->eligible_bytes -= cut;
-      s.length -= cut;
-    }
-  }
+  cut_at_eof(req.file_size, plan);
 }
 
 }  // namespace cmbmap

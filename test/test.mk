@@ -36,6 +36,7 @@ check-abi: $(LIB) $(CLI)
 	@echo "== exported symbols"
 	@test/abi/check-exports $(LIB)
 	@test/abi/readme-options
+	@test/abi/layout
 
 check-host: all test-helpers
 	@echo "== resolver on real filesystems (loop devices)"

@@ -99,14 +99,17 @@ Answer ask(const LiveStats& l, int slot, uint64_t bytes, bool all, const char* c
   return a;
 }
 
-}  // namespace
-
-int cmd_reclaim(int argc, char** argv) {
+// The command line.
+struct Request {
   const char* controller = nullptr;
   uint64_t bytes = 0;
   bool all = true, json = false;
   long only_pid = -1;
   unsigned timeout_s = 10;
+};
+
+// Parses argv into *r: kExitOk, or the exit status (usage shown, --help).
+int parse(int argc, char** argv, Request* r, bool* help) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* what) -> const char* {
@@ -115,52 +118,33 @@ int cmd_reclaim(int argc, char** argv) {
     };
     const char* v;
     char* end;
-    if (is_help(argv[i])) { usage(); return kExitOk; }
-    if (a == "--json") json = true;
-    else if (a == "--all") all = true;
-    else if (a == "--controller") { if (!(controller = value("a controller name"))) return kExitUsage; }
+    if (is_help(argv[i])) { usage(); *help = true; return kExitOk; }
+    if (a == "--json") r->json = true;
+    else if (a == "--all") r->all = true;
+    else if (a == "--controller") { if (!(r->controller = value("a controller name"))) return kExitUsage; }
     else if (a == "--bytes") {
       if (!(v = value("a byte count"))) return kExitUsage;
-      if (!text::parse_size(v, &bytes) || bytes == 0) return fail(kExitUsage, v, "not a byte count");
-      all = false;
+      if (!text::parse_size(v, &r->bytes) || r->bytes == 0) return fail(kExitUsage, v, "not a byte count");
+      r->all = false;
     } else if (a == "--pid") {
       if (!(v = value("a PID"))) return kExitUsage;
-      if ((only_pid = strtol(v, &end, 10)) <= 0 || *end) return fail(kExitUsage, v, "not a PID");
+      if ((r->only_pid = strtol(v, &end, 10)) <= 0 || *end) return fail(kExitUsage, v, "not a PID");
     } else if (a == "--timeout") {
       if (!(v = value("seconds"))) return kExitUsage;
       long t = strtol(v, &end, 10);
       if (t <= 0 || *end) return fail(kExitUsage, v, "not a number of seconds");
-      timeout_s = (unsigned)t;
+      r->timeout_s = (unsigned)t;
     } else {
       return fail(kExitUsage, a, "unknown option (see cmbmap reclaim --help)");
     }
   }
-  std::vector<LiveStats> procs;
-  for (const LiveStats& l : live_stats())
-    if ((only_pid < 0 || (long)l.s.pid == only_pid) && held_on(l.s, controller) > 0) procs.push_back(l);
-  std::sort(procs.begin(), procs.end(), [&](const LiveStats& x, const LiveStats& y) {
-    return held_on(x.s, controller) > held_on(y.s, controller);
-  });
-  std::vector<Answer> answers;
-  uint64_t given = 0;
-  bool failed = false;
-  for (const LiveStats& l : procs) {
-    if (!all && given >= bytes) break;
-    if (!plausible(l)) {
-      answers.push_back({l.s.pid, 0, 0, held_on(l.s, controller), "no cmbmap watcher thread to ask"});
-      failed = true;
-      continue;
-    }
-    uint64_t share = all ? 0 : std::min(bytes - given, held_on(l.s, controller));
-    Answer a = ask(l, slot_of(l.s, controller), share, all, controller, timeout_s);
-    given += a.given;
-    failed |= !a.error.empty();
-    answers.push_back(a);
-  }
-  const bool met = all ? !failed : given >= bytes;
-  if (json) {
+  return kExitOk;
+}
+
+void report(const Request& r, const std::vector<Answer>& answers, uint64_t given, bool met) {
+  if (r.json) {
     Json j;
-    j.begin_object().num("requested_bytes", all ? 0 : bytes).num("given_bytes", given);
+    j.begin_object().num("requested_bytes", r.all ? 0 : r.bytes).num("given_bytes", given);
     j.begin_array("processes");
     for (const Answer& a : answers) {
       j.begin_object().num("pid", a.pid).num("asked_bytes", a.asked).num("given_bytes", a.given)
@@ -171,7 +155,8 @@ int cmd_reclaim(int argc, char** argv) {
     j.end_array().end_object();
     printf("%s\n", j.text().c_str());
   } else if (answers.empty()) {
-    printf("no process under cmbmap holds CMB memory%s%s\n", controller ? " on " : "", controller ? controller : "");
+    printf("no process under cmbmap holds CMB memory%s%s\n", r.controller ? " on " : "",
+           r.controller ? r.controller : "");
   } else {
     printf("%-8s %-12s %-12s %-12s\n", "pid", "asked", "given back", "holds now");
     for (const Answer& a : answers)
@@ -179,8 +164,41 @@ int cmd_reclaim(int argc, char** argv) {
              human_size(a.given).c_str(), human_size(a.holds).c_str(), a.error.empty() ? "" : "  ",
              a.error.c_str());
     printf("given back %s in total%s\n", human_size(given).c_str(),
-           met ? "" : all ? " (some processes did not answer)" : " (less than requested)");
+           met ? "" : r.all ? " (some processes did not answer)" : " (less than requested)");
   }
+}
+
+}  // namespace
+
+int cmd_reclaim(int argc, char** argv) {
+  Request r;
+  bool help = false;
+  if (int rc = parse(argc, argv, &r, &help); rc != kExitOk || help) return rc;
+  const char* controller = r.controller;
+  std::vector<LiveStats> procs;
+  for (const LiveStats& l : live_stats())
+    if ((r.only_pid < 0 || (long)l.s.pid == r.only_pid) && held_on(l.s, controller) > 0) procs.push_back(l);
+  std::sort(procs.begin(), procs.end(), [&](const LiveStats& x, const LiveStats& y) {
+    return held_on(x.s, controller) > held_on(y.s, controller);
+  });
+  std::vector<Answer> answers;
+  uint64_t given = 0;
+  bool failed = false;
+  for (const LiveStats& l : procs) {
+    if (!r.all && given >= r.bytes) break;
+    if (!plausible(l)) {
+      answers.push_back({l.s.pid, 0, 0, held_on(l.s, controller), "no cmbmap watcher thread to ask"});
+      failed = true;
+      continue;
+    }
+    uint64_t share = r.all ? 0 : std::min(r.bytes - given, held_on(l.s, controller));
+    Answer a = ask(l, slot_of(l.s, controller), share, r.all, controller, r.timeout_s);
+    given += a.given;
+    failed |= !a.error.empty();
+    answers.push_back(a);
+  }
+  const bool met = r.all ? !failed : given >= r.bytes;
+  report(r, answers, given, met);
   return met ? kExitOk : kExitFail;
 }
 
