@@ -1,10 +1,11 @@
 # Test targets, included by the top-level Makefile.
 
-UNIT_SRC := $(wildcard test/unit/*.cpp)
+# The unit tests link the whole library but its hooks, with the fake CMB
+# tier (test/unit/fake/) in place of p2pmem: the served path runs on the host.
+UNIT_SRC := $(wildcard test/unit/*.cpp test/unit/fake/*.cpp)
 UNIT_BIN := $(BUILD)/test/unit_tests
-UNIT_DEPS := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(call obj,shim/core/policy.cpp \
-             shim/tier/registry.cpp shim/core/machine.cpp \
-             shim/giveback/lease.cpp shim/giveback/dirty.cpp shim/real.cpp)
+UNIT_DEPS := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(filter-out %/p2pmem.o,$(TIER_OBJ)) \
+             $(GIVEBACK_OBJ) $(CORE_OBJ) $(call obj,shim/real.cpp)
 
 # Unit tests build with the library's warnings and dependency files
 # (Criterion's C++ asserts need exceptions and RTTI).

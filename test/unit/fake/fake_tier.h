@@ -1,0 +1,23 @@
+// The fake CMB tier for host tests: shim/tier/p2pmem.h implemented with
+// memfd-backed shared memory instead of a controller's p2pmem pool, so the
+// served path (fill, serve's gates, revocation, dirty tracking, writeback,
+// the watcher) runs on any Linux host in seconds. Like p2pmem, every map_at
+// is a fresh allocation with an identity of its own in /proc/self/maps, its
+// pages are NOT zeroed (they are filled with kPoison, so a test sees any byte
+// cmbmap forgot to fill), and a pool size can run out (CMB_FULL).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cmbmap::fake_tier {
+
+constexpr uint8_t kPoison = 0xA5;
+
+void reset();                  // unlimited pool, access allowed
+void set_pool(size_t bytes);   // map_at fails with CMB_FULL past this (0: unlimited)
+void deny(bool denied);        // map_at fails with NO_PERMISSION
+size_t held();                 // fake CMB bytes mapped in this process now
+bool is_cmb(const void* addr); // addr lies in fake CMB memory
+
+}  // namespace cmbmap::fake_tier

@@ -1,0 +1,93 @@
+// Host-test helpers (see fixture.h).
+#include "test/unit/fake/fixture.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
+
+#include "resolver/fiemap.h"
+#include "resolver/plan.h"
+#include "shim/core/serve.h"
+#include "shim/real.h"
+
+namespace cmbmap::fixture {
+
+uint8_t pattern(uint64_t i, unsigned seed) { return (uint8_t)((i * 131 + i / 4096 * 7 + seed * 29 + 1) & 0xff); }
+
+File make_file(size_t size, int flags, unsigned seed) {
+  real::resolve();
+  File f{};
+  snprintf(f.path, sizeof f.path, "/var/tmp/cmbmap-unit-XXXXXX");
+  int fd = mkstemp(f.path);
+  std::vector<uint8_t> buf(size);
+  for (size_t i = 0; i < size; ++i) buf[i] = pattern(i, seed);
+  if (fd < 0 || write(fd, buf.data(), size) != (ssize_t)size || fsync(fd) != 0) abort();
+  close(fd);
+  f.fd = open(f.path, flags);
+  f.size = size;
+  if (f.fd < 0) abort();
+  return f;
+}
+
+void remove_file(File& f) {
+  if (f.fd >= 0) close(f.fd);
+  f.fd = -1;
+  unlink(f.path);
+}
+
+Options default_options() {
+  Options o;
+  parse_options([](const char*) -> const char* { return nullptr; }, [](const char*) {}, &o);
+  return o;
+}
+
+void plan_whole_file(int fd, size_t len, Planned* out) {
+  *out = Planned{};
+  fstat(fd, &out->facts.st);
+  out->facts.file_reason = CMBMAP_ELIGIBLE;
+  NvmeTarget& t = out->facts.target;
+  t.reason = CMBMAP_ELIGIBLE;
+  strcpy(t.controller, "fake0");
+  strcpy(t.namespace_name, "fake0n1");  // no /dev/ng device: passthrough is never available
+  strcpy(t.pci_path, "/nonexistent/fake");
+  t.lba_size = 512;
+  out->plan = Plan{out->segs, 64, 0, 0};
+  Extent ext[64];
+  ExtentList list{ext, 64, 0, true};
+  if (fetch_extents(fd, 0, len, true, &list) < 0) abort();
+  const PlanRequest req{0, len, (uint64_t)out->facts.st.st_size, (uint32_t)sysconf(_SC_PAGESIZE), 512,
+                        CMBMAP_ELIGIBLE, true};
+  plan_mapping(req, list, &out->plan);
+}
+
+void* map_and_serve(int fd, size_t len, int prot, int flags, const Options& opts, uint64_t* served,
+                    Planned* planned) {
+  Planned local;
+  Planned* p = planned ? planned : &local;
+  plan_whole_file(fd, len, p);
+  void* at = mmap(nullptr, len, prot, flags, fd, 0);
+  if (at == MAP_FAILED) abort();
+  const serve::Request req{at, len, prot, flags, fd, 0};
+  *served = serve::overlay(req, p->facts, opts, &p->plan);
+  return at;
+}
+
+bool holds_file(const void* p, size_t len, int fd, uint64_t off) {
+  std::vector<uint8_t> want(len, 0);
+  if (pread(fd, want.data(), len, (off_t)off) < 0) return false;
+  return memcmp(p, want.data(), len) == 0;
+}
+
+bool leases_work() {
+  File f = make_file(4096, O_RDONLY);
+  bool ok = fcntl(f.fd, F_SETLEASE, F_RDLCK) == 0;
+  if (ok) fcntl(f.fd, F_SETLEASE, F_UNLCK);
+  remove_file(f);
+  return ok;
+}
+
+}  // namespace cmbmap::fixture

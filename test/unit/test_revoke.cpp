@@ -1,0 +1,147 @@
+// Giving served ranges back (shim/giveback/revoke.cpp) on the host with the
+// fake CMB tier: after a give-back the range is the ordinary file mapping
+// again (the kernel's pages, the file's bytes, the program's protection),
+// the CMB memory is gone, the registry, cmbmap's fds and the lease are let
+// go; part of a range splits it; a range replaced behind cmbmap's back is
+// left alone; forget() only drops the registry entries.
+#include <criterion/criterion.h>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/stats.h"
+#include "prim/prim.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/revoke.h"
+#include "shim/tier/registry.h"
+#include "test/unit/fake/fake_tier.h"
+#include "test/unit/fake/fixture.h"
+
+using namespace cmbmap;
+
+namespace {
+
+size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void setup() {
+  fake_tier::reset();
+  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
+}
+
+struct Served {
+  fixture::File f;
+  uint8_t* at;
+  size_t len;
+};
+
+Served serve(size_t pages, int prot = PROT_READ, int flags = MAP_SHARED) {
+  Served s{fixture::make_file(pages * page(), O_RDONLY), nullptr, pages * page()};
+  uint64_t served = 0;
+  s.at = static_cast<uint8_t*>(
+      fixture::map_and_serve(s.f.fd, s.len, prot, flags, fixture::default_options(), &served));
+  cr_assert_eq(served, s.len);
+  return s;
+}
+
+// cmbmap's own fds (above the floor) open now.
+int own_fds() {
+  int n = 0;
+  for (int fd = prim::kOwnFdFloor; fd < prim::kOwnFdFloor + 64; ++fd) n += fcntl(fd, F_GETFD) >= 0;
+  return n;
+}
+
+}  // namespace
+
+TestSuite(revoke, .init = setup);
+
+Test(revoke, whole_range_becomes_the_file_again) {
+  Served s = serve(32);
+  const int fds = own_fds();
+  cr_assert_geq(fds, 2, "no own fd for the range and the lease");
+  errno = 4242;
+  cr_assert_eq(revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN), s.len);
+  cr_assert_eq(errno, 4242);
+  cr_assert(!fake_tier::is_cmb(s.at));
+  cr_assert_eq(fake_tier::held(), 0u);
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
+  cr_assert(registry::empty());
+  cr_assert_eq(lease::held(), 0u);
+  cr_assert_eq(own_fds(), 0, "cmbmap's fds outlived the ranges that used them");
+  cr_assert_eq(stats::get()->revoked_by_reason[CMBMAP_LEASE_BROKEN], s.len);
+  cr_assert_eq(stats::get()->served_bytes, 0u);
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, middle_piece_splits_the_range) {
+  Served s = serve(16);
+  cr_assert_eq(revoke::range(s.at + 4 * page(), 4 * page(), CMBMAP_REMAPPED), 4 * page());
+  cr_assert(fake_tier::is_cmb(s.at));
+  cr_assert(!fake_tier::is_cmb(s.at + 4 * page()));
+  cr_assert(fake_tier::is_cmb(s.at + 8 * page()));
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd), "bytes differ after a partial give-back");
+  registry::Range pieces[4];
+  cr_assert_eq(registry::collect((uintptr_t)s.at, s.len, pieces, 4), 2u);
+  cr_assert_eq(pieces[1].file_offset, 8 * page(), "the right-hand piece lost its file offset");
+  cr_assert_eq(lease::held(), 1u, "the lease went while ranges of the file are served");
+  struct stat st;
+  fstat(s.f.fd, &st);
+  cr_assert_eq(revoke::file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED), 12 * page());
+  cr_assert(registry::empty());
+  cr_assert_eq(lease::held(), 0u);
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, keeps_the_programs_protection_and_sharing) {
+  Served s = serve(8, PROT_READ, MAP_PRIVATE);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  // A private file mapping again: writable by mprotect, copy-on-write.
+  cr_assert_eq(mprotect(s.at, s.len, PROT_READ | PROT_WRITE), 0);
+  s.at[5] ^= 0xff;
+  uint8_t b;
+  cr_assert_eq(pread(s.f.fd, &b, 1, 5), 1);
+  cr_assert_eq(b, fixture::pattern(5), "a store to a private mapping reached the file");
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, replaced_behind_cmbmaps_back_is_left_alone) {
+  // The program replaced the range with a raw system call: what is there
+  // now is not cmbmap's to map the file over.
+  Served s = serve(8);
+  void* anon = (void*)prim::map(s.at, s.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  cr_assert_eq(anon, (void*)s.at);
+  s.at[0] = 42;
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  cr_assert_eq(s.at[0], 42, "cmbmap mapped the file over a mapping that was not its own");
+  cr_assert(registry::empty());
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, forget_drops_only_the_registry_entries) {
+  Served s = serve(8);
+  cr_assert_eq(munmap(s.at, s.len), 0);  // the kernel removed it (what the munmap hook forwards)
+  cr_assert_eq(revoke::forget(s.at, s.len), s.len);
+  cr_assert(registry::empty());
+  cr_assert_eq(lease::held(), 0u);
+  cr_assert_eq(stats::get()->freed_bytes, s.len);
+  cr_assert_eq(stats::get()->revoked_bytes, 0u, "forgetting is not a revocation");
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, unaligned_address_changes_nothing) {
+  Served s = serve(4);
+  cr_assert_eq(revoke::range(s.at + 1, page(), CMBMAP_REMAPPED), 0u);
+  cr_assert(fake_tier::is_cmb(s.at));
+  revoke::range(s.at, s.len, CMBMAP_REMAPPED);
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, inherited_ranges_in_a_child) {
+  Served s = serve(8);
+  cr_assert_eq(revoke::inherited(), s.len);
+  cr_assert(registry::empty());
+  cr_assert(!fake_tier::is_cmb(s.at));
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
+  fixture::remove_file(s.f);
+}

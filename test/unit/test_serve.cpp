@@ -1,0 +1,208 @@
+// Serving (shim/core/serve.cpp) on the host with the fake CMB tier: a
+// mapping of a real file is served only through every gate (a lease, the
+// map count, the budget, CMB memory, a fill, the writable rules, no change
+// of the file meanwhile); a served range holds exactly the file's bytes
+// and is device memory in /proc/self/maps; a run that falls back keeps (or
+// gets back) the file's pages, with its reason on its segments.
+#include <criterion/criterion.h>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
+
+#include "common/stats.h"
+#include "shim/core/serve.h"
+#include "shim/giveback/changes.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/revoke.h"
+#include "shim/tier/registry.h"
+#include "test/unit/fake/fake_tier.h"
+#include "test/unit/fake/fixture.h"
+
+using namespace cmbmap;
+
+namespace {
+
+size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void setup() {
+  fake_tier::reset();
+  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
+}
+
+// Every segment of the plan has reason r.
+void all_reasons(const Plan& plan, int r) {
+  for (size_t i = 0; i < plan.count; ++i)
+    cr_expect_eq(plan.segments[i].reason, r, "segment %zu: %s, not %s", i, cmbmap_reason_name(plan.segments[i].reason),
+                 cmbmap_reason_name(r));
+}
+
+// A mapping that fell back: the file's own pages, its bytes, nothing served.
+void ordinary(void* at, size_t len, const fixture::File& f, uint64_t served) {
+  cr_expect_eq(served, 0u);
+  cr_expect(!fake_tier::is_cmb(at), "a fallen-back range is still device memory");
+  cr_expect(fixture::holds_file(at, len, f.fd));
+  cr_expect(registry::empty());
+}
+
+}  // namespace
+
+TestSuite(serve, .init = setup);
+
+Test(serve, read_only_mapping_is_served_with_the_files_bytes) {
+  const size_t len = 40 * page() + 77;
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  const Options opts = fixture::default_options();
+  uint64_t served = 0;
+  fixture::Planned p;
+  errno = 4242;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, opts, &served, &p);
+  cr_assert_eq(errno, 4242, "serving changed errno");
+  cr_assert_eq(served, 41 * page());
+  cr_assert(fake_tier::is_cmb(at), "the served range is not device memory in /proc/self/maps");
+  cr_assert(fixture::holds_file(at, 41 * page(), f.fd), "served bytes differ from the file (or past EOF not zero)");
+  cr_assert(registry::overlaps((uintptr_t)at, len));
+  cr_assert_eq(lease::held(), 1u);
+  cr_assert_eq(stats::get()->served_bytes, 41 * page());
+  // Given back: the file's pages again, the lease released.
+  cr_assert_eq(revoke::range(at, len, CMBMAP_RECLAIMED), 41 * page());
+  cr_assert(!fake_tier::is_cmb(at));
+  cr_assert(fixture::holds_file(at, len, f.fd));
+  cr_assert_eq(lease::held(), 0u);
+  cr_assert_eq(fake_tier::held(), 0u, "CMB memory left mapped after the give-back");
+  fixture::remove_file(f);
+}
+
+Test(serve, no_lease_no_serving) {
+  // Another open for writing: the kernel refuses a read lease.
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  int writer = open(f.path, O_WRONLY);
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served, &p);
+  ordinary(at, len, f, served);
+  all_reasons(p.plan, CMBMAP_LEASE_DENIED);
+  close(writer);
+  fixture::remove_file(f);
+}
+
+Test(serve, budget_keeps_the_mapping_ordinary) {
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  Options opts = fixture::default_options();
+  opts.budget = 8 * page();
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_PRIVATE, opts, &served, &p);
+  ordinary(at, len, f, served);
+  all_reasons(p.plan, CMBMAP_BUDGET);
+  cr_assert_eq(lease::held(), 0u, "a lease outlived a serve that served nothing");
+  fixture::remove_file(f);
+}
+
+Test(serve, full_cmb_maps_the_file_back) {
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fake_tier::set_pool(4 * page());
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served, &p);
+  ordinary(at, len, f, served);
+  all_reasons(p.plan, CMBMAP_CMB_FULL);
+  fixture::remove_file(f);
+}
+
+Test(serve, no_permission_on_the_pool) {
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fake_tier::deny(true);
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served, &p);
+  ordinary(at, len, f, served);
+  all_reasons(p.plan, CMBMAP_NO_PERMISSION);
+  fixture::remove_file(f);
+}
+
+Test(serve, failed_fill_maps_the_file_back) {
+  // The file shrinks between planning and the fill: the fill comes up
+  // short, and the range must not be served half filled.
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fixture::Planned p;
+  fixture::plan_whole_file(f.fd, len, &p);
+  void* at = mmap(nullptr, len, PROT_READ, MAP_SHARED, f.fd, 0);
+  cr_assert_eq(truncate(f.path, (off_t)(len / 2)), 0);
+  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0};
+  uint64_t served = serve::overlay(req, p.facts, fixture::default_options(), &p.plan);
+  ordinary(at, len / 2, f, served);
+  all_reasons(p.plan, CMBMAP_FILL_FAILED);
+  fixture::remove_file(f);
+}
+
+Test(serve, map_count_gate) {
+  // More runs than vm.max_map_count leaves room for: nothing is served.
+  const size_t len = 4 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fixture::Planned p;
+  fixture::plan_whole_file(f.fd, len, &p);
+  const size_t n = 2 * 70000;  // alternating eligible / hole segments
+  std::vector<Segment> segs(n);
+  for (size_t i = 0; i < n; ++i) segs[i] = Segment{i * page(), page(), 0, 0, false, i % 2 ? CMBMAP_HOLE : CMBMAP_ELIGIBLE};
+  Plan plan{segs.data(), n, n, n / 2 * page()};
+  void* at = mmap(nullptr, len, PROT_READ, MAP_SHARED, f.fd, 0);
+  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0};
+  uint64_t served = serve::overlay(req, p.facts, fixture::default_options(), &plan);
+  cr_assert_eq(served, 0u);
+  cr_assert_eq(segs[0].reason, CMBMAP_MAP_COUNT);
+  cr_assert_eq(lease::held(), 0u, "the map-count gate comes before the lease");
+  fixture::remove_file(f);
+}
+
+Test(serve, writable_needs_a_write_lease_on_an_own_open) {
+  // A read-write fd this process did not open through the hook (inherited,
+  // say) may be shared with another process: no write lease, not served.
+  const size_t len = 8 * page();
+  fixture::File f = fixture::make_file(len, O_RDWR);
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, fixture::default_options(),
+                                    &served, &p);
+  cr_assert_eq(served, 0u);
+  all_reasons(p.plan, CMBMAP_WRITE_LEASE_DENIED);
+  cr_assert(!fake_tier::is_cmb(at));
+  fixture::remove_file(f);
+}
+
+Test(serve, own_change_during_the_serve_falls_back) {
+  // This process's own write does not break its write lease: a serve that
+  // overlaps a change of the file must not register what may be old bytes.
+  const size_t len = 8 * page();
+  fixture::File f = fixture::make_file(len, O_RDWR);
+  lease::note_open(f.fd, O_RDWR);
+  changes::starting();  // a write runs in another thread
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served, &p);
+  changes::finished();
+  cr_assert_eq(served, 0u);
+  all_reasons(p.plan, CMBMAP_FILE_CHANGED);
+  cr_assert(!fake_tier::is_cmb(at));
+  cr_assert(fixture::holds_file(at, len, f.fd));
+  fixture::remove_file(f);
+}
+
+Test(serve, write_lease_serve_without_changes) {
+  const size_t len = 8 * page();
+  fixture::File f = fixture::make_file(len, O_RDWR);
+  lease::note_open(f.fd, O_RDWR);
+  uint64_t served = 0;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  cr_assert_eq(served, len);
+  cr_assert(lease::any_write_lease());
+  cr_assert(fixture::holds_file(at, len, f.fd));
+  revoke::range(at, len, CMBMAP_RECLAIMED);
+  fixture::remove_file(f);
+}

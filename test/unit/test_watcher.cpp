@@ -1,0 +1,137 @@
+// The watcher thread and its messages (shim/giveback/watcher.cpp,
+// common/watcher_message.h) on the host with the fake CMB tier: another
+// process's open for writing breaks the lease and the watcher gives the
+// file's ranges back before the opener goes on; a `cmbmap reclaim` message
+// gives back least recently used ranges; an MS_ASYNC message writes stores
+// back; messages encode and decode.
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/stats.h"
+#include "common/watcher_message.h"
+#include "prim/prim.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/revoke.h"
+#include "shim/giveback/watcher.h"
+#include "shim/tier/registry.h"
+#include "test/unit/fake/fake_tier.h"
+#include "test/unit/fake/fixture.h"
+
+using namespace cmbmap;
+
+namespace {
+
+size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void setup() {
+  fake_tier::reset();
+  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
+}
+
+// Waits up to 10 s for done(); true if it came.
+template <typename Done>
+bool wait_for(Done done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    timespec ts{0, 5000000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
+pid_t watcher_tid() { return (pid_t)stats::get()->watcher_tid; }
+
+}  // namespace
+
+TestSuite(watcher, .init = setup);
+
+Test(watcher, messages_round_trip) {
+  using namespace watcher_message;
+  cr_assert_eq(slot(encode(3, 1000)), 3);
+  cr_assert_eq(pages(encode(3, 1000)), 1000u);
+  cr_assert_eq(slot(encode(-1, kAllPages)), -1);
+  cr_assert_eq(pages(encode(0, ~uint64_t{0} >> 1)), kAllPages, "a huge request saturates to everything");
+  cr_assert_neq(encode(7, kAllPages), kWriteback);
+  cr_assert_neq(encode(7, kAllPages), kWake);
+}
+
+Test(watcher, lease_break_gives_the_file_back) {
+  fixture::File f = fixture::make_file(16 * page(), O_RDONLY);
+  uint64_t served = 0;
+  auto* at = static_cast<uint8_t*>(
+      fixture::map_and_serve(f.fd, 16 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served));
+  cr_assert_eq(served, 16 * page());
+  // Another process opens the file for writing: the kernel breaks the read
+  // lease and holds the open until cmbmap releases it.
+  pid_t child = fork();
+  if (child == 0) {
+    int fd = open(f.path, O_WRONLY);
+    _exit(fd >= 0 && pwrite(fd, "X", 1, 0) == 1 ? 0 : 1);
+  }
+  int status = 0;
+  cr_assert_eq(waitpid(child, &status, 0), child);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  cr_assert(wait_for([] { return registry::empty(); }), "the watcher did not give the range back");
+  cr_assert(!fake_tier::is_cmb(at));
+  cr_assert_eq(at[0], 'X', "the mapping does not show the other process's write");
+  cr_assert_eq(stats::get()->lease_breaks, 1u);
+  cr_assert_eq(lease::held(), 0u);
+  fixture::remove_file(f);
+}
+
+Test(watcher, reclaim_message_gives_back_everything) {
+  fixture::File a = fixture::make_file(8 * page(), O_RDONLY, 1), b = fixture::make_file(8 * page(), O_RDONLY, 2);
+  uint64_t served = 0;
+  void* ma = fixture::map_and_serve(a.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  void* mb = fixture::map_and_serve(b.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  cr_assert_eq(fake_tier::held(), 16 * page());
+  const Options opts = fixture::default_options();
+  cr_assert_gt(watcher_tid(), 0);
+  cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal,
+                                     watcher_message::encode(-1, watcher_message::kAllPages)), 0);
+  cr_assert(wait_for([] { return stats::get()->reclaim_requests == 1; }), "no answer to the reclaim message");
+  cr_assert(registry::empty());
+  cr_assert_eq(fake_tier::held(), 0u);
+  cr_assert_eq(stats::get()->reclaimed_bytes, 16 * page());
+  cr_assert(fixture::holds_file(ma, 8 * page(), a.fd));
+  cr_assert(fixture::holds_file(mb, 8 * page(), b.fd));
+  fixture::remove_file(a);
+  fixture::remove_file(b);
+}
+
+Test(watcher, reclaim_of_some_pages_takes_the_oldest_first) {
+  fixture::File a = fixture::make_file(8 * page(), O_RDONLY, 1), b = fixture::make_file(8 * page(), O_RDONLY, 2);
+  uint64_t served = 0;
+  void* ma = fixture::map_and_serve(a.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  void* mb = fixture::map_and_serve(b.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  registry::touch((uintptr_t)ma, 8 * page());  // a is now the more recently used
+  const Options opts = fixture::default_options();
+  cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal, watcher_message::encode(-1, 1)), 0);
+  cr_assert(wait_for([] { return stats::get()->reclaim_requests == 1; }));
+  cr_assert(fake_tier::is_cmb(ma), "the more recently used range was given back");
+  cr_assert(!fake_tier::is_cmb(mb));
+  revoke::range(ma, 8 * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(a);
+  fixture::remove_file(b);
+}
+
+Test(watcher, writeback_message_writes_stores_back) {
+  fixture::File f = fixture::make_file(8 * page(), O_RDWR);
+  lease::note_open(f.fd, O_RDWR);
+  uint64_t served = 0;
+  auto* at = static_cast<uint8_t*>(fixture::map_and_serve(f.fd, 8 * page(), PROT_READ | PROT_WRITE, MAP_SHARED,
+                                                          fixture::default_options(), &served));
+  cr_assert_eq(served, 8 * page());
+  at[2 * page()] = 0x77;
+  cr_assert(watcher::request_writeback());
+  cr_assert(wait_for([] { return stats::get()->writebacks >= 1; }), "the watcher did not write back");
+  uint8_t byte = 0;
+  cr_assert_eq(pread(f.fd, &byte, 1, (off_t)(2 * page())), 1);
+  cr_assert_eq(byte, 0x77);
+  revoke::range(at, 8 * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(f);
+}

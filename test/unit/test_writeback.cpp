@@ -1,0 +1,139 @@
+// Writable served mappings on the host with the fake CMB tier: stores land
+// in device memory, dirty tracking sees each page once, and a commit writes
+// exactly the stored pages to the file (through the file here: the fake
+// target has no NVMe char device), durable on request; a give-back keeps
+// every store; a writeback that fails keeps its pages dirty, so a later one
+// writes them; stores past end of file never grow it.
+#include <criterion/criterion.h>
+#include <csignal>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/stats.h"
+#include "shim/giveback/commit.h"
+#include "shim/giveback/dirty.h"
+#include "shim/giveback/lease.h"
+#include "shim/giveback/revoke.h"
+#include "shim/tier/registry.h"
+#include "test/unit/fake/fake_tier.h"
+#include "test/unit/fake/fixture.h"
+
+using namespace cmbmap;
+
+namespace {
+
+size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void setup() {
+  fake_tier::reset();
+  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
+}
+
+struct Served {
+  fixture::File f;
+  uint8_t* at;
+  size_t len;  // mapped
+};
+
+Served serve_writable(size_t size) {
+  Served s{fixture::make_file(size, O_RDWR), nullptr, (size + page() - 1) / page() * page()};
+  lease::note_open(s.f.fd, O_RDWR);  // the program opened it (through the open hook)
+  uint64_t served = 0;
+  s.at = static_cast<uint8_t*>(fixture::map_and_serve(s.f.fd, s.len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                                      fixture::default_options(), &served));
+  cr_assert_eq(served, s.len, "the writable mapping was not served");
+  cr_assert(lease::any_write_lease());
+  return s;
+}
+
+uint8_t stored(size_t i) { return (uint8_t)(0x5a ^ i); }
+
+void store_pages(Served& s, size_t first, size_t count) {
+  for (size_t k = first; k < first + count; ++k) s.at[k * page() + 17] = stored(k);
+}
+
+// The file's byte at offset off (read through the program's own fd: another
+// open would break the write lease).
+uint8_t file_byte(const Served& s, uint64_t off) {
+  uint8_t b = 0;
+  cr_assert_eq(pread(s.f.fd, &b, 1, (off_t)off), 1);
+  return b;
+}
+
+}  // namespace
+
+TestSuite(writeback, .init = setup);
+
+Test(writeback, commit_writes_exactly_the_stored_pages) {
+  Served s = serve_writable(32 * page());
+  const uint64_t faults0 = stats::get()->dirty_faults;
+  store_pages(s, 3, 4);
+  s.at[3 * page() + 18] = 1;  // a second store to a dirty page does not fault again
+  cr_assert_eq(stats::get()->dirty_faults - faults0, 4u);
+  writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(o.bytes, 4 * page());
+  cr_assert_eq(stats::get()->writeback_file_bytes, 4 * page());
+  for (size_t k = 3; k < 7; ++k) cr_assert_eq(file_byte(s, k * page() + 17), stored(k));
+  cr_assert_eq(file_byte(s, 3 * page() + 18), 1);
+  cr_assert_eq(file_byte(s, 8 * page() + 17), fixture::pattern(8 * page() + 17));
+  // Clean now: nothing more to write, and the range is still served.
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Current).bytes, 0u);
+  cr_assert(fake_tier::is_cmb(s.at));
+  store_pages(s, 3, 1);  // and a new store dirties the page anew
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Current).bytes, page());
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
+Test(writeback, give_back_keeps_every_store) {
+  Served s = serve_writable(16 * page());
+  store_pages(s, 0, 16);
+  cr_assert_eq(revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN), s.len);
+  cr_assert(!fake_tier::is_cmb(s.at));
+  cr_assert(!dirty::any());
+  for (size_t k = 0; k < 16; ++k) {
+    cr_assert_eq(s.at[k * page() + 17], stored(k), "page %zu lost its store in the mapping", k);
+    cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu lost its store in the file", k);
+  }
+  s.at[0] = 9;  // file pages now: stores need no tracking
+  fixture::remove_file(s.f);
+}
+
+Test(writeback, failed_writeback_keeps_pages_dirty) {
+  // Writes past RLIMIT_FSIZE fail (EFBIG): the pages must stay dirty and
+  // reach the file once writing works again.
+  Served s = serve_writable(16 * page());
+  store_pages(s, 10, 2);
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old, low{8 * page(), RLIM_INFINITY};
+  getrlimit(RLIMIT_FSIZE, &old);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+  writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Current);
+  cr_assert_neq(o.err, 0, "the writeback did not report its failure");
+  cr_assert_geq(stats::get()->writeback_errors, 1u);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  o = commit::range(s.at, s.len, writeback::Mode::Current);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(o.bytes, 2 * page(), "pages of the failed writeback were not written later");
+  cr_assert_eq(file_byte(s, 10 * page() + 17), stored(10));
+  cr_assert_eq(file_byte(s, 11 * page() + 17), stored(11));
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
+Test(writeback, stores_past_eof_do_not_grow_the_file) {
+  const size_t size = 3 * page() + 100;
+  Served s = serve_writable(size);
+  s.at[size - 1] = 0xee;       // the last byte of the file
+  s.at[size + 50] = 0xdd;      // past EOF in the last page
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
+  struct stat st;
+  fstat(s.f.fd, &st);
+  cr_assert_eq((size_t)st.st_size, size, "a store past EOF grew the file");
+  cr_assert_eq(file_byte(s, size - 1), 0xee);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
