@@ -17,7 +17,7 @@ namespace {
 // kFrozenDirty ones still have to be written before that.
 enum : uint8_t { kUntracked = 0, kClean = 1, kDirty = 2, kFrozen = 3, kFrozenDirty = 4 };
 
-struct Region {
+struct Tracked {
   uintptr_t start, end;  // 0, 0: free slot
   int prot;              // the program's
   uint8_t* state;        // anonymous mapping, one byte per page
@@ -25,11 +25,11 @@ struct Region {
   size_t live;           // pages not kUntracked
 };
 
-constexpr size_t kRegions = 128;
-Region g_regions[kRegions];
-size_t g_count;          // regions in use (read without the lock by any())
+constexpr size_t kTracked = 128;
+Tracked g_tracked[kTracked];
+size_t g_count;          // tracked ranges in use (read without the lock by any())
 prim::SpinLock g_lock;   // taken by the handler: every other holder blocks signals
-size_t g_page;           // set before the first region exists
+size_t g_page;           // set before the first range is tracked
 
 struct sigaction g_program;  // the program's SIGSEGV disposition
 bool g_installed;
@@ -45,18 +45,18 @@ struct Locked {
   }
 };
 
-Region* find(uintptr_t a) {
-  for (Region& r : g_regions)
+Tracked* find(uintptr_t a) {
+  for (Tracked& r : g_tracked)
     if (r.start <= a && a < r.end) return &r;
   return nullptr;
 }
 
 int protect(uintptr_t start, uintptr_t end, int prot) { return prim::protect((void*)start, end - start, prot); }
 
-// Calls fn(region, first page, last page + 1) for each region's part of [lo, hi).
+// Calls fn(tracked, first page, last page + 1) for each tracked range overlapping [lo, hi).
 template <typename Fn>
-void each_part(uintptr_t lo, uintptr_t hi, Fn fn) {
-  for (Region& r : g_regions) {
+void each_overlap(uintptr_t lo, uintptr_t hi, Fn fn) {
+  for (Tracked& r : g_tracked) {
     if (r.end <= lo || r.start >= hi || r.start == r.end) continue;
     const uintptr_t a = lo > r.start ? lo : r.start, b = hi < r.end ? hi : r.end;
     fn(r, (a - r.start) / g_page, (b - r.start + g_page - 1) / g_page);
@@ -66,7 +66,7 @@ void each_part(uintptr_t lo, uintptr_t hi, Fn fn) {
 // Write-protects pages [k, e) of r; failing that (each mprotect splits the
 // mapping, and the process may be at vm.max_map_count), the whole tracked
 // run around them, which merges the pieces.
-bool write_protect(Region& r, size_t k, size_t e) {
+bool write_protect(Tracked& r, size_t k, size_t e) {
   if (protect(r.start + k * g_page, r.start + e * g_page, PROT_READ) == 0) return true;
   const size_t n = (r.end - r.start) / g_page;
   while (k > 0 && r.state[k - 1] != kUntracked) --k;
@@ -76,7 +76,7 @@ bool write_protect(Region& r, size_t k, size_t e) {
 
 // Sets pages [i, j) of r that are in state from to state to, changing the
 // protection of each run to prot (-1: leave it; PROT_READ: write_protect).
-void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
+void convert(Tracked& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
   for (size_t k = i; k < j;) {
     if (r.state[k] != from) { ++k; continue; }
     size_t e = k;
@@ -89,14 +89,14 @@ void convert(Region& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) 
 
 // Pages [i, j) of r that are clean or dirty: dirty and writable, a run at a
 // time (a clean page next to a dirty one joins its run: fewer splits).
-void open_pages(Region& r, size_t i, size_t j) {
+void open_pages(Tracked& r, size_t i, size_t j) {
   convert(r, i, j, kClean, kDirty, -1);
   convert(r, i, j, kDirty, kDirty, r.prot);
 }
 
-void free_region(Region& r) {
+void free_tracked(Tracked& r) {
   prim::unmap(r.state, r.state_bytes);
-  r = Region{};
+  r = Tracked{};
   __atomic_fetch_sub(&g_count, 1, __ATOMIC_RELEASE);
 }
 
@@ -135,14 +135,14 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
   if (si->si_code == SEGV_ACCERR && __atomic_load_n(&g_count, __ATOMIC_ACQUIRE)) {
     for (;;) {
       g_lock.lock();
-      Region* r = find(a);
+      Tracked* r = find(a);
       const size_t i = r ? (a - r->start) / g_page : 0;
       const uint8_t s = r ? r->state[i] : (uint8_t)kUntracked;
       if (s == kClean || s == kDirty) {
         // Dirty before writable: a writeback never misses a store.
         r->state[i] = kDirty;
         const uintptr_t page = r->start + i * g_page;
-        // No room to split off one page: the whole region, coarser but right.
+        // No room to split off one page: the whole tracked range, coarser but right.
         if (protect(page, page + g_page, r->prot) != 0) open_pages(*r, 0, (r->end - r->start) / g_page);
         g_lock.unlock();
         if (s == kClean) __atomic_fetch_add(&stats::get()->dirty_faults, 1, __ATOMIC_RELAXED);
@@ -206,9 +206,9 @@ bool track(uintptr_t start, uintptr_t end, int prot) {
   auto* state = static_cast<uint8_t*>(m);
   for (size_t i = 0; i < pages; ++i) state[i] = kClean;
   Locked l;
-  for (Region& r : g_regions) {
+  for (Tracked& r : g_tracked) {
     if (r.start != r.end) continue;
-    r = Region{start, end, prot, state, bytes, pages};
+    r = Tracked{start, end, prot, state, bytes, pages};
     __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
     return true;
   }
@@ -222,7 +222,7 @@ bool tracks(uintptr_t start, size_t len) {
   if (!any()) return false;
   Locked l;
   bool found = false;
-  each_part(start, start + len, [&](Region& r, size_t i, size_t j) {
+  each_overlap(start, start + len, [&](Tracked& r, size_t i, size_t j) {
     for (size_t k = i; k < j && !found; ++k) found = r.state[k] != kUntracked;
   });
   return found;
@@ -232,7 +232,7 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
   if (!any()) return 0;
   Locked l;
   size_t n = 0;
-  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
     if (freeze) {
       convert(r, i, j, kClean, kFrozen, -1);
       convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
@@ -258,7 +258,7 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
 void thaw(uintptr_t lo, uintptr_t hi) {
   if (!any()) return;
   Locked l;
-  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
     convert(r, i, j, kFrozen, kClean, -1);
     convert(r, i, j, kFrozenDirty, kDirty, -1);  // read-only: the next store re-opens it
   });
@@ -267,7 +267,7 @@ void thaw(uintptr_t lo, uintptr_t hi) {
 void redirty(uintptr_t lo, uintptr_t hi) {
   if (!any()) return;
   Locked l;
-  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
     convert(r, i, j, kClean, kDirty, -1);
     convert(r, i, j, kFrozen, kFrozenDirty, -1);
   });
@@ -276,13 +276,13 @@ void redirty(uintptr_t lo, uintptr_t hi) {
 void untrack(uintptr_t lo, uintptr_t hi) {
   if (!any()) return;
   Locked l;
-  each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
     for (size_t k = i; k < j; ++k)
       if (r.state[k] != kUntracked) {
         r.state[k] = kUntracked;
         --r.live;
       }
-    if (r.live == 0) free_region(r);
+    if (r.live == 0) free_tracked(r);
   });
 }
 
@@ -293,7 +293,7 @@ void prepare_store(const void* p, size_t len) {
     bool frozen = false;
     {
       Locked l;
-      each_part(lo, hi, [&](Region& r, size_t i, size_t j) {
+      each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
         for (size_t k = i; k < j; ++k) frozen |= r.state[k] == kFrozen || r.state[k] == kFrozenDirty;
         if (!frozen) open_pages(r, i, j);
       });
@@ -321,8 +321,8 @@ void SignalsBlocked::end() {
 void after_fork_child() {
   // The parent gave back its writable ranges before forking; whatever is
   // left here is not the child's to track.
-  for (Region& r : g_regions)
-    if (r.start != r.end) free_region(r);
+  for (Tracked& r : g_tracked)
+    if (r.start != r.end) free_tracked(r);
   g_lock.reset();
 }
 

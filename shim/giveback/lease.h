@@ -10,7 +10,10 @@
 //     program's own open file, granted only while it is the file's only open,
 //     so any other open breaks it; the fill must then not open the file.
 // Break signals go to the watcher thread alone (F_SETOWN_EX, F_OWNER_TID).
-// All functions run under served_lock::Hold.
+// The lease table changes only under the served-ranges lock (acquire,
+// settle, release, relocate_fd, before_fork). held() and any_write_lease()
+// are read without it: hints that decide whether a hook looks further. The
+// own-open bitmap (note_*) and never_write_lease are lock-free.
 #pragma once
 
 #include <sys/types.h>

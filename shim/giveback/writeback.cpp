@@ -17,18 +17,19 @@ namespace {
 
 constexpr size_t kSegs = 64;
 
-struct Layout {
+// The blocks behind one writable served range, as its serve planned them.
+struct Blocks {
   uintptr_t start, end;  // 0, 0: free
   uint64_t file_offset;
   NvmeTarget target;
   Segment segs[kSegs];
   size_t nsegs;
 };
-constexpr size_t kLayouts = 128;
-Layout g_layouts[kLayouts];
+constexpr size_t kBlocks = 128;
+Blocks g_blocks[kBlocks];
 
-Layout* layout_of(uintptr_t a) {
-  for (Layout& l : g_layouts)
+Blocks* blocks_of(uintptr_t a) {
+  for (Blocks& l : g_blocks)
     if (l.start <= a && a < l.end) return &l;
   return nullptr;
 }
@@ -39,7 +40,7 @@ Layout* layout_of(uintptr_t a) {
 alignas(4096) uint8_t g_tail[4096];
 
 // NVMe writes of the file bytes [off, off+len) from CMB memory at src.
-int write_blocks(const Layout* l, uintptr_t src, uint64_t off, size_t len) {
+int write_blocks(const Blocks* l, uintptr_t src, uint64_t off, size_t len) {
   const size_t lba = l->target.lba_size ? l->target.lba_size : 512;
   const size_t whole = len / lba * lba;
   if (whole) {
@@ -54,7 +55,7 @@ int write_blocks(const Layout* l, uintptr_t src, uint64_t off, size_t len) {
 
 // Writes one run of dirty pages [run.start, run.end) at file offset off.
 // *direct: by NVMe command (else through the page cache).
-int write_run(const registry::Range& p, const Layout* l, bool in_place, const dirty::Run& run, uint64_t size,
+int write_run(const registry::Range& p, const Blocks* l, bool in_place, const dirty::Run& run, uint64_t size,
               bool* direct) {
   const uint64_t off = p.file_offset + (run.start - p.start);
   if (off >= size) return 0;  // wholly past EOF: the kernel drops such stores too
@@ -85,7 +86,7 @@ int write_run(const registry::Range& p, const Layout* l, bool in_place, const di
 bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTarget& target,
               const Segment* segs, size_t nsegs) {
   if (nsegs > kSegs) return false;
-  for (Layout& l : g_layouts) {
+  for (Blocks& l : g_blocks) {
     if (l.start != l.end) continue;
     l.start = start;
     l.end = end;
@@ -99,7 +100,7 @@ bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTa
 }
 
 void forget_unused() {
-  for (Layout& l : g_layouts)
+  for (Blocks& l : g_blocks)
     if (l.start != l.end && !registry::overlaps(l.start, l.end - l.start)) l.start = l.end = 0;
 }
 
@@ -107,7 +108,7 @@ namespace {
 
 // The commit check: NVMe writes go to the blocks the plan found, so they
 // must still be the file's (and written, unshared).
-bool blocks_in_place(const registry::Range& p, const Layout* l, Outcome* o) {
+bool blocks_in_place(const registry::Range& p, const Blocks* l, Outcome* o) {
   if (!l) return false;
   if (segments_in_place(p.fd, l->segs, l->nsegs)) return true;
   o->moved = true;
@@ -124,7 +125,7 @@ struct Written {
   size_t nfailed = 0;
 };
 
-void write_runs(const registry::Range& p, const Layout* l, bool in_place, bool freeze, dirty::Run* runs,
+void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool freeze, dirty::Run* runs,
                 size_t n, Outcome* o, Written* w) {
   struct stat st;
   const uint64_t size = prim::fstat_fd(p.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -148,7 +149,7 @@ void write_runs(const registry::Range& p, const Layout* l, bool in_place, bool f
 }
 
 // Durable: the drive's cache is flushed and the file's metadata synced.
-void make_durable(const registry::Range& p, const Layout* l, bool direct, Outcome* o) {
+void make_durable(const registry::Range& p, const Blocks* l, bool direct, Outcome* o) {
   if (direct && l) {
     const int err = nvme::flush(l->target);
     if (err && !o->err) o->err = err;
@@ -169,7 +170,7 @@ Outcome piece(const registry::Range& p, Mode mode) {
   const bool freeze = mode == Mode::Freeze;
   const size_t n = dirty::take(p.start, p.end, freeze, runs, 64);
   if (n == 0) return o;  // nothing dirty (and, when freezing, every page now frozen)
-  const Layout* l = layout_of(p.start);
+  const Blocks* l = blocks_of(p.start);
   const bool in_place = blocks_in_place(p, l, &o);
   Written w;
   write_runs(p, l, in_place, freeze, runs, n, &o, &w);
@@ -192,7 +193,7 @@ Outcome piece(const registry::Range& p, Mode mode) {
 }
 
 void after_fork_child() {
-  for (Layout& l : g_layouts) l.start = l.end = 0;
+  for (Blocks& l : g_blocks) l.start = l.end = 0;
 }
 
 }  // namespace cmbmap::writeback

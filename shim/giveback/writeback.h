@@ -6,7 +6,7 @@
 // file would break the write lease that guards the mapping, so passthrough
 // is the only DMA path. Without it (no access to /dev/ngXnY), or if the
 // blocks moved, the pages are written through the program's own open file
-// (pwrite: the page cache), and a moved layout is reported (Outcome::moved)
+// (pwrite: the page cache), and blocks that moved are reported (Outcome::moved)
 // so the caller gives the range back (commit.h does).
 // piece() takes the served-ranges lock itself; the others need no lock.
 #pragma once
