@@ -128,6 +128,7 @@ void fds_closing(unsigned first, unsigned last) {
   lease::note_closed_range(first, last);
   if (!holds_fds()) return;
   served_lock::Hold hold;
+  prim::KeepErrno keep;  // io_uring's teardown is not ours to vouch for
   io_cache::release_fds_in(first, last);
   registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* r, size_t n) {
     for (size_t i = 0; i < n; ++i)

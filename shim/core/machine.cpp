@@ -14,7 +14,7 @@ struct Verdict { dev_t dev; int reason; };
 constexpr int kVerdicts = 16;
 Verdict g_verdicts[kVerdicts];
 int g_verdict_count;  // grows to kVerdicts, then entries are replaced round robin
-int g_verdict_lock;
+prim::SpinLock g_verdict_lock;  // guards g_verdicts
 
 struct Scan { const Options* opts; bool usable; };
 
@@ -50,24 +50,22 @@ void apply(const Options& opts, FileFacts* f) {
 
 bool known_unusable(dev_t dev, int* reason) {
   bool found = false;
-  while (__atomic_exchange_n(&g_verdict_lock, 1, __ATOMIC_ACQUIRE)) {}
+  prim::SpinHold hold(g_verdict_lock);
   for (int i = 0; i < g_verdict_count && i < kVerdicts && !found; ++i)
     if (g_verdicts[i].dev == dev) {
       *reason = g_verdicts[i].reason;
       found = true;
     }
-  __atomic_store_n(&g_verdict_lock, 0, __ATOMIC_RELEASE);
   return found;
 }
 
 void remember_unusable(dev_t dev, int reason) {
   int ignored;
   if (reason == CMBMAP_ELIGIBLE || known_unusable(dev, &ignored)) return;
-  while (__atomic_exchange_n(&g_verdict_lock, 1, __ATOMIC_ACQUIRE)) {}
+  prim::SpinHold hold(g_verdict_lock);
   g_verdicts[g_verdict_count++ % kVerdicts] = Verdict{dev, reason};
-  __atomic_store_n(&g_verdict_lock, 0, __ATOMIC_RELEASE);
 }
 
-void after_fork_child() { g_verdict_lock = 0; }
+void after_fork_child() { g_verdict_lock.reset(); }
 
 }  // namespace cmbmap::machine

@@ -63,9 +63,12 @@ int above_floor(int fd) {
 
 // Breaks go to the watcher thread only. The owner must be set before the
 // lease: F_SETLEASE makes the whole process the owner unless one is set.
-bool direct_breaks(int fd, int signal, pid_t tid) {
+// Then the lease of kind type: 0 or -errno.
+long lease_with_breaks_to(int fd, int signal, pid_t tid, long type) {
   f_owner_ex owner{F_OWNER_TID, tid};
-  return fcntl3(fd, F_SETSIG, signal) == 0 && fcntl3(fd, F_SETOWN_EX, (long)&owner) == 0;
+  long r = fcntl3(fd, F_SETSIG, signal);
+  if (r == 0) r = fcntl3(fd, F_SETOWN_EX, (long)&owner);
+  return r == 0 ? fcntl3(fd, F_SETLEASE, type) : r;
 }
 
 // Gives the program's open file back the owner and signal it had set.
@@ -93,7 +96,7 @@ bool take_read(int prog_fd, int signal, pid_t tid, Entry* e) {
   if (fd == -EINVAL) fd = prim::open_read(path);
   if (fd >= 0) fd = above_floor(fd);
   if (fd < 0) { log_denied(prog_fd, -fd, false); return false; }
-  long err = direct_breaks(fd, signal, tid) ? fcntl3(fd, F_SETLEASE, F_RDLCK) : -EINVAL;
+  long err = lease_with_breaks_to(fd, signal, tid, F_RDLCK);
   if (err != 0) {
     log_denied(prog_fd, (int)-err, false);
     prim::close_fd(fd);
@@ -133,7 +136,7 @@ bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry*
   e->old_owner = f_owner_ex{F_OWNER_PID, 0};
   fcntl3(fd, F_GETOWN_EX, (long)&e->old_owner);
   e->old_sig = (int)fcntl3(fd, F_GETSIG, 0);
-  long err = direct_breaks(fd, signal, tid) ? fcntl3(fd, F_SETLEASE, F_WRLCK) : -EINVAL;
+  long err = lease_with_breaks_to(fd, signal, tid, F_WRLCK);
   if (err != 0) {
     restore_owner(fd, *e);
     log_denied(prog_fd, (int)-err, true);

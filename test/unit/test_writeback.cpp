@@ -124,6 +124,37 @@ Test(writeback, failed_writeback_keeps_pages_dirty) {
   fixture::remove_file(s.f);
 }
 
+Test(writeback, file_commit_reaches_every_range_of_the_file) {
+  // A sparse file whose data pages are separated by holes: one writable
+  // mapping, 70 served ranges. fsync and friends (commit::file) must write
+  // the stores of all of them, not only of the first batch of 64.
+  const size_t runs = 70;
+  fixture::File f = fixture::make_file(2 * runs * page(), O_RDWR);
+  for (size_t k = 0; k < runs; ++k)
+    cr_assert_eq(fallocate(f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)((2 * k + 1) * page()),
+                           (off_t)page()), 0);
+  fsync(f.fd);
+  lease::note_open(f.fd, O_RDWR);
+  uint64_t served = 0;
+  auto* at = static_cast<uint8_t*>(fixture::map_and_serve(f.fd, 2 * runs * page(), PROT_READ | PROT_WRITE,
+                                                          MAP_SHARED, fixture::default_options(), &served));
+  if (served != runs * page()) cr_skip_test("the filesystem merged the extents (served %llu)", (unsigned long long)served);
+  cr_assert_eq(registry::count(), runs);
+  for (size_t k = 0; k < runs; ++k) at[2 * k * page() + 5] = (uint8_t)(k + 1);
+  struct stat st;
+  fstat(f.fd, &st);
+  writeback::Outcome o = commit::file(st.st_dev, st.st_ino, writeback::Mode::Durable);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(o.bytes, runs * page());
+  for (size_t k = 0; k < runs; ++k) {
+    uint8_t b = 0;
+    cr_assert_eq(pread(f.fd, &b, 1, (off_t)(2 * k * page() + 5)), 1);
+    cr_assert_eq(b, (uint8_t)(k + 1), "range %zu: its store did not reach the file", k);
+  }
+  revoke::range(at, 2 * runs * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(f);
+}
+
 Test(writeback, stores_past_eof_do_not_grow_the_file) {
   const size_t size = 3 * page() + 100;
   Served s = serve_writable(size);

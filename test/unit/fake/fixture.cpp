@@ -55,9 +55,9 @@ void plan_whole_file(int fd, size_t len, Planned* out) {
   strcpy(t.namespace_name, "fake0n1");  // no /dev/ng device: passthrough is never available
   strcpy(t.pci_path, "/nonexistent/fake");
   t.lba_size = 512;
-  out->plan = Plan{out->segs, 64, 0, 0};
-  Extent ext[64];
-  ExtentList list{ext, 64, 0, true};
+  out->plan = Plan{out->segs, sizeof out->segs / sizeof out->segs[0], 0, 0};
+  Extent ext[256];
+  ExtentList list{ext, 256, 0, true};
   if (fetch_extents(fd, 0, len, true, &list) < 0) abort();
   const PlanRequest req{0, len, (uint64_t)out->facts.st.st_size, (uint32_t)sysconf(_SC_PAGESIZE), 512,
                         CMBMAP_ELIGIBLE, true};

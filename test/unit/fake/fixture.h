@@ -35,7 +35,7 @@ Options default_options();
 // device eligible), and the facts it is served with (the fake tier's target).
 struct Planned {
   FileFacts facts;
-  Segment segs[64];
+  Segment segs[256];
   Plan plan;
 };
 void plan_whole_file(int fd, size_t len, Planned* out);
