@@ -19,7 +19,7 @@ using namespace cmbmap;
 
 namespace {
 
-size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
+using fixture::page;
 
 // Fake CMB memory of len bytes (poisoned).
 uint8_t* cmb(size_t len) {

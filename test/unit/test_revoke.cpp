@@ -22,12 +22,7 @@ using namespace cmbmap;
 
 namespace {
 
-size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
-
-void setup() {
-  fake_tier::reset();
-  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
-}
+using fixture::page;
 
 struct Served {
   fixture::File f;
@@ -53,7 +48,7 @@ int own_fds() {
 
 }  // namespace
 
-TestSuite(revoke, .init = setup);
+TestSuite(revoke, .init = fixture::serving_setup);
 
 Test(revoke, whole_range_becomes_the_file_again) {
   Served s = serve(32);

@@ -24,12 +24,7 @@ using namespace cmbmap;
 
 namespace {
 
-size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
-
-void setup() {
-  fake_tier::reset();
-  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
-}
+using fixture::page;
 
 // Every segment of the plan has reason r.
 void all_reasons(const Plan& plan, int r) {
@@ -48,7 +43,7 @@ void ordinary(void* at, size_t len, const fixture::File& f, uint64_t served) {
 
 }  // namespace
 
-TestSuite(serve, .init = setup);
+TestSuite(serve, .init = fixture::serving_setup);
 
 Test(serve, read_only_mapping_is_served_with_the_files_bytes) {
   const size_t len = 40 * page() + 77;

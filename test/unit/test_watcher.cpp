@@ -25,12 +25,7 @@ using namespace cmbmap;
 
 namespace {
 
-size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
-
-void setup() {
-  fake_tier::reset();
-  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
-}
+using fixture::page;
 
 // Waits up to 10 s for done(); true if it came.
 template <typename Done>
@@ -47,7 +42,7 @@ pid_t watcher_tid() { return (pid_t)stats::get()->watcher_tid; }
 
 }  // namespace
 
-TestSuite(watcher, .init = setup);
+TestSuite(watcher, .init = fixture::serving_setup);
 
 Test(watcher, messages_round_trip) {
   using namespace watcher_message;

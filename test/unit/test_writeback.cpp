@@ -24,12 +24,7 @@ using namespace cmbmap;
 
 namespace {
 
-size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
-
-void setup() {
-  fake_tier::reset();
-  if (!fixture::leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
-}
+using fixture::page;
 
 struct Served {
   fixture::File f;
@@ -64,7 +59,7 @@ uint8_t file_byte(const Served& s, uint64_t off) {
 
 }  // namespace
 
-TestSuite(writeback, .init = setup);
+TestSuite(writeback, .init = fixture::serving_setup);
 
 Test(writeback, commit_writes_exactly_the_stored_pages) {
   Served s = serve_writable(32 * page());

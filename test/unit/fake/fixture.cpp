@@ -1,6 +1,7 @@
 // Host-test helpers (see fixture.h).
 #include "test/unit/fake/fixture.h"
 
+#include <criterion/criterion.h>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "resolver/plan.h"
 #include "shim/core/serve.h"
 #include "shim/real.h"
+#include "test/unit/fake/fake_tier.h"
 
 namespace cmbmap::fixture {
 
@@ -89,5 +91,12 @@ bool leases_work() {
   remove_file(f);
   return ok;
 }
+
+void serving_setup() {
+  fake_tier::reset();
+  if (!leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
+}
+
+size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
 
 }  // namespace cmbmap::fixture

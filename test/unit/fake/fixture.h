@@ -48,8 +48,12 @@ void* map_and_serve(int fd, size_t len, int prot, int flags, const Options& opts
 // True if [p, p+len) holds the file's bytes at off (and zeros past EOF).
 bool holds_file(const void* p, size_t len, int fd, uint64_t off = 0);
 
-// Leases need a filesystem and kernel that grant them (fs.leases-enable):
-// skip the calling test if /var/tmp grants none.
+// Leases need a filesystem and kernel that grant them (fs.leases-enable).
 bool leases_work();
+// A suite's .init for tests that serve: the fake tier reset, and the test
+// skipped (with the reason) where /var/tmp grants no leases.
+void serving_setup();
+
+size_t page();
 
 }  // namespace cmbmap::fixture
