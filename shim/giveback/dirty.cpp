@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <sched.h>
+#include <ucontext.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -33,6 +34,24 @@ size_t g_page;           // set before the first range is tracked
 
 struct sigaction g_program;  // the program's SIGSEGV disposition
 bool g_installed;
+
+// Spans given back recently (untrack), so that a store that faulted on a
+// clean page just before its range went back to file pages is retried
+// rather than taken for the program's own fault. A generation count tells
+// a retried store that faults again with nothing given back since: that
+// fault is the program's (one retry per give-back, never a loop).
+struct Gone { uintptr_t lo, hi; };
+constexpr size_t kGone = 64;
+Gone g_gone[kGone];
+uint64_t g_gone_gen;  // give-backs so far (under g_lock; read racily to skip the look)
+__thread uintptr_t t_retried_page __attribute__((tls_model("initial-exec")));
+__thread uint64_t t_retried_gen __attribute__((tls_model("initial-exec")));
+
+bool recently_gone(uintptr_t a) {
+  for (const Gone& g : g_gone)
+    if (g.lo <= a && a < g.hi) return true;
+  return false;
+}
 
 // The lock from ordinary code: signals blocked, so no handler on this
 // thread can spin on a lock its own thread holds.
@@ -100,7 +119,11 @@ void free_tracked(Tracked& r) {
   __atomic_fetch_sub(&g_count, 1, __ATOMIC_RELEASE);
 }
 
-// The program's disposition for a fault that is not cmbmap's.
+// The program's disposition for a fault that is not cmbmap's. cmbmap's
+// handler runs with every signal blocked; the program's runs with the mask
+// the kernel would have given it (the interrupted one, its sa_mask, the
+// signal itself unless SA_NODEFER), less SIGSEGV: a store of its own to a
+// clean served page must fault into cmbmap's handler, not end the process.
 void chain(int sig, siginfo_t* si, void* uc) {
   g_lock.lock();
   struct sigaction p = g_program;
@@ -121,18 +144,42 @@ void chain(int sig, siginfo_t* si, void* uc) {
     if (sent) prim::kill_thread(prim::pid(), prim::tid(), sig);
     return;
   }
-  uint64_t old = 0, mask;
-  __builtin_memcpy(&mask, &p.sa_mask, sizeof mask);
-  prim::signal_mask(SIG_BLOCK, &mask, &old);
+  uint64_t interrupted, theirs;
+  __builtin_memcpy(&interrupted, &static_cast<ucontext_t*>(uc)->uc_sigmask, sizeof interrupted);
+  __builtin_memcpy(&theirs, &p.sa_mask, sizeof theirs);
+  uint64_t mask = interrupted | theirs | (p.sa_flags & SA_NODEFER ? 0 : uint64_t{1} << (sig - 1));
+  mask &= ~(uint64_t{1} << (SIGSEGV - 1));
+  uint64_t ours = 0;
+  prim::signal_mask(SIG_SETMASK, &mask, &ours);
   if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
   else p.sa_handler(sig);
-  prim::restore_mask(old);
+  prim::restore_mask(ours);
 }
 
+// A store to a tracked page that is not clean or dirty: wait while it is
+// frozen (its range is being replaced). True if the store should simply
+// run again: its range has just gone back to file pages.
+bool retry_after_give_back(uintptr_t a, bool was_frozen) {
+  const uintptr_t page = a & ~(uintptr_t)(g_page - 1);
+  g_lock.lock();
+  const bool gone = recently_gone(a);
+  const uint64_t gen = g_gone_gen;
+  g_lock.unlock();
+  if (!gone && !was_frozen) return false;
+  if (t_retried_page == page && t_retried_gen == gen) return false;  // faulted again: the program's
+  t_retried_page = page;
+  t_retried_gen = gen;
+  return true;
+}
+
+// Runs with every signal blocked (install's sa_mask): nothing of the
+// program's can run on this thread while it holds the lock.
 void on_fault(int sig, siginfo_t* si, void* uc) {
   const int saved = errno;
   const uintptr_t a = (uintptr_t)si->si_addr;
-  if (si->si_code == SEGV_ACCERR && __atomic_load_n(&g_count, __ATOMIC_ACQUIRE)) {
+  const bool ours = __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) || __atomic_load_n(&g_gone_gen, __ATOMIC_RELAXED);
+  if (si->si_code == SEGV_ACCERR && ours) {
+    bool was_frozen = false;
     for (;;) {
       g_lock.lock();
       Tracked* r = find(a);
@@ -151,7 +198,12 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
       }
       g_lock.unlock();
       if (s != kFrozen && s != kFrozenDirty) break;
-      prim::yield();  // the range is being replaced: retry after
+      was_frozen = true;
+      prim::yield();  // the range is being replaced: look again after
+    }
+    if (retry_after_give_back(a, was_frozen)) {
+      errno = saved;
+      return;
     }
   }
   chain(sig, si, uc);
@@ -165,7 +217,7 @@ bool install() {
   // On the alternate stack where the program has one: its stack-overflow
   // faults reach its own handler there.
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
+  sigfillset(&sa.sa_mask);  // see on_fault
   {
     Locked l;
     if (real::sigaction(SIGSEGV, &sa, &g_program) != 0) return false;
@@ -276,6 +328,8 @@ void redirty(uintptr_t lo, uintptr_t hi) {
 void untrack(uintptr_t lo, uintptr_t hi) {
   if (!any()) return;
   Locked l;
+  g_gone[g_gone_gen % kGone] = Gone{lo, hi};
+  __atomic_store_n(&g_gone_gen, g_gone_gen + 1, __ATOMIC_RELEASE);
   each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
     for (size_t k = i; k < j; ++k)
       if (r.state[k] != kUntracked) {
