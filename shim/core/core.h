@@ -53,8 +53,10 @@ bool writable_served();  // one load: any writable range served?
 // written back first, and the buffers made writable (see interpose/read.cpp).
 void reading(int fd, const struct iovec* iov, int cnt);
 // fsync and friends on fd (-1: sync, syncfs): its stores go to the file,
-// durably, first.
-void syncing(int fd);
+// durably, first. 0, or the errno the call must fail with: this writeback
+// failed, or an earlier one of the file did (reported once, as the page
+// cache reports writeback errors).
+int syncing(int fd);
 bool segv_handler_installed();
 int program_segv_action(const struct sigaction* act, struct sigaction* old);
 

@@ -23,6 +23,22 @@
 #include "shim/tier/served_lock.h"
 
 namespace cmbmap::core {
+namespace {
+
+// Gives [addr, addr+len) back before a call the kernel cannot apply to
+// device memory. False (errno ENOMEM) if some of it stays served: its
+// stores could not be written (revoke.h), and the call must not drop or
+// expose them.
+bool given_back(void* addr, size_t len, int cause) {
+  revoke::range(addr, len, cause);
+  if (!prim::page_aligned(addr) || !registry::overlaps((uintptr_t)addr, prim::page_round_up(len))) return true;
+  log::Line(LogLevel::Error).s("a call on ").x((uintptr_t)addr).s("+").u(len)
+      .s(" fails with ENOMEM: stores there could not be written back").emit();
+  errno = ENOMEM;
+  return false;
+}
+
+}  // namespace
 
 int unmap(void* addr, size_t len) {
   // The kernel decides first (alignment, length): only a successful munmap
@@ -85,7 +101,10 @@ void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* n
   if (registry::collect((uintptr_t)old, old_len, &like, 1) == 1) {
     fd = prim::dup_above_floor(like.fd);
     file_off = like.file_offset - (like.start - (uintptr_t)old);
-    revoke::range(old, old_len, CMBMAP_REMAPPED);
+    if (!given_back(old, old_len, CMBMAP_REMAPPED)) {
+      prim::close_fd(fd);
+      return MAP_FAILED;
+    }
   }
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
   if (r != MAP_FAILED && over) revoke::forget(r, new_len);
@@ -110,10 +129,8 @@ int protect(void* addr, size_t len, int prot) {
   served_lock::Hold hold;
   // Write-protection is how stores are tracked there: a writable served
   // range goes back to file pages, whose protection the kernel keeps.
-  if (dirty::tracks((uintptr_t)addr, len)) {
-    revoke::range(addr, len, CMBMAP_REMAPPED);
-    return real::mprotect(addr, len, prot);
-  }
+  if (dirty::tracks((uintptr_t)addr, len))
+    return given_back(addr, len, CMBMAP_REMAPPED) ? real::mprotect(addr, len, prot) : -1;
   if (prot & PROT_WRITE) {
     // A shared range made writable: its stores change the file, so every
     // other served range of that file goes back too.
@@ -127,8 +144,7 @@ int protect(void* addr, size_t len, int prot) {
   if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
     // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
     // the file mapping answers exactly as it would without cmbmap.
-    revoke::range(addr, len, CMBMAP_REMAPPED);
-    return real::mprotect(addr, len, prot);
+    return given_back(addr, len, CMBMAP_REMAPPED) ? real::mprotect(addr, len, prot) : -1;
   }
   int r = real::mprotect(addr, len, prot);
   if (r == 0) {
@@ -165,9 +181,11 @@ void protect_other(void* addr, size_t len, int prot) {
 int advise(void* addr, size_t len, int advice) {
   // Dropped CMB pages have nothing to fault back in from: give the range
   // back so the next read sees the file's bytes.
-  if (prim::page_aligned(addr) && policy::advice_needs_revoke(advice)) revoke::range(addr, len, CMBMAP_REMAPPED);
-  // WILLNEED and the like say the range is in use: keep it longest.
-  else registry::touch((uintptr_t)addr, len);
+  if (prim::page_aligned(addr) && policy::advice_needs_revoke(advice)) {
+    if (!given_back(addr, len, CMBMAP_REMAPPED)) return -1;
+  } else {
+    registry::touch((uintptr_t)addr, len);  // WILLNEED and the like: in use, keep it longest
+  }
   return real::madvise(addr, len, advice);
 }
 

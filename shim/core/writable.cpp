@@ -13,11 +13,12 @@
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/watcher.h"
 #include "shim/real.h"
+#include "shim/tier/registry.h"
 #include "shim/tier/served_lock.h"
 
 namespace cmbmap::core {
 
-bool writable_served() { return dirty::any(); }
+bool writable_served() { return dirty::any() || writeback::any_error(); }
 
 void reading(int fd, const struct iovec* iov, int cnt) {
   prim::KeepErrno keep;
@@ -26,11 +27,17 @@ void reading(int fd, const struct iovec* iov, int cnt) {
   for (int i = 0; iov && i < cnt; ++i) dirty::prepare_store(iov[i].iov_base, iov[i].iov_len);
 }
 
-void syncing(int fd) {
+int syncing(int fd) {
   prim::KeepErrno keep;
   struct stat st;
-  if (fd < 0) commit::all(writeback::Mode::Durable);
-  else if (served_file(fd, &st)) commit::file(st.st_dev, st.st_ino, writeback::Mode::Durable);
+  if (fd < 0) return commit::all(writeback::Mode::Durable).err ? EIO : 0;
+  if (prim::fstat_fd(fd, &st) != 0) return 0;
+  const bool failed = registry::has_file(st.st_dev, st.st_ino) &&
+                      commit::file(st.st_dev, st.st_ino, writeback::Mode::Durable).err;
+  // An earlier failure of the file's writeback is reported once, whatever
+  // this one did (the program may have to write again).
+  const bool failed_before = writeback::take_error(st.st_dev, st.st_ino) != 0;
+  return failed || failed_before ? EIO : 0;
 }
 
 int sync_range(void* addr, size_t len, int flags) {

@@ -60,11 +60,19 @@ void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
   for (size_t i = 0; i < n; ++i) ours[i] = !read || c.covered[i] == pieces[i].end - pieces[i].start;
 }
 
-// Maps the file back over one piece that is still cmbmap's.
-void give_back(const registry::Range& p) {
+// Maps the file back over one piece that is still cmbmap's. False if its
+// stores could not be written: then it stays served (thawed), the only
+// place they are, and the failure waits for the next fsync.
+bool give_back(const registry::Range& p) {
   const size_t len = p.end - p.start;
   // Stores still in CMB memory reach the file before its pages replace them.
-  writeback::piece(p, writeback::Mode::Freeze);
+  const writeback::Outcome o = writeback::piece(p, writeback::Mode::Freeze);
+  if (o.err) {
+    dirty::thaw(p.start, p.end);
+    log::Line(LogLevel::Error).s("keeping ").x(p.start).s("+").u(len).s(" served: its stores could not be written (errno ")
+        .i(o.err).s("), giving it back would lose them").emit();
+    return false;
+  }
   void* r = real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
   if (r == MAP_FAILED) {
     // The CMB copy may be stale by now, and nothing would track it:
@@ -74,6 +82,7 @@ void give_back(const registry::Range& p) {
     log::Line(LogLevel::Error).s("could not give ").x(p.start).s("+").u(len)
         .s(" back to the page cache (errno ").i(err).s("): access to it now faults").emit();
   }
+  return true;
 }
 
 }  // namespace
@@ -88,20 +97,21 @@ size_t range(const void* addr, size_t len, int cause) {
   registry::for_each_batch((uintptr_t)addr, (uintptr_t)addr + len, [&](const registry::Range* pieces, size_t n) {
     bool ours[kBatch];
     still_cmb(pieces, n, ours);
+    registry::Range gone[kBatch];
+    size_t ngone = 0;
     for (size_t i = 0; i < n; ++i) {
       const registry::Range& p = pieces[i];
-      if (ours[i]) {
-        give_back(p);
-        total += p.end - p.start;
-      } else {
+      if (ours[i] && !give_back(p)) continue;  // kept: its stores are nowhere else
+      if (ours[i]) total += p.end - p.start;
+      else
         // Unmapped or replaced behind cmbmap's back (a raw system call):
         // whatever is there now is not cmbmap's to map over.
         log::Line(LogLevel::Error).x(p.start).s("+").u(p.end - p.start)
             .s(" is no longer cmbmap's CMB mapping: left as it is").emit();
-      }
       registry::remove(p.start, p.end - p.start);
+      gone[ngone++] = p;
     }
-    after_removal(pieces, n);
+    after_removal(gone, ngone);
     return true;
   });
   if (total) {
@@ -126,7 +136,8 @@ size_t file(dev_t dev, ino_t ino, int cause) {
 size_t file_and_lease(dev_t dev, ino_t ino, int cause) {
   served_lock::Hold hold;
   const size_t given = file(dev, ino, cause);
-  lease::release(dev, ino);
+  // A range kept (its stores could not be written) keeps its lease.
+  if (!registry::has_file(dev, ino)) lease::release(dev, ino);
   return given;
 }
 

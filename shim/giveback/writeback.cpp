@@ -28,6 +28,20 @@ struct Blocks {
 constexpr size_t kBlocks = 128;
 Blocks g_blocks[kBlocks];
 
+// Files whose writeback failed, until an fsync reports it (under the
+// served-ranges lock; the oldest is forgotten when full).
+struct Failed { dev_t dev; ino_t ino; int err; };
+Failed g_failed[32];
+unsigned g_failed_count;  // entries in use (read racily by any_error)
+
+void note_error(const registry::Range& p, int err) {
+  for (unsigned i = 0; i < g_failed_count; ++i)
+    if (g_failed[i].dev == p.dev && g_failed[i].ino == p.ino) return;
+  if (g_failed_count == sizeof g_failed / sizeof g_failed[0]) --g_failed_count;
+  g_failed[g_failed_count] = Failed{p.dev, p.ino, err};
+  __atomic_store_n(&g_failed_count, g_failed_count + 1, __ATOMIC_RELEASE);
+}
+
 Blocks* blocks_of(uintptr_t a) {
   for (Blocks& l : g_blocks)
     if (l.start <= a && a < l.end) return &l;
@@ -174,10 +188,10 @@ Outcome piece(const registry::Range& p, Mode mode) {
   const bool in_place = blocks_in_place(p, l, &o);
   Written w;
   write_runs(p, l, in_place, freeze, runs, n, &o, &w);
-  // Pages that could not be written stay dirty (not while freezing: the
-  // range is going, and trying forever would hang the caller).
-  if (!freeze)
-    for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
+  // Pages that could not be written stay dirty, frozen ones too: a caller
+  // about to replace the range must keep it (or lose the stores).
+  for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
+  if (o.err) note_error(p, o.err);
   if (w.direct) {
     // The blocks changed under the page cache: drop what it may hold of
     // them (clean, unmapped pages), and stamp the change as a store would.
@@ -192,7 +206,22 @@ Outcome piece(const registry::Range& p, Mode mode) {
   return o;
 }
 
+int take_error(dev_t dev, ino_t ino) {
+  served_lock::Hold hold;
+  for (unsigned i = 0; i < g_failed_count; ++i) {
+    if (g_failed[i].dev != dev || g_failed[i].ino != ino) continue;
+    const int err = g_failed[i].err;
+    g_failed[i] = g_failed[g_failed_count - 1];
+    __atomic_store_n(&g_failed_count, g_failed_count - 1, __ATOMIC_RELEASE);
+    return err;
+  }
+  return 0;
+}
+
+bool any_error() { return __atomic_load_n(&g_failed_count, __ATOMIC_ACQUIRE) != 0; }
+
 void after_fork_child() {
+  g_failed_count = 0;
   for (Blocks& l : g_blocks) l.start = l.end = 0;
 }
 

@@ -40,7 +40,16 @@ struct Outcome {
 };
 
 // Writes back the dirty pages of one served piece (a registry range).
+// Pages that could not be written stay dirty (frozen ones too: the caller
+// must not replace the range then, see revoke.cpp), and the file's error is
+// kept for take_error().
 Outcome piece(const registry::Range& p, Mode mode);
+
+// A writeback of (dev, ino) failed since the last call: the errno, once
+// (fsync and friends report it, as the page cache reports its writeback
+// errors); 0 if none. any_error() is one load.
+int take_error(dev_t dev, ino_t ino);
+bool any_error();
 
 void after_fork_child();
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/stats.h"
+#include "shim/core/core.h"
 #include "shim/giveback/commit.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
@@ -116,6 +117,32 @@ Test(writeback, failed_writeback_keeps_pages_dirty) {
   cr_assert_eq(file_byte(s, 10 * page() + 17), stored(10));
   cr_assert_eq(file_byte(s, 11 * page() + 17), stored(11));
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
+Test(writeback, give_back_after_a_failed_write_keeps_the_range) {
+  // The stores cannot be written (writes past RLIMIT_FSIZE fail, as a
+  // failing drive would): giving the range back would drop them, so it
+  // stays served, and the next fsync reports the failure.
+  Served s = serve_writable(16 * page());
+  store_pages(s, 10, 2);
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old, low{8 * page(), RLIM_INFINITY};
+  getrlimit(RLIMIT_FSIZE, &old);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+  cr_assert_eq(revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN), 0u, "a range whose stores failed to write was given back");
+  cr_assert(fake_tier::is_cmb(s.at), "the range is no longer served");
+  cr_assert_eq(s.at[10 * page() + 17], stored(10), "the store is gone from the mapping");
+  cr_assert_eq(s.at[11 * page() + 17], stored(11));
+  cr_assert(registry::overlaps((uintptr_t)s.at, s.len));
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  // fsync: the stores are written now, and the earlier failure is reported once.
+  cr_assert_eq(core::syncing(s.f.fd), EIO, "the failed writeback was not reported by the next fsync");
+  cr_assert_eq(core::syncing(s.f.fd), 0, "a writeback error was reported twice");
+  cr_assert_eq(file_byte(s, 10 * page() + 17), stored(10));
+  cr_assert_eq(file_byte(s, 11 * page() + 17), stored(11));
+  cr_assert_eq(revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN), s.len);
+  cr_assert_eq(s.at[10 * page() + 17], stored(10));
   fixture::remove_file(s.f);
 }
 
