@@ -172,6 +172,9 @@ int queue_signal(pid_t p, pid_t t, int sig, siginfo_t* si) {
   return (int)raw(SYS_rt_tgsigqueueinfo, p, t, sig, (long)si);
 }
 int kill_thread(pid_t p, pid_t t, int sig) { return (int)raw(SYS_tgkill, p, t, sig); }
+void exit_process(int status) {
+  for (;;) syscall(SYS_exit_group, status);
+}
 
 // --- time ------------------------------------------------------------------
 uint64_t monotonic_ns() {

@@ -83,6 +83,8 @@ int wait_signal(const sigset_t* set, siginfo_t* si, long timeout_ms);
 // Queues si to thread tid of process pid (rt_tgsigqueueinfo).
 int queue_signal(pid_t pid, pid_t tid, int sig, siginfo_t* si);
 int kill_thread(pid_t pid, pid_t tid, int sig);
+// Ends the process (exit_group), as _exit does.
+[[noreturn]] void exit_process(int status);
 
 // --- time ------------------------------------------------------------------
 uint64_t monotonic_ns();  // CLOCK_MONOTONIC (vDSO: no system call)

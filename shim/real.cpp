@@ -1,6 +1,8 @@
 // Real-symbol resolution and raw-syscall bootstrap (see real.h).
 #include "shim/real.h"
 
+#include "prim/prim.h"
+
 #include <cerrno>
 #include <dlfcn.h>
 #include <csignal>
@@ -67,6 +69,7 @@ struct Table {
   int (*execve)(const char*, char* const[], char* const[]);
   int (*execvpe)(const char*, char* const[], char* const[]);
   int (*fexecve)(int, char* const[], char* const[]);
+  void (*quick_exit)(int);
 };
 Table t;
 
@@ -133,6 +136,7 @@ void resolve() {
   load(n.execve, "execve");
   load(n.execvpe, "execvpe");
   load(n.fexecve, "fexecve");
+  load(n.quick_exit, "quick_exit");
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   t = n;
 }
@@ -328,6 +332,11 @@ int execvpe(const char* f, char* const a[], char* const e[]) {
 int fexecve(int fd, char* const a[], char* const e[]) {
   if (auto fn = t.fexecve) return fn(fd, a, e);
   return (int)sys(SYS_execveat, fd, (long)"", (long)a, (long)e, AT_EMPTY_PATH);
+}
+
+void quick_exit(int status) {
+  if (t.quick_exit) t.quick_exit(status);
+  prim::exit_process(status);  // before dlsym: no at_quick_exit handlers can exist yet
 }
 
 }  // namespace cmbmap::real

@@ -67,5 +67,6 @@ FILE* popen(const char* cmd, const char* mode);
 int execve(const char* path, char* const argv[], char* const envp[]);
 int execvpe(const char* file, char* const argv[], char* const envp[]);
 int fexecve(int fd, char* const argv[], char* const envp[]);
+[[noreturn]] void quick_exit(int status);
 
 }  // namespace cmbmap::real

@@ -131,16 +131,13 @@ void after_exec_failed() {
   log::Line(LogLevel::Debug).s("exec failed; statistics continue in memory").emit();
 }
 
-void at_exit() {
-  if (g_state != State::Active) return;
+void at_exit(bool quick) {
+  // A vfork child's _exit must not touch the parent's ranges (its memory).
+  if (g_state != State::Active || in_vfork_child()) return;
   // Stores in CMB memory die with the process: to the file with them.
-  if (dirty::any()) {
-    writeback::Outcome o = commit::all(writeback::Mode::Durable);
-    log::Line(o.err ? LogLevel::Error : LogLevel::Debug).s("exit: wrote back ").size(o.bytes)
-        .s(o.err ? " (with errors)" : "").emit();
-  }
+  if (dirty::any()) commit::at_exit();
   lease::refuse_new(true);
-  if (g_opts.stats) stats::print();
+  if (g_opts.stats && !quick) stats::print();
   stats::unpublish();
 }
 

@@ -90,6 +90,8 @@ void before_exec();
 // posix_spawn/system/popen: the child shares every open file (like fork).
 void before_spawn();
 void after_exec_failed();
-void at_exit();
+// The process ends: exit (the library's destructor) or, with
+// quick (no statistics printed), _exit, _Exit and quick_exit.
+void at_exit(bool quick = false);
 
 }  // namespace cmbmap::core

@@ -2,6 +2,7 @@
 #include "shim/giveback/commit.h"
 
 #include "cmbmap/cmbmap.h"
+#include "common/log.h"
 #include "prim/prim.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/revoke.h"
@@ -49,6 +50,19 @@ writeback::Outcome file(dev_t dev, ino_t ino, writeback::Mode mode) {
 }
 
 writeback::Outcome all(writeback::Mode mode) { return range(nullptr, UINTPTR_MAX, mode); }
+
+void at_exit() {
+  served_lock::Hold hold;
+  const writeback::Outcome o = all(writeback::Mode::Durable);
+  log::Line(o.err ? LogLevel::Error : LogLevel::Debug).s("exit: wrote back ").size(o.bytes)
+      .s(o.err ? " (with errors)" : "").emit();
+  // Then file pages: the kernel keeps what other threads store from now on.
+  registry::for_each_batch(0, UINTPTR_MAX, [](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      if (dirty::tracks(r[i].start, r[i].end - r[i].start)) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_REMAPPED);
+    return true;
+  });
+}
 
 long periodic(uint64_t every_ms) {
   if (!every_ms || !dirty::any()) return -1;

@@ -18,6 +18,11 @@ writeback::Outcome range(const void* addr, size_t len, writeback::Mode mode);
 writeback::Outcome file(dev_t dev, ino_t ino, writeback::Mode mode);
 writeback::Outcome all(writeback::Mode mode);
 
+// The process is ending (exit, _exit, quick_exit): every store is written,
+// durably, and the writable ranges become file pages, so that stores other
+// threads make until the process is gone land in the page cache.
+void at_exit();
+
 // The periodic writeback (CMBMAP_WRITEBACK_MS = every_ms, 0: none): does it
 // if due and returns the milliseconds until the next one (-1: none due,
 // nothing tracked). Called by the watcher thread only.

@@ -11,6 +11,7 @@
 
 #include "shim/core/core.h"
 #include "common/export.h"
+#include "prim/prim.h"
 #include "shim/real.h"
 
 using namespace cmbmap;
@@ -22,6 +23,25 @@ __attribute__((destructor)) static void cmbmap_stop() {
   // exit() from a signal handler that interrupted cmbmap: do nothing.
   core::Scope scope;
   if (scope.on()) core::at_exit();
+}
+
+// The exits that skip the destructors: stores in CMB memory are written
+// back and the ranges become file pages first, as at exit. (glibc's own
+// exit and quick_exit reach _exit internally, not through these.)
+CMBMAP_EXPORT void _exit(int status) {
+  {
+    core::Scope scope;
+    if (scope.on()) core::at_exit(true);
+  }
+  prim::exit_process(status);
+}
+CMBMAP_EXPORT void _Exit(int status) { _exit(status); }
+CMBMAP_EXPORT void quick_exit(int status) {
+  {
+    core::Scope scope;
+    if (scope.on()) core::at_exit(true);
+  }
+  real::quick_exit(status);
 }
 
 namespace {

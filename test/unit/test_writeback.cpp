@@ -146,6 +146,20 @@ Test(writeback, give_back_after_a_failed_write_keeps_the_range) {
   fixture::remove_file(s.f);
 }
 
+Test(writeback, stores_after_the_exit_writeback_are_kept) {
+  // exit: the stores go to the file, durably, and the ranges become file
+  // pages, so a store another thread makes after that (before the process
+  // is gone) lands in the page cache as on an ordinary mapping.
+  Served s = serve_writable(8 * page());
+  store_pages(s, 0, 8);
+  commit::at_exit();
+  for (size_t k = 0; k < 8; ++k) cr_assert_eq(file_byte(s, k * page() + 17), stored(k));
+  s.at[3 * page() + 40] = 0x3c;  // a late store
+  cr_assert_eq(file_byte(s, 3 * page() + 40), 0x3c, "a store after the exit writeback was lost");
+  cr_assert(!fake_tier::is_cmb(s.at));
+  fixture::remove_file(s.f);
+}
+
 Test(writeback, file_commit_reaches_every_range_of_the_file) {
   // A sparse file whose data pages are separated by holes: one writable
   // mapping, 70 served ranges. fsync and friends (commit::file) must write

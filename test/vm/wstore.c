@@ -7,7 +7,8 @@
  *   wstore verify FILE JOURNAL       every page whose last store was msync'd
  *                                    holds it in FILE; prints a summary
  *   wstore fill FILE SEED HOW        stores SEED's pattern into every page,
- *                                    then HOW: exit (return from main), munmap or
+ *                                    then HOW: exit (return from main), _exit,
+ *                                    quick_exit, munmap or
  *                                    fsync (then SIGKILL itself), kill (SIGKILL at once),
  *                                    sleep:MS (then SIGKILL), hold:READY (write
  *                                    "served BYTES" to READY, wait to be killed)
@@ -136,6 +137,8 @@ static int fill(const char *path, unsigned seed, const char *how) {
   unsigned char *m = map_file(path, &len, &fd);
   for (size_t p = 0; p < (len + pg - 1) / pg; ++p) store_page(m, p, pattern(seed, p));
   if (!strcmp(how, "exit")) return 0;
+  if (!strcmp(how, "_exit")) _exit(0);
+  if (!strcmp(how, "quick_exit")) quick_exit(0);
   if (!strcmp(how, "munmap")) {
     if (munmap(m, len) != 0) die("munmap");
   } else if (!strcmp(how, "fsync")) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where stores in a writable served mapping go when nobody calls msync:
-#   - return from main, or munmap or fsync(fd) then SIGKILL: written back,
+#   - return from main, _exit, quick_exit, or munmap or fsync(fd) then
+#     SIGKILL: written back,
 #     all in the file, and the page cache holds none of it (the drive took
 #     the pages from CMB);
 #   - CMBMAP_WRITEBACK_MS=200, then SIGKILL a second later: the periodic
@@ -46,6 +47,8 @@ if expect_served; then
 fi
 data_file "$f" 8
 ending munmap 12 munmap all
+ending _exit 18 _exit all CMBMAP_WRITEBACK_MS=0
+ending quick_exit 19 quick_exit all CMBMAP_WRITEBACK_MS=0
 ending fsync 17 fsync all CMBMAP_WRITEBACK_MS=0
 ending periodic 13 sleep:1200 all CMBMAP_WRITEBACK_MS=200
 ending killed 14 kill none CMBMAP_WRITEBACK_MS=0
