@@ -115,7 +115,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   const int saved_errno = errno;
   // Stores through a writable shared mapping change the file without a
   // system call: what cmbmap serves of the file must go back first.
-  const bool writable = (prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_SHARED;
+  const bool writable = (prot & PROT_WRITE) && policy::shared(flags);
   if (writable) file_changing(fd);
   else if (dirty::any()) mapping_again(fd);
   FileFacts facts;

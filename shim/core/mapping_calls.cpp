@@ -137,7 +137,7 @@ int protect(void* addr, size_t len, int prot) {
     const uintptr_t lo = (uintptr_t)addr;
     registry::for_each_batch(lo, lo + prim::page_round_up(len), [](const registry::Range* r, size_t n) {
       for (size_t i = 0; i < n; ++i)
-        if ((r[i].flags & MAP_TYPE) == MAP_SHARED) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
+        if (policy::shared(r[i].flags)) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
       return true;
     });
   }

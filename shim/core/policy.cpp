@@ -7,17 +7,19 @@
 
 namespace cmbmap::policy {
 
+bool shared(int flags) { return (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE; }
+
 int mapping_reason(const Options& o, bool at_secure, size_t len, int prot, int flags) {
   if (o.disable) return CMBMAP_DISABLED;
   if (at_secure) return CMBMAP_SETUID;
   if (len < o.min_size) return CMBMAP_TOO_SMALL;
   // p2pmem lives on a noexec sysfs file: it cannot hold code.
   if (prot & PROT_EXEC) return CMBMAP_EXECUTABLE;
-  if ((flags & MAP_TYPE) == MAP_SHARED && (prot & PROT_WRITE) && !o.writable)
+  if (shared(flags) && (prot & PROT_WRITE) && !o.writable)
     return CMBMAP_WRITABLE_SHARED;
   // Stores into a private mapping are copy-on-write into host pages: the
   // CMB copy (MAP_SHARED by nature) must never see them.
-  if ((flags & MAP_TYPE) != MAP_SHARED && (prot & PROT_WRITE)) return CMBMAP_WRITABLE_PRIVATE;
+  if (!shared(flags) && (prot & PROT_WRITE)) return CMBMAP_WRITABLE_PRIVATE;
   return CMBMAP_ELIGIBLE;
 }
 

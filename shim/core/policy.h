@@ -9,6 +9,9 @@
 
 namespace cmbmap::policy {
 
+// MAP_SHARED or MAP_SHARED_VALIDATE: stores reach the file.
+bool shared(int flags);
+
 // DISABLED, SETUID, TOO_SMALL, EXECUTABLE, WRITABLE_SHARED,
 // WRITABLE_PRIVATE or ELIGIBLE, in that order of precedence.
 int mapping_reason(const Options& opts, bool at_secure, size_t len, int prot, int flags);

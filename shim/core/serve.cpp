@@ -11,6 +11,7 @@
 #include "prim/prim.h"
 #include "prim/procself.h"
 #include "resolver/fiemap.h"
+#include "shim/core/policy.h"
 #include "shim/giveback/changes.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
@@ -46,7 +47,7 @@ int auto_engine(bool write_lease, size_t run_len) {
   return run_len < (size_t{2} << 20) ? fill::kPread : fill::kUring;
 }
 
-bool writable_request(const Request& req) { return (req.prot & PROT_WRITE) && (req.flags & MAP_TYPE) == MAP_SHARED; }
+bool writable_request(const Request& req) { return (req.prot & PROT_WRITE) && policy::shared(req.flags); }
 
 // What every run of one serve shares, settled by the gates.
 struct Serve {

@@ -42,6 +42,20 @@ Test(policy, opted_in_shared_writable_is_eligible) {
                CMBMAP_ELIGIBLE);
 }
 
+Test(policy, shared_validate_is_shared) {
+  // MAP_SHARED_VALIDATE is MAP_SHARED with flag checking: its stores reach
+  // the file, so it is a writable shared mapping wherever MAP_SHARED is.
+  Options o = base();
+  cr_assert(policy::shared(MAP_SHARED_VALIDATE));
+  cr_assert(policy::shared(MAP_SHARED));
+  cr_assert(!policy::shared(MAP_PRIVATE));
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE),
+               CMBMAP_WRITABLE_SHARED);
+  o.writable = true;
+  cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE),
+               CMBMAP_ELIGIBLE);
+}
+
 Test(policy, min_size_zero_allows_all) {
   Options o = base();
   o.min_size = 0;

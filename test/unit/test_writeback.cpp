@@ -84,6 +84,24 @@ Test(writeback, commit_writes_exactly_the_stored_pages) {
   fixture::remove_file(s.f);
 }
 
+Test(writeback, shared_validate_stores_are_tracked) {
+  // A writable MAP_SHARED_VALIDATE mapping is a writable shared one: its
+  // stores are tracked and reach the file.
+  fixture::File f = fixture::make_file(8 * page(), O_RDWR);
+  lease::note_open(f.fd, O_RDWR);
+  uint64_t served = 0;
+  auto* at = static_cast<uint8_t*>(fixture::map_and_serve(f.fd, 8 * page(), PROT_READ | PROT_WRITE,
+                                                          MAP_SHARED_VALIDATE, fixture::default_options(), &served));
+  cr_assert_eq(served, 8 * page());
+  at[5 * page()] = 0x42;
+  cr_assert(dirty::any(), "the stores of a MAP_SHARED_VALIDATE mapping are not tracked");
+  revoke::range(at, 8 * page(), CMBMAP_RECLAIMED);
+  uint8_t b = 0;
+  cr_assert_eq(pread(f.fd, &b, 1, (off_t)(5 * page())), 1);
+  cr_assert_eq(b, 0x42, "a store to a MAP_SHARED_VALIDATE mapping never reached the file");
+  fixture::remove_file(f);
+}
+
 Test(writeback, give_back_keeps_every_store) {
   Served s = serve_writable(16 * page());
   store_pages(s, 0, 16);

@@ -55,12 +55,13 @@ static void report(const char *name, const unsigned char *m, int ret, int err) {
   fflush(stdout);
 }
 
-enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, OPEN_WRITE, TRUNCATE_PATH,
-       CLOSE_RANGE, INHERITABLE, SPAWN, RAW_REPLACE, STDIO, NCASES };  /* STDIO last: it ends write leases on the file */
+enum { WRITE, PWRITE, PWRITEV, SHRINK, GROW, PUNCH, ZERO_RANGE, COPY_RANGE, SHARED_STORE, VALIDATE_STORE,
+       OPEN_WRITE, TRUNCATE_PATH, CLOSE_RANGE, INHERITABLE, SPAWN, RAW_REPLACE, STDIO,
+       NCASES };  /* STDIO last: it ends write leases on the file */
 static const char *const names[] = {"write",      "pwrite",     "pwritev",      "ftruncate-down", "ftruncate-up",
-                                    "punch-hole", "zero-range", "copy_range",   "shared-store",   "open-for-write",
-                                    "truncate-path", "close-range", "inheritable-fd", "spawn",       "raw-replace",
-                                    "stdio-fwrite"};
+                                    "punch-hole", "zero-range", "copy_range",   "shared-store",   "validate-store",
+                                    "open-for-write", "truncate-path", "close-range", "inheritable-fd", "spawn",
+                                    "raw-replace", "stdio-fwrite"};
 
 static int change(int c, int fd, const char *path, const char *src, unsigned char *m) {
   struct iovec iov = {other, sizeof other};
@@ -87,6 +88,15 @@ static int change(int c, int fd, const char *path, const char *src, unsigned cha
       unsigned char *w = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 1 << 20);
       if (w == MAP_FAILED) return -1;
       memcpy(w + 4096, other, 8192);
+      munmap(w, 2 << 20);
+      return 0;
+    }
+    case VALIDATE_STORE: {
+      /* The same through MAP_SHARED_VALIDATE, which is MAP_SHARED with the
+       * flags checked. */
+      unsigned char *w = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE, fd, 1 << 20);
+      if (w == MAP_FAILED) return -1;
+      memcpy(w + 8192, other, 8192);
       munmap(w, 2 << 20);
       return 0;
     }
