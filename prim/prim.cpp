@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,15 +40,40 @@ long pread_fd(int fd, void* buf, size_t len, uint64_t off) {
   return raw(SYS_pread64, fd, (long)buf, (long)len, (long)off);
 }
 
+namespace {
+constexpr int kNoAppend = 0x20;  // RWF_NOAPPEND (Linux 6.9)
+
+// One write at off: pwritev2(RWF_NOAPPEND) where the fd appends.
+long pwrite_once(int fd, const char* p, size_t len, uint64_t off, bool append) {
+  if (!append) return raw(SYS_pwrite64, fd, (long)p, (long)len, (long)off);
+  iovec v{const_cast<char*>(p), len};
+  // pwritev2 splits the offset in two longs (low, high) on every ABI.
+  return raw(SYS_pwritev2, fd, (long)&v, 1, (long)(off & 0xffffffffu), (long)(off >> 32), kNoAppend);
+}
+}  // namespace
+
 int pwrite_all(int fd, const void* buf, size_t len, uint64_t off) {
   const auto* p = static_cast<const char*>(buf);
+  const long fl = raw(SYS_fcntl, fd, F_GETFL);
+  const bool append = fl >= 0 && (fl & O_APPEND);
   for (size_t done = 0; done < len;) {
-    long n = raw(SYS_pwrite64, fd, (long)(p + done), (long)(len - done), (long)(off + done));
+    long n = pwrite_once(fd, p + done, len - done, off + done, append);
     if (n == -EINTR) continue;
     if (n <= 0) return n < 0 ? (int)n : -EIO;
     done += (size_t)n;
   }
   return 0;
+}
+
+bool kernel_at_least(int major, int minor) {
+  utsname u;
+  if (raw(SYS_uname, (long)&u) != 0) return false;
+  const char* p = u.release;
+  int ma = 0, mi = 0;
+  while (*p >= '0' && *p <= '9') ma = ma * 10 + (*p++ - '0');
+  if (*p == '.') ++p;
+  while (*p >= '0' && *p <= '9') mi = mi * 10 + (*p++ - '0');
+  return ma > major || (ma == major && mi >= minor);
 }
 
 int fstat_fd(int fd, struct stat* st) { return (int)raw(SYS_fstat, fd, (long)st); }

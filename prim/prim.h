@@ -28,8 +28,12 @@ long read_fd(int fd, void* buf, size_t len);
 long write_fd(int fd, const void* buf, size_t len);
 long pread_fd(int fd, void* buf, size_t len, uint64_t off);
 // Writes all of [buf, buf+len) at off, retrying short writes and EINTR:
-// 0 or -errno (-EIO if the kernel wrote nothing).
+// 0 or -errno (-EIO if the kernel wrote nothing). At off even where fd is
+// O_APPEND (pwrite alone would append there): pwritev2(RWF_NOAPPEND),
+// Linux 6.9+; on an older kernel an O_APPEND fd gets -EOPNOTSUPP.
 int pwrite_all(int fd, const void* buf, size_t len, uint64_t off);
+// True if the running kernel is at least major.minor (uname).
+bool kernel_at_least(int major, int minor);
 int fstat_fd(int fd, struct stat* st);
 int fstat_at(int dirfd, const char* path, struct stat* st);
 int fstatfs_fd(int fd, struct statfs* st);

@@ -102,6 +102,28 @@ Test(writeback, shared_validate_stores_are_tracked) {
   fixture::remove_file(f);
 }
 
+Test(writeback, append_only_open_writes_at_the_pages_offset) {
+  // The program opened the file O_APPEND: a write through its open file
+  // (no passthrough here) must still land at the page's offset, not at
+  // the end (pwrite on an O_APPEND fd appends on Linux).
+  fixture::File f = fixture::make_file(8 * page(), O_RDWR | O_APPEND);
+  lease::note_open(f.fd, O_RDWR);
+  uint64_t served = 0;
+  auto* at = static_cast<uint8_t*>(fixture::map_and_serve(f.fd, 8 * page(), PROT_READ | PROT_WRITE, MAP_SHARED,
+                                                          fixture::default_options(), &served));
+  cr_assert_eq(served, 8 * page());
+  at[2 * page() + 1] = 0x99;
+  cr_assert_eq(commit::range(at, 8 * page(), writeback::Mode::Durable).err, 0);
+  struct stat st;
+  fstat(f.fd, &st);
+  cr_assert_eq((size_t)st.st_size, 8 * page(), "the writeback appended to the file");
+  uint8_t b = 0;
+  cr_assert_eq(pread(f.fd, &b, 1, (off_t)(2 * page() + 1)), 1);
+  cr_assert_eq(b, 0x99, "the store did not reach its page");
+  revoke::range(at, 8 * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(f);
+}
+
 Test(writeback, give_back_keeps_every_store) {
   Served s = serve_writable(16 * page());
   store_pages(s, 0, 16);
