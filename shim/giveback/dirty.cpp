@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "prim/prim.h"
+#include "shim/tier/fill.h"
 #include "shim/real.h"
 #include "common/stats.h"
 
@@ -338,6 +339,21 @@ void untrack(uintptr_t lo, uintptr_t hi) {
       }
     if (r.live == 0) free_tracked(r);
   });
+}
+
+void clear_past_eof(uintptr_t from, uintptr_t to) {
+  if (!any() || from >= to) return;
+  const auto* b = reinterpret_cast<const volatile uint8_t*>(from);
+  size_t nonzero = 0;
+  for (size_t i = 0; i < to - from && !nonzero; ++i) nonzero = b[i] != 0;
+  if (!nonzero) return;
+  Locked l;
+  Tracked* r = find(from);
+  if (!r) return;
+  const size_t i = (from - r->start) / g_page;
+  if (r->state[i] != kClean && r->state[i] != kDirty) return;  // frozen: the range is going
+  open_pages(*r, i, i + 1);
+  fill::zero(reinterpret_cast<void*>(from), to - from);
 }
 
 void prepare_store(const void* p, size_t len) {

@@ -49,6 +49,12 @@ void thaw(uintptr_t lo, uintptr_t hi);
 void redirty(uintptr_t lo, uintptr_t hi);
 // [lo, hi) is no longer CMB (replaced, unmapped): forget its pages.
 void untrack(uintptr_t lo, uintptr_t hi);
+// The page holding [from, to) was written back and the file ends at from:
+// bytes stored past EOF there are zeroed, as the kernel's writeback of a
+// partial page zeroes them. A page that holds any is made dirty and
+// writable first, so a store racing this is never missed.
+void clear_past_eof(uintptr_t from, uintptr_t to);
+
 // A system call is about to store into [p, p+len) (a read into the
 // mapping): its tracked pages are made dirty and writable first, or the
 // kernel would fail the call with EFAULT on a write-protected page.

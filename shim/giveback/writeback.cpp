@@ -151,6 +151,9 @@ void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool f
       w->through_file |= !d && !err;
       if (!err) {
         o->bytes += runs[i].end - runs[i].start;
+        const uintptr_t eof = p.start + (size - p.file_offset);
+        if (!freeze && size > p.file_offset && runs[i].start < eof && eof < runs[i].end)
+          dirty::clear_past_eof(eof, (eof + prim::page_size() - 1) & ~(uintptr_t)(prim::page_size() - 1));
         continue;
       }
       o->err = err;

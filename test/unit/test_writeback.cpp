@@ -241,6 +241,19 @@ Test(writeback, stores_past_eof_do_not_grow_the_file) {
   fstat(s.f.fd, &st);
   cr_assert_eq((size_t)st.st_size, size, "a store past EOF grew the file");
   cr_assert_eq(file_byte(s, size - 1), 0xee);
+  // The kernel zeroes a page's tail past EOF when it writes the page back:
+  // so does cmbmap, and after the file grows both read zeros there, even
+  // once the page is stored to and written back again.
+  cr_assert_eq(s.at[size + 50], 0, "the store past EOF is still in the mapping after its writeback");
+  core::resizing(s.f.fd, (off_t)s.len);
+  cr_assert_eq(ftruncate(s.f.fd, (off_t)s.len), 0);
+  core::file_changed();
+  cr_assert(fake_tier::is_cmb(s.at), "growing the file gave the range back");
+  cr_assert_eq(s.at[size + 50], 0);
+  cr_assert_eq(file_byte(s, size + 50), 0);
+  s.at[size - 2] = 0x11;
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
+  cr_assert_eq(file_byte(s, size + 50), 0, "an old store past EOF reached the file after it grew");
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
   fixture::remove_file(s.f);
 }
