@@ -70,6 +70,9 @@ struct Table {
   int (*execvpe)(const char*, char* const[], char* const[]);
   int (*fexecve)(int, char* const[], char* const[]);
   void (*quick_exit)(int);
+  ssize_t (*read_chk)(int, void*, size_t, size_t);
+  ssize_t (*pread_chk)(int, void*, size_t, off_t, size_t);
+  ssize_t (*splice)(int, loff_t*, int, loff_t*, size_t, unsigned);
 };
 Table t;
 
@@ -137,6 +140,9 @@ void resolve() {
   load(n.execvpe, "execvpe");
   load(n.fexecve, "fexecve");
   load(n.quick_exit, "quick_exit");
+  load(n.read_chk, "__read_chk");
+  load(n.pread_chk, "__pread_chk");
+  load(n.splice, "splice");
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   t = n;
 }
@@ -332,6 +338,21 @@ int execvpe(const char* f, char* const a[], char* const e[]) {
 int fexecve(int fd, char* const a[], char* const e[]) {
   if (auto fn = t.fexecve) return fn(fd, a, e);
   return (int)sys(SYS_execveat, fd, (long)"", (long)a, (long)e, AT_EMPTY_PATH);
+}
+
+// The fortified reads check the length against the buffer, then read: the
+// raw fallback only runs before dlsym, where no program code runs yet.
+ssize_t read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  if (auto fn = t.read_chk) return fn(fd, buf, n, buflen);
+  return read(fd, buf, n);
+}
+ssize_t pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  if (auto fn = t.pread_chk) return fn(fd, buf, n, off, buflen);
+  return pread(fd, buf, n, off);
+}
+ssize_t splice(int in, loff_t* in_off, int out, loff_t* out_off, size_t n, unsigned flags) {
+  if (auto fn = t.splice) return fn(in, in_off, out, out_off, n, flags);
+  return sys(SYS_splice, in, (long)in_off, out, (long)out_off, (long)n, flags);
 }
 
 void quick_exit(int status) {

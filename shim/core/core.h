@@ -66,6 +66,9 @@ void opened(int fd, int flags);  // the program's open returned fd
 // fd's file may now be written where no hook sees it (a stdio FILE): give
 // its ranges back, and take no write lease on fd again.
 void fd_written_elsewhere(int fd);
+// fd's file may now be read where no hook sees it (a stdio FILE reading
+// it): its writable served ranges go back to file pages first.
+void fd_read_elsewhere(int fd);
 void fd_replaced(int fd);  // about to be closed or dup2'ed over
 // close_range/closefrom over [first, last]: the ranges and leases whose fds
 // lie there are given back first (there is no fd number left to move them to).

@@ -58,6 +58,10 @@ void fd_written_elsewhere(int fd) {
   file_changed();
 }
 
+void fd_read_elsewhere(int fd) {
+  if (dirty::any()) mapping_again(fd);
+}
+
 void fd_replaced(int fd) {
   lease::note_closed(fd);
   if (fd_is_ours(fd)) log::forget_fd();

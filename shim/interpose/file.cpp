@@ -164,14 +164,22 @@ CMBMAP_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) {
 CMBMAP_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) {
   return sendfile(out, in, off, n);
 }
+CMBMAP_EXPORT ssize_t splice(int in, loff_t* in_off, int out, loff_t* out_off, size_t n, unsigned flags) {
+  Changing c(out);  // a pipe's bytes into a file change it as a write would
+  reading_file(in);
+  return real::splice(in, in_off, out, out_off, n, flags);
+}
 
-// stdio writes through libc's internal write, which no hook sees: a FILE
-// that may write must not coexist with a served range of its file.
+// stdio reads and writes through libc's internal read and write, which no
+// hook sees: a FILE that may write must not coexist with a served range of
+// its file, and one that reads must not with a writable one (its stores
+// would be invisible to fread).
 CMBMAP_EXPORT FILE* fdopen(int fd, const char* mode) {
   {
     core::Scope scope;
-    if (scope.on() && mode && (mode[0] != 'r' || mode[1] == '+' || (mode[1] && mode[2] == '+')))
-      core::fd_written_elsewhere(fd);
+    const bool writes = mode && (mode[0] != 'r' || mode[1] == '+' || (mode[1] && mode[2] == '+'));
+    if (scope.on() && writes) core::fd_written_elsewhere(fd);
+    else if (scope.on()) core::fd_read_elsewhere(fd);
   }
   return real::fdopen(fd, mode);
 }

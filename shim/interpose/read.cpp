@@ -1,4 +1,5 @@
-// Interposers for the read family: read, pread, readv, preadv, preadv2.
+// Interposers for the read family: read, pread, readv, preadv, preadv2 and
+// the fortified __read_chk, __pread_chk.
 // Only writable served mappings make them the core's business: the file's
 // stores still in CMB memory are written back before the file is read (the
 // page cache would have shown them), and a buffer inside such a mapping is
@@ -51,4 +52,20 @@ CMBMAP_EXPORT ssize_t preadv2(int fd, const struct iovec* iov, int cnt, off_t of
 }
 CMBMAP_EXPORT ssize_t preadv64v2(int fd, const struct iovec* iov, int cnt, off_t off, int flags) {
   return preadv2(fd, iov, cnt, off, flags);
+}
+
+// The fortified entry points (-D_FORTIFY_SOURCE with a buffer of known
+// size), which distributions build most programs to call instead.
+CMBMAP_EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  const struct iovec v{buf, n < buflen ? n : buflen};
+  reading(fd, &v, 1);
+  return real::read_chk(fd, buf, n, buflen);
+}
+CMBMAP_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  const struct iovec v{buf, n < buflen ? n : buflen};
+  reading(fd, &v, 1);
+  return real::pread_chk(fd, buf, n, off, buflen);
+}
+CMBMAP_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  return __pread_chk(fd, buf, n, off, buflen);
 }
