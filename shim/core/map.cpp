@@ -15,6 +15,7 @@
 #include "shim/core/machine.h"
 #include "shim/core/policy.h"
 #include "shim/core/serve.h"
+#include "shim/giveback/changes.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/revoke.h"
 #include "shim/real.h"
@@ -118,6 +119,8 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   const bool writable = (prot & PROT_WRITE) && policy::shared(flags);
   if (writable) file_changing(fd);
   else if (dirty::any()) mapping_again(fd);
+  // Before planning: a change of the file from here on makes the plan stale.
+  const uint64_t epoch = changes::epoch();
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
@@ -148,7 +151,7 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
     served_lock::unlock();
   }
   if (writable) file_changed();
-  serve::Request req{res, len, prot, flags, fd, off};
+  serve::Request req{res, len, prot, flags, fd, off, epoch};
   uint64_t served = serve::overlay(req, facts, options(), &plan);
   serve::finish_flags(req);
   account(req, reason, &plan, served);
@@ -158,11 +161,12 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
 
 void serve_existing(void* at, size_t len, int prot, int flags, int fd, off_t off) {
   prim::KeepErrno keep;
+  const uint64_t epoch = changes::epoch();
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
   int reason = plan_request(len, prot, flags, fd, off, &facts, &plan);
-  serve::Request req{at, len, prot, flags, fd, off};
+  serve::Request req{at, len, prot, flags, fd, off, epoch};
   uint64_t served = serve::overlay(req, facts, options(), &plan);
   account(req, reason, &plan, served);
 }

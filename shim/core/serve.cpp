@@ -5,6 +5,7 @@
 #include "shim/core/serve.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/stats.h"
@@ -60,7 +61,6 @@ struct Serve {
   bool leased = false;          // a lease pinned for this serve (settled at the end)
   int own_fd = -1;              // cmbmap's dup of the program's fd, to map the file back
   int ctrl = -1;                // the controller's statistics slot
-  uint64_t epoch = 0;           // this process's changes, counted before the fill
 };
 
 // One run of eligible segments [first, last] at addr.
@@ -116,19 +116,34 @@ size_t count_runs(const Plan& plan) {
   return runs;
 }
 
+// The plan (its extents, the size that zeroes the last page's tail) was
+// made before the lease: a change of the file in between, by another
+// process (size, mtime or ctime moved) or by this one (the count of its own
+// changes, read before planning, moved), makes it stale.
+bool changed_before_the_lease(const Serve& s) {
+  struct stat now;
+  const struct stat& then = s.f.st;
+  const bool other = prim::fstat_fd(s.req.fd, &now) != 0 || now.st_size != then.st_size ||
+                     now.st_mtim.tv_sec != then.st_mtim.tv_sec || now.st_mtim.tv_nsec != then.st_mtim.tv_nsec ||
+                     now.st_ctim.tv_sec != then.st_ctim.tv_sec || now.st_ctim.tv_nsec != then.st_ctim.tv_nsec;
+  if (other || changes::changed_since(s.req.epoch)) {
+    log::Line(LogLevel::Info).s("fd ").i(s.req.fd).s(": the file changed between planning and the lease").emit();
+    return true;
+  }
+  return false;
+}
+
 // The gates every run must pass; s.block says which one stopped it.
 void gates(Serve& s, const Plan& plan) {
   // Each run can split one VMA into three; stay well clear of the limit.
   if (procself::map_count() + 2 * count_runs(plan) + 16 > procself::max_map_count()) s.block = CMBMAP_MAP_COUNT;
   if (s.block == CMBMAP_ELIGIBLE) s.block = lease_gate(s);
+  if (s.block == CMBMAP_ELIGIBLE && changed_before_the_lease(s)) s.block = CMBMAP_FILE_CHANGED;
   if (s.block == CMBMAP_ELIGIBLE) {
     s.own_fd = prim::dup_above_floor(s.req.fd);
     if (s.own_fd < 0) s.block = CMBMAP_FILL_FAILED;
   }
   if (s.block == CMBMAP_ELIGIBLE) s.ctrl = stats::controller_slot(s.f.target.controller);
-  // This process's own writes do not break its write lease: a serve racing
-  // with one (in any thread) must not register what may be the old bytes.
-  s.epoch = changes::epoch();
 }
 
 // Room for len more bytes under CMBMAP_BUDGET, giving back the least
@@ -209,7 +224,7 @@ int register_run(const Serve& s, const Run& r, const p2pmem::Identity& cmb) {
   // Registered first, then checked: a change either sees the range (and
   // gives it back after this serve) or is seen here.
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  if (s.grant.write && changes::changed_since(s.epoch)) {
+  if (s.grant.write && changes::changed_since(s.req.epoch)) {
     registry::remove(r.addr, r.len);
     untrack_stores(r);
     return CMBMAP_FILE_CHANGED;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <sys/types.h>
 
 #include "resolver/resolve.h"
@@ -19,6 +20,7 @@ struct Request {
   int flags;        // as the program passed them
   int fd;
   off_t offset;
+  uint64_t epoch;   // this process's changes (changes::epoch()), read before planning
 };
 
 // Overlays CMB memory on the eligible runs of plan (segment reasons are

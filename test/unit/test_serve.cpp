@@ -122,18 +122,31 @@ Test(serve, no_permission_on_the_pool) {
 }
 
 Test(serve, failed_fill_maps_the_file_back) {
-  // The file shrinks between planning and the fill: the fill comes up
-  // short, and the range must not be served half filled.
+  // The drive cannot write into the device memory (EFAULT): the range must
+  // not be served unfilled.
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fake_tier::unwritable(true);
+  uint64_t served = 1;
+  fixture::Planned p;
+  void* at = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served, &p);
+  ordinary(at, len, f, served);
+  all_reasons(p.plan, CMBMAP_FILL_FAILED);
+  fixture::remove_file(f);
+}
+
+Test(serve, file_shrunk_before_the_lease_falls_back) {
+  // The file shrinks between planning and the lease: the plan is stale.
   const size_t len = 16 * page();
   fixture::File f = fixture::make_file(len, O_RDONLY);
   fixture::Planned p;
   fixture::plan_whole_file(f.fd, len, &p);
   void* at = mmap(nullptr, len, PROT_READ, MAP_SHARED, f.fd, 0);
   cr_assert_eq(truncate(f.path, (off_t)(len / 2)), 0);
-  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0};
+  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0, changes::epoch()};
   uint64_t served = serve::overlay(req, p.facts, fixture::default_options(), &p.plan);
   ordinary(at, len / 2, f, served);
-  all_reasons(p.plan, CMBMAP_FILL_FAILED);
+  all_reasons(p.plan, CMBMAP_FILE_CHANGED);
   fixture::remove_file(f);
 }
 
@@ -148,7 +161,7 @@ Test(serve, map_count_gate) {
   for (size_t i = 0; i < n; ++i) segs[i] = Segment{i * page(), page(), 0, 0, false, i % 2 ? CMBMAP_HOLE : CMBMAP_ELIGIBLE};
   Plan plan{segs.data(), n, n, n / 2 * page()};
   void* at = mmap(nullptr, len, PROT_READ, MAP_SHARED, f.fd, 0);
-  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0};
+  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0, changes::epoch()};
   uint64_t served = serve::overlay(req, p.facts, fixture::default_options(), &plan);
   cr_assert_eq(served, 0u);
   cr_assert_eq(segs[0].reason, CMBMAP_MAP_COUNT);
@@ -186,6 +199,45 @@ Test(serve, own_change_during_the_serve_falls_back) {
   all_reasons(p.plan, CMBMAP_FILE_CHANGED);
   cr_assert(!fake_tier::is_cmb(at));
   cr_assert(fixture::holds_file(at, len, f.fd));
+  fixture::remove_file(f);
+}
+
+Test(serve, file_grown_before_the_lease_is_not_served_stale) {
+  // Another process appends between planning (fstat) and the lease: the
+  // bytes past the old end must not be served as zeros.
+  const size_t size = 8 * page() + 100;
+  fixture::File f = fixture::make_file(size, O_RDONLY);
+  fixture::Planned p;
+  fixture::plan_whole_file(f.fd, 9 * page(), &p);
+  int other = open(f.path, O_WRONLY | O_APPEND);
+  cr_assert_eq(write(other, "appended", 8), 8);
+  close(other);
+  void* at = mmap(nullptr, 9 * page(), PROT_READ, MAP_SHARED, f.fd, 0);
+  const serve::Request req{at, 9 * page(), PROT_READ, MAP_SHARED, f.fd, 0, changes::epoch()};
+  serve::overlay(req, p.facts, fixture::default_options(), &p.plan);
+  cr_assert(fixture::holds_file(at, size + 8, f.fd), "the appended bytes read as zeros");
+  if (fake_tier::is_cmb(at)) revoke::range(at, 9 * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(f);
+}
+
+Test(serve, own_change_between_planning_and_the_lease_falls_back) {
+  // The counter of this process's own changes is read before planning: a
+  // write that ran (and ended) after the plan but before the lease makes
+  // the plan stale, and a write lease does not see it.
+  const size_t len = 8 * page();
+  fixture::File f = fixture::make_file(len, O_RDWR);
+  lease::note_open(f.fd, O_RDWR);
+  const uint64_t epoch = changes::epoch();
+  fixture::Planned p;
+  fixture::plan_whole_file(f.fd, len, &p);
+  changes::starting();  // a pwrite in another thread, start to end
+  cr_assert_eq(pwrite(f.fd, "x", 1, 0), 1);
+  changes::finished();
+  void* at = mmap(nullptr, len, PROT_READ, MAP_SHARED, f.fd, 0);
+  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0, epoch};
+  uint64_t served = serve::overlay(req, p.facts, fixture::default_options(), &p.plan);
+  cr_assert_eq(served, 0u, "served from a plan older than the program's own write");
+  all_reasons(p.plan, CMBMAP_FILE_CHANGED);
   fixture::remove_file(f);
 }
 

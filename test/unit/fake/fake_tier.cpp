@@ -18,6 +18,7 @@ namespace {
 constexpr char kName[] = "cmbmap-fake-cmb";
 size_t g_pool;
 bool g_denied;
+bool g_unwritable;
 
 // The fake CMB mappings of this process, from /proc/self/maps (by the
 // memfd's device: every memfd of this process lives on the same internal
@@ -62,7 +63,8 @@ Scan scan(const void* probe) {
 }  // namespace
 
 namespace fake_tier {
-void reset() { g_pool = 0; g_denied = false; }
+void reset() { g_pool = 0; g_denied = false; g_unwritable = false; }
+void unwritable(bool on) { g_unwritable = on; }
 void set_pool(size_t bytes) { g_pool = bytes; }
 void deny(bool denied) { g_denied = denied; }
 size_t held() { return scan(nullptr).bytes; }
@@ -88,6 +90,7 @@ int map_at(const char*, void* at, size_t len, Identity* id) {
   errno = saved;
   if (p == MAP_FAILED) return CMBMAP_CMB_FULL;
   memset(p, fake_tier::kPoison, len);  // p2pmem is not zeroed: show what is not filled
+  if (g_unwritable) mprotect(p, len, PROT_READ);
   return CMBMAP_ELIGIBLE;
 }
 

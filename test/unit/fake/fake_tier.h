@@ -17,6 +17,7 @@ constexpr uint8_t kPoison = 0xA5;
 void reset();                  // unlimited pool, access allowed
 void set_pool(size_t bytes);   // map_at fails with CMB_FULL past this (0: unlimited)
 void deny(bool denied);        // map_at fails with NO_PERMISSION
+void unwritable(bool on);      // the memory map_at gives refuses the fill's DMA (EFAULT)
 size_t held();                 // fake CMB bytes mapped in this process now
 bool is_cmb(const void* addr); // addr lies in fake CMB memory
 

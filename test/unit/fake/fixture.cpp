@@ -13,6 +13,7 @@
 #include "resolver/fiemap.h"
 #include "resolver/plan.h"
 #include "shim/core/serve.h"
+#include "shim/giveback/changes.h"
 #include "shim/real.h"
 #include "test/unit/fake/fake_tier.h"
 
@@ -70,10 +71,11 @@ void* map_and_serve(int fd, size_t len, int prot, int flags, const Options& opts
                     Planned* planned) {
   Planned local;
   Planned* p = planned ? planned : &local;
+  const uint64_t epoch = changes::epoch();  // before planning, as the mmap hook reads it
   plan_whole_file(fd, len, p);
   void* at = mmap(nullptr, len, prot, flags, fd, 0);
   if (at == MAP_FAILED) abort();
-  const serve::Request req{at, len, prot, flags, fd, 0};
+  const serve::Request req{at, len, prot, flags, fd, 0, epoch};
   *served = serve::overlay(req, p->facts, opts, &p->plan);
   return at;
 }
