@@ -15,7 +15,11 @@ CXX      ?= g++
 PKGS     := libunwind liburing
 CLI_PKGS := $(PKGS) libnvme
 CXXFLAGS ?= -O2 -g
-WARN     := -Wall -Wextra -Wno-missing-field-initializers $(if $(WERROR),-Werror)
+san_has   = $(filter $(1),$(subst $(comma), ,$(SAN)))
+# -Wtsan says TSan cannot model the code's atomic_thread_fence calls (a limit of
+# the tool, not a fault in the code): it stays a warning in a WERROR=1 TSan build.
+WARN     := -Wall -Wextra -Wno-missing-field-initializers $(if $(WERROR),-Werror \
+            $(if $(call san_has,thread),-Wno-error=tsan))
 # Sanitizers go on every compile and link (CXXFLAGS may be overridden); a UBSan
 # finding aborts like an ASan one, so a unit test with undefined behaviour fails.
 SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
