@@ -90,6 +90,15 @@ $(CLI): $(CLI_OBJ) $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ)
 	$(CXX) $(SANFLAGS) -o $@ $^ $(CLI_PKG_LIBS)
 
 include test/test.mk
+
+# The script-driven checks run build/ (the scripts name it), so with SAN they would
+# test the normal build and look like they had tested the sanitized one.
+SAN_REFUSED := check check-abi check-cli check-host check-diff check-vm demo
+ifneq ($(SAN),)
+ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
+$(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
+endif
+endif
 -include tools/bench/bench.mk
 -include test/vm/vm.mk
 
@@ -117,7 +126,9 @@ help:
 	@echo "  make deps        install build and test dependencies (Debian packages; root)"
 	@echo "  make             build $(LIB) and $(CLI)"
 	@echo "  make check       run every test: unit, host filesystems, differential, VM"
-	@echo "  make check-unit  Criterion unit tests only"
+	@echo "  make check-unit  Criterion unit tests only; T=NAME runs suite NAME or the tests"
+	@echo "                   named NAME, T=suite/test one test (Criterion globs: T='registry/*evict*')"
+	@echo "  make check-abi   exported symbols; check-cli: the command line"
 	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
@@ -128,5 +139,13 @@ help:
 	@echo "  make vm-kernel   build (or find cached) the P2PDMA guest kernel"
 	@echo "  make install     install library, CLI, header, pkg-config (PREFIX=$(PREFIX))"
 	@echo "  make clean       remove $(BUILD)/"
+	@echo "switches (e.g. make WERROR=1 check-unit):"
+	@echo "  WERROR=1         warnings are errors (library, CLI, unit tests)"
+	@echo "  SAN=address,undefined   (or SAN=thread) build the library, CLI and unit tests"
+	@echo "                   with those sanitizers into build-san-<list>/; only check-unit"
+	@echo "                   runs them (the shim is preloaded into other programs, where the"
+	@echo "                   sanitizer runtime would have to load first; the other checks"
+	@echo "                   run build/ and refuse SAN)"
+	@echo "  test/vm/run-all --only NAME   one in-guest or harness test (see --help)"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
