@@ -1,16 +1,44 @@
 # cmbmap — build, test, install. `make help` lists the targets.
 # The Makefile only builds: `make deps` installs packages, pkg-config finds them.
 
+# Switches, given on the command line:
+#   WERROR=1             warnings stop the build (library, CLI, unit tests)
+#   SAN=address,undefined  (or SAN=thread) build with those sanitizers; such a build
+#                        goes to a directory of its own (build-san-address-undefined,
+#                        build-san-thread), so its objects never mix with the normal ones.
+WERROR   ?=
+SAN      ?=
+comma    := ,
 PREFIX   ?= /usr/local
-BUILD    ?= build
+BUILD    ?= $(if $(SAN),build-san-$(subst $(comma),-,$(SAN)),build)
 CXX      ?= g++
 PKGS     := libunwind liburing
+CLI_PKGS := $(PKGS) libnvme
 CXXFLAGS ?= -O2 -g
-WARN     := -Wall -Wextra -Wno-missing-field-initializers
+san_has   = $(filter $(1),$(subst $(comma), ,$(SAN)))
+# -Wtsan says TSan cannot model the code's atomic_thread_fence calls (a limit of
+# the tool, not a fault in the code): it stays a warning in a WERROR=1 TSan build.
+WARN     := -Wall -Wextra -Wno-missing-field-initializers $(if $(WERROR),-Werror \
+            $(if $(call san_has,thread),-Wno-error=tsan))
+# Sanitizers go on every compile and link (CXXFLAGS may be overridden); a UBSan
+# finding aborts like an ASan one, so a unit test with undefined behaviour fails.
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 BASEFLAGS = -std=c++20 -fPIC -fvisibility=hidden -fno-exceptions -fno-rtti \
-            -I. -Iinclude -D_GNU_SOURCE $(WARN)
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+            -I. -Iinclude -D_GNU_SOURCE $(WARN) $(SANFLAGS)
+
+# pkg-config, loudly: a missing package (or one it requires) stops the build with
+# its name instead of compiling without its flags. The queries are lazy (made by the
+# first recipe that needs them, then kept), so `make deps`, help and clean work
+# without the packages.
+pkg_missing = $(shell if ! command -v pkg-config >/dev/null; then echo pkg-config; \
+  elif ! pkg-config --exists $(1); then pkg-config --print-errors --errors-to-stdout \
+  --exists $(1) | sed -n "s/^Package '\([^']*\)', required by .*/\1/p" | grep . || echo $(1); fi)
+pkg = $(if $(call pkg_missing,$(2)),$(error pkg-config cannot find $(call pkg_missing,$(2)) \
+  (asked for $(2)); run `make deps`),$(shell pkg-config $(1) $(2)))
+PKG_CFLAGS     = $(eval PKG_CFLAGS := $$(call pkg,--cflags,$$(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS       = $(eval PKG_LIBS := $$(call pkg,--libs,$$(PKGS)))$(PKG_LIBS)
+CLI_PKG_CFLAGS = $(eval CLI_PKG_CFLAGS := $$(call pkg,--cflags,$$(CLI_PKGS)))$(CLI_PKG_CFLAGS)
+CLI_PKG_LIBS   = $(eval CLI_PKG_LIBS := $$(call pkg,--libs,$$(CLI_PKGS)))$(CLI_PKG_LIBS)
 
 # The data path, bottom up (docs/architecture.md): prim (the OS layer),
 # common (shared with the CLI), resolver, then the library's rooms.
@@ -45,16 +73,32 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(BASEFLAGS) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
+# The CLI's own sources also include libnvme.
+$(BUILD)/obj/tools/cli/%.o: tools/cli/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASEFLAGS) $(CLI_PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+# -z defs: every symbol the library uses must come from a library it names, so a
+# missing -l fails here rather than at LD_PRELOAD time in someone's program.
 $(LIB): $(LIB_OBJ) shim/libcmbmap.map
-	$(CXX) -shared -o $@ $(LIB_OBJ) \
-	  -Wl,--version-script=shim/libcmbmap.map -Wl,-z,now -Wl,-soname,libcmbmap.so \
+	$(CXX) -shared $(SANFLAGS) -o $@ $(LIB_OBJ) \
+	  -Wl,--version-script=shim/libcmbmap.map -Wl,-z,now -Wl,-z,defs -Wl,-soname,libcmbmap.so \
 	  $(PKG_LIBS) -ldl -lpthread
 
 # The CLI links prim, common and the resolver, not the library's rooms.
 $(CLI): $(CLI_OBJ) $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ)
-	$(CXX) -o $@ $^ -lnvme $(PKG_LIBS)
+	$(CXX) $(SANFLAGS) -o $@ $^ $(CLI_PKG_LIBS)
 
 include test/test.mk
+
+# The script-driven checks run build/ (the scripts name it), so with SAN they would
+# test the normal build and look like they had tested the sanitized one.
+SAN_REFUSED := check check-abi check-cli check-host check-diff check-vm demo
+ifneq ($(SAN),)
+ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
+$(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
+endif
+endif
 -include tools/bench/bench.mk
 -include test/vm/vm.mk
 
@@ -82,7 +126,9 @@ help:
 	@echo "  make deps        install build and test dependencies (Debian packages; root)"
 	@echo "  make             build $(LIB) and $(CLI)"
 	@echo "  make check       run every test: unit, host filesystems, differential, VM"
-	@echo "  make check-unit  Criterion unit tests only"
+	@echo "  make check-unit  Criterion unit tests only; T=NAME runs suite NAME or the tests"
+	@echo "                   named NAME, T=suite/test one test (Criterion globs: T='registry/*evict*')"
+	@echo "  make check-abi   exported symbols; check-cli: the command line"
 	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
@@ -93,5 +139,13 @@ help:
 	@echo "  make vm-kernel   build (or find cached) the P2PDMA guest kernel"
 	@echo "  make install     install library, CLI, header, pkg-config (PREFIX=$(PREFIX))"
 	@echo "  make clean       remove $(BUILD)/"
+	@echo "switches (e.g. make WERROR=1 check-unit):"
+	@echo "  WERROR=1         warnings are errors (library, CLI, unit tests)"
+	@echo "  SAN=address,undefined   (or SAN=thread) build the library, CLI and unit tests"
+	@echo "                   with those sanitizers into build-san-<list>/; only check-unit"
+	@echo "                   runs them (the shim is preloaded into other programs, where the"
+	@echo "                   sanitizer runtime would have to load first; the other checks"
+	@echo "                   run build/ and refuse SAN)"
+	@echo "  test/vm/run-all --only NAME   one in-guest or harness test (see --help)"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

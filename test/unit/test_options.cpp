@@ -103,7 +103,7 @@ Test(options, signal_names_and_numbers) {
   cr_assert_eq(parse({{"CMBMAP_SIGNAL", "RTMIN+3"}}).signal, SIGRTMIN + 3);
   cr_assert_eq(parse({{"CMBMAP_SIGNAL", "RTMAX"}}).signal, SIGRTMAX);
   cr_assert_eq(parse({{"CMBMAP_SIGNAL", "RTMAX-5"}}).signal, SIGRTMAX - 5);
-  char num[8];
+  char num[sizeof "-2147483648"];  // room for any int
   snprintf(num, sizeof num, "%d", SIGRTMIN + 1);
   cr_assert_eq(parse({{"CMBMAP_SIGNAL", num}}).signal, SIGRTMIN + 1);
   cr_assert(g_warnings.empty());
