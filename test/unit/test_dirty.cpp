@@ -35,17 +35,20 @@ uintptr_t page(size_t i) { return (uintptr_t)g_map + i * g_pg; }
 
 void store(size_t i, uint8_t v) { *reinterpret_cast<volatile uint8_t*>(page(i) + 100) = v; }
 
-// Runs of dirty pages as "first-last,..." (page numbers).
-std::string taken(bool freeze) {
+// Runs of dirty pages as "first-last,..." (page numbers). The text stays valid until
+// the next call: cr_assert_str_eq keeps the pointer past the full expression, so
+// the c_str() of a returned temporary would be read after it is destroyed.
+const char* taken(bool freeze) {
   dirty::Run runs[16];
-  std::string out;
+  static std::string out;
+  out.clear();
   uintptr_t from = page(0);
   for (size_t n; from < page(kPages) && (n = dirty::take(from, page(kPages), freeze, runs, 16)) > 0;
        from = runs[n - 1].end)
     for (size_t i = 0; i < n; ++i)
       out += (out.empty() ? "" : ",") + std::to_string((runs[i].start - page(0)) / g_pg) + "-" +
              std::to_string((runs[i].end - page(0)) / g_pg - 1);
-  return out;
+  return out.c_str();
 }
 
 sigjmp_buf g_jump;
@@ -65,19 +68,19 @@ Test(dirty, a_store_faults_once_per_page_and_is_taken_once) {
   store(5, 3);
   store(6, 4);
   cr_assert_eq(stats::get()->dirty_faults - before, 3u);
-  cr_assert_str_eq(taken(false).c_str(), "2-2,5-6");
-  cr_assert_str_eq(taken(false).c_str(), "", "taken pages are clean until stored again");
+  cr_assert_str_eq(taken(false), "2-2,5-6");
+  cr_assert_str_eq(taken(false), "", "taken pages are clean until stored again");
   store(5, 9);
-  cr_assert_str_eq(taken(false).c_str(), "5-5");
+  cr_assert_str_eq(taken(false), "5-5");
   cr_assert_eq(g_map[5 * g_pg + 100], 9);
   cr_assert_eq(stats::get()->dirty_faults - before, 4u, "a taken page is write-protected again");
 }
 
 Test(dirty, redirty_keeps_a_failed_writeback) {
   store(1, 1);
-  cr_assert_str_eq(taken(false).c_str(), "1-1");
+  cr_assert_str_eq(taken(false), "1-1");
   dirty::redirty(page(1), page(2));
-  cr_assert_str_eq(taken(false).c_str(), "1-1");
+  cr_assert_str_eq(taken(false), "1-1");
 }
 
 namespace {
@@ -91,7 +94,7 @@ void* store_page3(void*) {
 
 Test(dirty, a_store_to_a_frozen_page_waits_for_the_replacement) {
   store(3, 1);
-  cr_assert_str_eq(taken(true).c_str(), "3-3");
+  cr_assert_str_eq(taken(true), "3-3");
   pthread_t t;
   pthread_create(&t, nullptr, store_page3, nullptr);
   usleep(100000);
@@ -108,10 +111,10 @@ Test(dirty, a_store_to_a_frozen_page_waits_for_the_replacement) {
 
 Test(dirty, thaw_after_a_failed_replacement) {
   store(4, 1);
-  cr_assert_str_eq(taken(true).c_str(), "4-4");
+  cr_assert_str_eq(taken(true), "4-4");
   dirty::thaw(page(0), page(kPages));
   store(4, 2);  // would wait forever if still frozen
-  cr_assert_str_eq(taken(false).c_str(), "4-4");
+  cr_assert_str_eq(taken(false), "4-4");
 }
 
 Test(dirty, a_read_into_a_tracked_page_succeeds) {
@@ -121,7 +124,7 @@ Test(dirty, a_read_into_a_tracked_page_succeeds) {
   dirty::prepare_store((void*)(page(6) + 10), 5);
   cr_assert_eq(read(p[0], (void*)(page(6) + 10), 5), 5, "read() into a write-protected page: EFAULT");
   cr_assert_arr_eq(g_map + 6 * g_pg + 10, "hello", 5);
-  cr_assert_str_eq(taken(false).c_str(), "6-6");
+  cr_assert_str_eq(taken(false), "6-6");
 }
 
 Test(dirty, other_faults_reach_the_programs_handler) {
@@ -137,7 +140,7 @@ Test(dirty, other_faults_reach_the_programs_handler) {
   if (!sigsetjmp(g_jump, 1)) *static_cast<volatile char*>(none) = 1;
   cr_assert_eq(g_own_signal, SIGSEGV);
   store(0, 5);  // cmbmap's own faults are still cmbmap's
-  cr_assert_str_eq(taken(false).c_str(), "0-0");
+  cr_assert_str_eq(taken(false), "0-0");
 }
 
 Test(dirty, a_fault_with_the_default_action_still_kills, .signal = SIGSEGV) {
