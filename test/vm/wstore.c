@@ -13,6 +13,10 @@
  *                                    sleep:MS (then SIGKILL), hold:READY (write
  *                                    "served BYTES" to READY, wait to be killed)
  *   wstore check FILE SEED           FILE holds SEED's pattern in every page
+ *   wstore steps FILE SEED           stores SEED's pattern into every page, prints
+ *                                    "stored", then per line of stdin: "msync"
+ *                                    (MS_SYNC of the whole mapping; prints "msync R
+ *                                    errno E"); returns from main at EOF
  *   wstore threads FILE SECONDS      4 threads store into pages of their own
  *                                    while the main thread msyncs; then
  *                                    every page of FILE holds its last store
@@ -157,6 +161,28 @@ static int fill(const char *path, unsigned seed, const char *how) {
   }
   kill(getpid(), SIGKILL);
   return 3;
+}
+
+/* For the fault tests: msync when told (the test arms and clears faults in
+ * between), so each msync's answer can be checked on its own. */
+static int steps(const char *path, unsigned seed) {
+  size_t len;
+  unsigned char *m = map_file(path, &len, NULL);
+  for (size_t p = 0; p < (len + pg - 1) / pg; ++p) store_page(m, p, pattern(seed, p));
+  printf("stored\n");
+  fflush(stdout);
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    if (strcmp(line, "msync\n")) {
+      fprintf(stderr, "unknown step %s", line);
+      return 2;
+    }
+    errno = 0;
+    int r = msync(m, len, MS_SYNC);
+    printf("msync %d errno %d\n", r, r ? errno : 0);
+    fflush(stdout);
+  }
+  return 0;
 }
 
 static int check(const char *path, unsigned seed) {
@@ -326,8 +352,9 @@ int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "verify")) return verify(argv[2], argv[3]);
   if (argc == 5 && !strcmp(argv[1], "fill")) return fill(argv[2], (unsigned)atoi(argv[3]), argv[4]);
   if (argc == 4 && !strcmp(argv[1], "check")) return check(argv[2], (unsigned)atoi(argv[3]));
+  if (argc == 4 && !strcmp(argv[1], "steps")) return steps(argv[2], (unsigned)atoi(argv[3]));
   if (argc == 3 && !strcmp(argv[1], "api")) return api(argv[2]);
   if (argc == 4 && !strcmp(argv[1], "threads")) return threads(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: wstore writer|verify|fill|check|threads|api ... (see the source)\n");
+  fprintf(stderr, "usage: wstore writer|verify|fill|check|steps|threads|api ... (see the source)\n");
   return 2;
 }
