@@ -48,7 +48,9 @@ mapped_hash control auto 0
 ! grep -q FILL_FAILED "$LOGS/control.log" || fail "control: FILL_FAILED without faults"
 echo "control: served $(served_bytes control) bytes, same bytes"
 
-for e in pread uring passthru; do
+# pread reads through the file, passthru by NVMe command: the two ways a fill
+# reaches the blocks (uring is pread's path with a ring; left out for time).
+for e in pread passthru; do
   mapped_hash "fault-$e" "$e" 1
   log=$LOGS/fault-$e.log
   [ "$(cat "$hs/out")" = "$want" ] || fail "$e: the program read other bytes than the file's"
