@@ -167,9 +167,10 @@ int unmap(void* addr, size_t len) { return (int)raw(SYS_munmap, (long)addr, (lon
 int protect(void* addr, size_t len, int prot) { return (int)raw(SYS_mprotect, (long)addr, (long)len, prot); }
 
 size_t page_size() {
-  static size_t cached;  // racy but idempotent
-  if (!cached) cached = (size_t)sysconf(_SC_PAGESIZE);
-  return cached;
+  static size_t cached;  // every thread computes the same value: relaxed is enough
+  size_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (!v) __atomic_store_n(&cached, v = (size_t)sysconf(_SC_PAGESIZE), __ATOMIC_RELAXED);
+  return v;
 }
 size_t page_round_up(size_t len) { return (len + page_size() - 1) / page_size() * page_size(); }
 bool page_aligned(const void* addr) { return ((uintptr_t)addr & (page_size() - 1)) == 0; }

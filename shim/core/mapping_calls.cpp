@@ -185,6 +185,9 @@ int advise(void* addr, size_t len, int advice) {
     if (!given_back(addr, len, CMBMAP_REMAPPED)) return -1;
   } else {
     registry::touch((uintptr_t)addr, len);  // WILLNEED and the like: in use, keep it longest
+    // Prefaulting for writing meets clean pages' write-protection: they
+    // count as stored (dirty, writable) first, as a store would make them.
+    if (advice == MADV_POPULATE_WRITE) dirty::prepare_store(addr, len);
   }
   return real::madvise(addr, len, advice);
 }

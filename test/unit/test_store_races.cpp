@@ -99,9 +99,18 @@ void store_across_give_backs(int rounds) {
   }
 }
 
+// ThreadSanitizer cannot see the ordering cmbmap's fault handler gives
+// (a store waits in a signal handler until its page is replaced).
+void setup() {
+#if defined(__SANITIZE_THREAD__)
+  cr_skip_test("ThreadSanitizer does not model stores ordered by a SIGSEGV handler");
+#endif
+  fixture::serving_setup();
+}
+
 }  // namespace
 
-TestSuite(store_races, .init = fixture::serving_setup, .timeout = 120);
+TestSuite(store_races, .init = setup, .timeout = 120);
 
 Test(store_races, default_disposition_never_kills) {
   signal(SIGSEGV, SIG_DFL);

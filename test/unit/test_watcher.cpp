@@ -38,7 +38,7 @@ bool wait_for(Done done) {
   return false;
 }
 
-pid_t watcher_tid() { return (pid_t)stats::get()->watcher_tid; }
+pid_t watcher_tid() { return (pid_t)__atomic_load_n(&stats::get()->watcher_tid, __ATOMIC_RELAXED); }
 
 }  // namespace
 
@@ -73,7 +73,7 @@ Test(watcher, lease_break_gives_the_file_back) {
   cr_assert(wait_for([] { return registry::empty(); }), "the watcher did not give the range back");
   cr_assert(!fake_tier::is_cmb(at));
   cr_assert_eq(at[0], 'X', "the mapping does not show the other process's write");
-  cr_assert_eq(stats::get()->lease_breaks, 1u);
+  cr_assert_eq(__atomic_load_n(&stats::get()->lease_breaks, __ATOMIC_RELAXED), 1u);
   cr_assert_eq(lease::held(), 0u);
   fixture::remove_file(f);
 }
@@ -88,10 +88,10 @@ Test(watcher, reclaim_message_gives_back_everything) {
   cr_assert_gt(watcher_tid(), 0);
   cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal,
                                      watcher_message::encode(-1, watcher_message::kAllPages)), 0);
-  cr_assert(wait_for([] { return stats::get()->reclaim_requests == 1; }), "no answer to the reclaim message");
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 1; }), "no answer to the reclaim message");
   cr_assert(registry::empty());
   cr_assert_eq(fake_tier::held(), 0u);
-  cr_assert_eq(stats::get()->reclaimed_bytes, 16 * page());
+  cr_assert_eq(__atomic_load_n(&stats::get()->reclaimed_bytes, __ATOMIC_RELAXED), 16 * page());
   cr_assert(fixture::holds_file(ma, 8 * page(), a.fd));
   cr_assert(fixture::holds_file(mb, 8 * page(), b.fd));
   fixture::remove_file(a);
@@ -106,7 +106,7 @@ Test(watcher, reclaim_of_some_pages_takes_the_oldest_first) {
   registry::touch((uintptr_t)ma, 8 * page());  // a is now the more recently used
   const Options opts = fixture::default_options();
   cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal, watcher_message::encode(-1, 1)), 0);
-  cr_assert(wait_for([] { return stats::get()->reclaim_requests == 1; }));
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 1; }));
   cr_assert(fake_tier::is_cmb(ma), "the more recently used range was given back");
   cr_assert(!fake_tier::is_cmb(mb));
   revoke::range(ma, 8 * page(), CMBMAP_RECLAIMED);
@@ -123,7 +123,7 @@ Test(watcher, writeback_message_writes_stores_back) {
   cr_assert_eq(served, 8 * page());
   at[2 * page()] = 0x77;
   cr_assert(watcher::request_writeback());
-  cr_assert(wait_for([] { return stats::get()->writebacks >= 1; }), "the watcher did not write back");
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->writebacks, __ATOMIC_RELAXED) >= 1; }), "the watcher did not write back");
   uint8_t byte = 0;
   cr_assert_eq(pread(f.fd, &byte, 1, (off_t)(2 * page())), 1);
   cr_assert_eq(byte, 0x77);

@@ -124,6 +124,19 @@ Test(writeback, append_only_open_writes_at_the_pages_offset) {
   fixture::remove_file(f);
 }
 
+Test(writeback, populate_write_on_a_clean_range) {
+  // MADV_POPULATE_WRITE prefaults writable pages; on a served writable
+  // range it must work as on an ordinary one (the kernel would meet the
+  // clean pages' write-protection), and the pages count as stored.
+  Served s = serve_writable(8 * page());
+  errno = 0;
+  cr_assert_eq(core::advise(s.at, s.len, MADV_POPULATE_WRITE), 0, "MADV_POPULATE_WRITE failed (errno %d)", errno);
+  cr_assert(fake_tier::is_cmb(s.at));
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Current).bytes, s.len);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
 Test(writeback, give_back_keeps_every_store) {
   Served s = serve_writable(16 * page());
   store_pages(s, 0, 16);
