@@ -83,6 +83,14 @@ bool mapped_elsewhere(dev_t dev, ino_t ino, uintptr_t start, size_t len, bool wr
   return w.found;
 }
 
+void Coverage::add(uintptr_t start, uintptr_t end) {
+  const uintptr_t a = start > until_ ? start : until_;
+  const uintptr_t b = end < hi_ ? end : hi_;
+  if (b <= a) return;
+  bytes_ += b - a;
+  until_ = b;
+}
+
 size_t map_count() {
   int fd = prim::open_read("/proc/self/maps");
   if (fd < 0) return 0;

@@ -24,6 +24,20 @@ bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
 // change the file without a system call).
 bool mapped_elsewhere(dev_t dev, ino_t ino, uintptr_t start, size_t len, bool writable_only);
 
+// How much of [lo, hi) mappings given in address order cover, each byte
+// once. /proc/self/maps read in pieces while mappings split and merge (an
+// mprotect in another thread) can list a merged mapping again from its
+// start: adding it twice must not count it twice.
+class Coverage {
+ public:
+  Coverage() = default;
+  Coverage(uintptr_t lo, uintptr_t hi) : lo_(lo), hi_(hi), until_(lo), bytes_(0) {}
+  void add(uintptr_t start, uintptr_t end);
+  bool whole() const { return bytes_ == hi_ - lo_; }
+ private:
+  uintptr_t lo_ = 0, hi_ = 0, until_ = 0, bytes_ = 0;
+};
+
 // Number of mappings (lines of /proc/self/maps), or 0 if unknown.
 size_t map_count();
 

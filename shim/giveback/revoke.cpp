@@ -42,22 +42,28 @@ void after_removal(const registry::Range* pieces, size_t n) {
 }
 
 // ours[i]: pieces[i] is still wholly the CMB mapping it was served as, by
-// /proc/self/maps (one read for the batch).
+// /proc/self/maps (one read for the batch). Other threads' stores split and
+// merge the range's mappings meanwhile (the fault handler's mprotect):
+// Coverage counts a mapping listed twice once.
 void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
-  struct Check { const registry::Range* pieces; size_t n; size_t covered[kBatch]; } c{pieces, n, {}};
+  struct Check {
+    const registry::Range* pieces;
+    size_t n;
+    procself::Coverage* covered;
+  };
+  procself::Coverage covered[kBatch];
+  for (size_t i = 0; i < n; ++i) covered[i] = procself::Coverage(pieces[i].start, pieces[i].end);
+  Check c{pieces, n, covered};
   const bool read = procself::for_each_mapping(
       [](const procself::Mapping& m, void* ctx) {
         auto* c = static_cast<Check*>(ctx);
-        for (size_t i = 0; i < c->n; ++i) {
-          const registry::Range& p = c->pieces[i];
-          if (m.dev != p.cmb_dev || m.ino != p.cmb_ino || m.end <= p.start || m.start >= p.end) continue;
-          c->covered[i] += (m.end < p.end ? m.end : p.end) - (m.start > p.start ? m.start : p.start);
-        }
+        for (size_t i = 0; i < c->n; ++i)
+          if (m.dev == c->pieces[i].cmb_dev && m.ino == c->pieces[i].cmb_ino) c->covered[i].add(m.start, m.end);
         return true;
       },
       &c);
   // Unreadable maps (fd limit, no /proc): give back as before, unchecked.
-  for (size_t i = 0; i < n; ++i) ours[i] = !read || c.covered[i] == pieces[i].end - pieces[i].start;
+  for (size_t i = 0; i < n; ++i) ours[i] = !read || covered[i].whole();
 }
 
 // Maps the file back over one piece that is still cmbmap's. False if its
