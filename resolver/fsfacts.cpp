@@ -157,10 +157,8 @@ int blocks_reason(int fd) {
   struct statfs sfs;
   if (prim::fstat_fd(fd, &st) < 0 || !S_ISREG(st.st_mode)) return CMBMAP_NOT_REGULAR;
   const uint64_t type = prim::fstatfs_fd(fd, &sfs) == 0 ? (uint64_t)sfs.f_type : 0;
-  int r = fs_type_reason(type);
-  if (r == CMBMAP_ELIGIBLE) r = mount_reason("/proc", "/sys", st.st_dev, type);
-  if (r == CMBMAP_ELIGIBLE) r = inode_reason(fd, type);
-  return r;
+  const int r = fs_type_reason(type);
+  return r != CMBMAP_ELIGIBLE ? r : inode_reason(fd, type);
 }
 
 }  // namespace cmbmap

@@ -65,9 +65,13 @@ int mount_reason(const char* proc_root, const char* sysfs_root, dev_t dev, uint6
 // flags cannot be read.
 int inode_reason(int fd, uint64_t f_type);
 
-// All of the above for fd (fstat, fstatfs, mount, inode): ELIGIBLE if its
-// block addresses are its bytes. The commit check asks this before any LBA
-// is read or written (flags can change while a range is served).
+// The commit check's part for fd, before any LBA is read or written: a
+// regular file on an allowed filesystem whose inode flags say its block
+// addresses are its bytes (flags can change while a range is served:
+// chattr +j through the program's own fd breaks no lease). The mount's data
+// mode is the plan's alone: ext4 refuses to change it on remount, and a
+// served file keeps its filesystem mounted (reading it here cost ~35 us a
+// check, measured, against ~2 us for these calls).
 int blocks_reason(int fd);
 
 }  // namespace cmbmap
