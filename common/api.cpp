@@ -16,9 +16,15 @@ constexpr const char* kNames[] = {
     "NO_PERMISSION",  "CMB_FULL",         "BUDGET",        "MAP_COUNT",
     "FILL_FAILED",    "REMAPPED",         "LEASE_DENIED",  "LEASE_BROKEN",
     "FILE_CHANGED",   "RECLAIMED",        "WRITE_LEASE_DENIED", "MAPPED_TWICE",
+    "ENCRYPTED",      "REALTIME_DEVICE",  "JOURNALLED_DATA", "FS_NOT_SUPPORTED",
+    "WRITE_APPEND",
 };
 static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
-static_assert(CMBMAP_REASON_COUNT <= 40, "cmbmap_stats.fallback_by_reason too small");
+static_assert(CMBMAP_REASON_COUNT <= sizeof(cmbmap_stats::fallback_by_reason) / sizeof(uint64_t),
+              "cmbmap_stats.fallback_by_reason too small");
+static_assert(CMBMAP_REASON_COUNT <= sizeof(cmbmap_stats::revoked_by_reason) / sizeof(uint64_t),
+              "cmbmap_stats.revoked_by_reason too small");
+static_assert(CMBMAP_ENCRYPTED == 38 && CMBMAP_WRITE_APPEND == 42, "reason values are stable: append only");
 }  // namespace
 
 CMBMAP_EXPORT const char* cmbmap_reason_name(int reason) {

@@ -81,6 +81,9 @@ int fstat_at(int dirfd, const char* path, struct stat* st) {
   return (int)raw(SYS_newfstatat, dirfd, (long)path, (long)st, 0);
 }
 int fstatfs_fd(int fd, struct statfs* st) { return (int)raw(SYS_fstatfs, fd, (long)st); }
+int statx_fd(int fd, unsigned mask, struct statx* stx) {
+  return (int)raw(SYS_statx, fd, (long)"", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, mask, (long)stx);
+}
 int ftruncate_fd(int fd, off_t len) { return (int)raw(SYS_ftruncate, fd, (long)len); }
 int fdatasync_fd(int fd) { return (int)raw(SYS_fdatasync, fd); }
 int fadvise(int fd, uint64_t off, uint64_t len, int advice) {

@@ -37,6 +37,8 @@ bool kernel_at_least(int major, int minor);
 int fstat_fd(int fd, struct stat* st);
 int fstat_at(int dirfd, const char* path, struct stat* st);
 int fstatfs_fd(int fd, struct statfs* st);
+// statx of the open file fd itself (AT_EMPTY_PATH): mask as statx(2).
+int statx_fd(int fd, unsigned mask, struct statx* stx);  // struct statx: <sys/stat.h>, _GNU_SOURCE
 int ftruncate_fd(int fd, off_t len);
 int fdatasync_fd(int fd);
 int fadvise(int fd, uint64_t off, uint64_t len, int advice);

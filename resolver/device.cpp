@@ -122,26 +122,33 @@ static bool controller_of_namespace(const char* ns_dir, char* ctrl_dir, size_t c
   return starts_with(text::basename(ctrl_dir), "nvme");
 }
 
+// root/dev/block/MAJ:MIN resolved: the block device's sysfs dir.
+static bool block_dir(const char* root, dev_t dev, char* blk, size_t cap) {
+  if (major(dev) == 0) return false;  // anonymous device: tmpfs, overlay, btrfs subvolume...
+  char num[32], dir[kPathMax], link[kPathMax];
+  // "MAJ:MIN" without snprintf (not async-signal-safe).
+  char* p = num + sizeof num;
+  *--p = '\0';
+  unsigned mi = minor(dev), ma = major(dev);
+  do { *--p = (char)('0' + mi % 10); mi /= 10; } while (mi);
+  *--p = ':';
+  do { *--p = (char)('0' + ma % 10); ma /= 10; } while (ma);
+  return text::join(dir, sizeof dir, root, "dev/block") && text::join(link, sizeof link, dir, p) &&
+         follow_link(link, blk, cap);
+}
+
+bool block_device_name(const char* root, dev_t dev, char* name, size_t cap) {
+  char blk[kPathMax];
+  if (!block_dir(root, dev, blk, sizeof blk)) return false;
+  text::copy(name, cap, text::basename(blk));
+  return name[0] != '\0';
+}
+
 void resolve_block_device(const char* root, dev_t dev, NvmeTarget* t) {
   *t = NvmeTarget{};
   t->reason = CMBMAP_NO_NVME;
-  if (major(dev) == 0) return;  // anonymous device: tmpfs, overlay, btrfs subvolume...
-
-  char link[kPathMax], blk[kPathMax];
-  char num[32];
-  {
-    // "dev/block/MAJ:MIN" without snprintf (not async-signal-safe).
-    char* p = num + sizeof num;
-    *--p = '\0';
-    unsigned mi = minor(dev), ma = major(dev);
-    do { *--p = (char)('0' + mi % 10); mi /= 10; } while (mi);
-    *--p = ':';
-    do { *--p = (char)('0' + ma % 10); ma /= 10; } while (ma);
-    char dir[kPathMax];
-    if (!text::join(dir, sizeof dir, root, "dev/block") || !text::join(link, sizeof link, dir, p))
-      return;
-  }
-  if (!follow_link(link, blk, sizeof blk)) return;
+  char blk[kPathMax];
+  if (!block_dir(root, dev, blk, sizeof blk)) return;
 
   // Stacked devices (device-mapper, md): blocks may sit on several devices.
   if (has(blk, "dm") || has(blk, "md")) { t->reason = CMBMAP_MULTI_DEVICE; return; }

@@ -12,6 +12,10 @@ namespace cmbmap {
 // Never fails: the verdict is in target->reason.
 void resolve_block_device(const char* sysfs_root, dev_t dev, NvmeTarget* target);
 
+// The kernel's name of block device dev ("nvme0n1p1", "loop0": the basename
+// of sysfs_root/dev/block/MAJ:MIN); false for an anonymous device or none.
+bool block_device_name(const char* sysfs_root, dev_t dev, char* name, size_t cap);
+
 // Fills the controller-level fields (controller, pci, pci_path, cmb, p2pmem,
 // reason) from a controller's sysfs dir, e.g. "/sys/class/nvme/nvme0".
 void resolve_controller(const char* ctrl_dir, NvmeTarget* target);

@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 
 #include "prim/prim.h"
+#include "resolver/fsfacts.h"
 
 namespace cmbmap {
 
@@ -57,6 +58,10 @@ bool has_delalloc(const ExtentList& list) {
 }
 
 bool segments_in_place(int fd, const Segment* segs, size_t n) {
+  // Blocks that are not the file's plain bytes (encrypted, on the realtime
+  // device, journalled, on a filesystem that moves them) are never read or
+  // written by LBA, whatever the plan said (fsfacts.h).
+  if (blocks_reason(fd) != CMBMAP_ELIGIBLE) return false;
   // Flags under which writing the block in place would be wrong: shared
   // (another file's data too), unwritten, not yet allocated, unknown.
   constexpr uint32_t kNotInPlace = FIEMAP_EXTENT_SHARED | FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_DELALLOC |

@@ -22,9 +22,10 @@ int fetch_extents(int fd, uint64_t start, uint64_t length, bool sync, ExtentList
 // True if any extent carries FIEMAP_EXTENT_DELALLOC.
 bool has_delalloc(const ExtentList& list);
 
-// The commit check: true if each segment's bytes still live in one extent at
-// the segment's physical offset, written and not shared. NVMe commands on
-// those blocks then read or write the file's bytes.
+// The commit check: true if the file's block addresses are its bytes
+// (blocks_reason, fsfacts.h) and each segment's bytes still live in one
+// extent at the segment's physical offset, written and not shared. NVMe
+// commands on those blocks then read or write the file's bytes.
 bool segments_in_place(int fd, const Segment* segs, size_t n);
 
 }  // namespace cmbmap

@@ -11,15 +11,27 @@ namespace cmbmap {
 
 struct FileFacts {
   struct stat st;
-  int file_reason;    // NOT_REGULAR / MULTI_DEVICE from the file alone, else ELIGIBLE
+  // The filesystem's verdict, the same for every file of st_dev: NOT_REGULAR,
+  // MULTI_DEVICE, FS_NOT_SUPPORTED, JOURNALLED_DATA (an ext4 data=journal
+  // mount), else ELIGIBLE (fsfacts.h).
+  int file_reason;
+  // This inode's own (valid when file_reason == ELIGIBLE): ENCRYPTED,
+  // REALTIME_DEVICE, JOURNALLED_DATA (chattr +j), else ELIGIBLE.
+  int inode_reason;
   NvmeTarget target;  // valid when file_reason == ELIGIBLE
 };
 
 // Facts about fd. Returns 0, or -errno if fstat fails.
 int resolve_file(const char* sysfs_root, int fd, FileFacts* facts);
 
-// The verdict for the whole file before looking at extents.
+// The verdict for every file of st_dev: file_reason, else the device's. The
+// shim keeps it per st_dev (machine::remember_unusable), so it never holds
+// an inode's reason.
 int device_reason(const FileFacts& facts);
+
+// The verdict for this whole file before looking at extents: file_reason,
+// else inode_reason, else the device's. Plans and `cmbmap inspect` use it.
+int file_verdict(const FileFacts& facts);
 
 // Plans [offset, offset+length) of fd. With detail, extents are fetched even
 // when the device cannot serve (inspect shows per-extent reasons); without,

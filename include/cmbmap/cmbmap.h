@@ -74,6 +74,12 @@ enum cmbmap_reason {
 	/* writable shared mappings (CMBMAP_WRITABLE=1) */
 	CMBMAP_WRITE_LEASE_DENIED,/* no write lease: the file is open elsewhere, or not opened here read-write */
 	CMBMAP_MAPPED_TWICE,      /* the file is mapped elsewhere in this process: stores must show in both */
+	/* block addresses that are not the file's bytes */
+	CMBMAP_ENCRYPTED,         /* fscrypt file: its blocks hold ciphertext */
+	CMBMAP_REALTIME_DEVICE,   /* XFS realtime file: its blocks are on the realtime device */
+	CMBMAP_JOURNALLED_DATA,   /* ext4 data=journal mount or chattr +j file: the journal rewrites the blocks later */
+	CMBMAP_FS_NOT_SUPPORTED,  /* filesystem not proven to keep blocks in place (only ext4 and xfs are) */
+	CMBMAP_WRITE_APPEND,      /* writable MAP_SHARED of an O_APPEND open without RWF_NOAPPEND (kernel < 6.9) */
 	CMBMAP_REASON_COUNT
 };
 
@@ -88,7 +94,7 @@ const char *cmbmap_version(void);
  * small shared file under /run/cmbmap/ (read by `cmbmap stat`) and prints it
  * at exit with CMBMAP_STATS=1.
  */
-#define CMBMAP_STATS_MAGIC 0x434d424d53543033ULL /* "CMBMST03" */
+#define CMBMAP_STATS_MAGIC 0x434d424d53543034ULL /* "CMBMST04" */
 struct cmbmap_stats {
 	uint64_t magic;
 	uint64_t pid;
@@ -99,7 +105,7 @@ struct cmbmap_stats {
 	uint64_t served_bytes;        /* bytes currently served from CMB */
 	uint64_t served_total;        /* bytes ever served from CMB */
 	uint64_t fallback_bytes;      /* bytes left ordinary */
-	uint64_t fallback_by_reason[40]; /* bytes per cmbmap_reason */
+	uint64_t fallback_by_reason[64]; /* bytes per cmbmap_reason */
 	/* Fills per engine: [0] pread, [1] io_uring, [2] NVMe passthrough. */
 	uint64_t fills[4];            /* fill operations (one per served run) */
 	uint64_t fill_bytes[4];       /* bytes the drive wrote into CMB memory */
@@ -107,7 +113,7 @@ struct cmbmap_stats {
 	uint64_t zeroed_bytes;        /* bytes past EOF zeroed in served pages */
 	uint64_t freed_bytes;         /* CMB bytes given back (munmap, revoke) */
 	uint64_t revoked_bytes;       /* served bytes swapped back to ordinary pages */
-	uint64_t revoked_by_reason[40]; /* revoked bytes per cause (a cmbmap_reason) */
+	uint64_t revoked_by_reason[64]; /* revoked bytes per cause (a cmbmap_reason) */
 	uint64_t revocations;         /* revocations (one per file or range given back) */
 	/* Leases: the filesystem's permission to serve a file. */
 	uint64_t leases_taken;        /* leases granted */

@@ -30,8 +30,10 @@ def run(*cmd, **kw):
 
 
 @contextlib.contextmanager
-def loop_fs(fstype, size_mb=512, mkfs_args=()):
-    """Yields (mountpoint, loop device) of a fresh fstype on a sparse image."""
+def loop_fs(fstype, size_mb=512, mkfs_args=(), mount_opts=None, prepare=None):
+    """Yields (mountpoint, loop device) of a fresh fstype on a sparse image,
+    mounted with mount_opts (-o) if given; prepare(dev) runs between mkfs and
+    mount."""
     if os.geteuid() != 0:
         skip("needs root for loop devices and mount")
     mkfs = shutil.which(f"mkfs.{fstype}")
@@ -51,9 +53,14 @@ def loop_fs(fstype, size_mb=512, mkfs_args=()):
         r = subprocess.run([mkfs, *mkfs_args, dev], capture_output=True, text=True)
         if r.returncode != 0:
             skip(f"mkfs.{fstype} {' '.join(mkfs_args)} failed: {r.stderr.strip().splitlines()[0][:200]}")
-        r = subprocess.run(["mount", dev, mnt], capture_output=True, text=True)
+        if prepare:
+            prepare(dev)
+        opts = ["-o", mount_opts] if mount_opts else []
+        r = subprocess.run(["mount", *opts, dev, mnt], capture_output=True, text=True)
         if r.returncode != 0:
-            skip(f"cannot mount {fstype}: {r.stderr.strip()}")
+            kmsg = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.strip().splitlines()
+            why = r.stderr.strip().splitlines()[0] if r.stderr.strip() else f"exit {r.returncode}"
+            skip(f"cannot mount {fstype} {' '.join(opts)}: {why}; kernel: {kmsg[-1] if kmsg else '?'}")
         yield mnt, dev
     finally:
         subprocess.run(["umount", mnt], capture_output=True)
@@ -67,6 +74,14 @@ def inspect(path):
     files = json.loads(out)["files"]
     check(len(files) == 1, f"inspect returned {len(files)} files")
     return files[0]
+
+
+HELPERS = os.path.join(ROOT, "build", "test", "host")
+
+
+def data_reasons(info):
+    """Reasons of the segments that have blocks (holes keep HOLE)."""
+    return {s["reason"] for s in info["segments"] if s["physical"] is not None}
 
 
 def reasons(info):

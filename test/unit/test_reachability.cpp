@@ -27,7 +27,9 @@ Test(reach, filesystem_without_fiemap) {
   cr_assert_eq(ftruncate(fd, 1 << 20), 0);
   FileFacts f;
   cr_assert_eq(resolve_file("/sys", fd, &f), 0);
-  f.target.reason = CMBMAP_ELIGIBLE;  // pretend the device could serve
+  // Pretend the filesystem (tmpfs is off the allow-list) and the device could serve.
+  f.file_reason = CMBMAP_ELIGIBLE;
+  f.target.reason = CMBMAP_ELIGIBLE;
   Extent ext[8];
   ExtentList list{ext, 8, 0, true};
   Segment segs[4];

@@ -64,7 +64,10 @@ void print_text(const Inspected& in) {
   if (t.namespace_name[0])
     printf(" on %s (controller %s, PCI %s, LBA %u bytes)", t.namespace_name, t.controller,
            t.pci[0] ? t.pci : "?", lba_size(f));
-  printf("; device verdict %s; read lease %s\n", cmbmap_reason_name(device_reason(f)), in.lease);
+  // The file's verdict (an inode's reason comes before the device's).
+  printf("; verdict %s", cmbmap_reason_name(file_verdict(f)));
+  if (file_verdict(f) != device_reason(f)) printf(" (device %s)", cmbmap_reason_name(device_reason(f)));
+  printf("; read lease %s\n", in.lease);
   if (in.segments.empty()) { printf("  (empty file: nothing to map)\n"); return; }
   printf("  %-14s %-14s %-12s %-20s %-12s %-9s %s\n", "offset", "physical", "length", "flags", "lba",
          "placement", "reason");
@@ -81,7 +84,8 @@ void add_json(Json& j, const Inspected& in) {
   const FileFacts& f = in.facts;
   const NvmeTarget& t = f.target;
   j.begin_object().str("path", in.path).num("size", (uint64_t)f.st.st_size)
-      .str("device_reason", cmbmap_reason_name(device_reason(f))).str("read_lease", in.lease);
+      .str("device_reason", cmbmap_reason_name(device_reason(f)))
+      .str("verdict", cmbmap_reason_name(file_verdict(f))).str("read_lease", in.lease);
   if (t.namespace_name[0]) j.str("controller", t.controller).str("namespace", t.namespace_name);
   else j.null("controller").null("namespace");
   j.begin_array("segments");
@@ -117,7 +121,9 @@ int cmd_inspect(int argc, char** argv) {
     if (is_help(argv[i])) {
       printf("usage: cmbmap inspect FILE... [--json]\n"
              "  Shows each range of FILE: offset, physical byte offset, length, extent flags,\n"
-             "  LBA on the namespace, placement (cmb or ordinary) and the reason; and whether\n"
+             "  LBA on the namespace, placement (cmb or ordinary) and the reason; the file's\n"
+             "  verdict before extents (device_reason: the filesystem's or the device's, the\n"
+             "  same for all its files; verdict: also this inode's own, e.g. ENCRYPTED); and whether\n"
              "  a read-only program would get the read lease serving needs now (available,\n"
              "  open_for_write: someone holds it open for writing, not_owner: only the owner\n"
              "  or CAP_LEASE may lease it, unsupported).\n");
