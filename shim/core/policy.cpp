@@ -1,6 +1,7 @@
 // Mapping-level policy (see policy.h).
 #include "shim/core/policy.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include "cmbmap/cmbmap.h"
@@ -21,6 +22,10 @@ int mapping_reason(const Options& o, bool at_secure, size_t len, int prot, int f
   // CMB copy (MAP_SHARED by nature) must never see them.
   if (!shared(flags) && (prot & PROT_WRITE)) return CMBMAP_WRITABLE_PRIVATE;
   return CMBMAP_ELIGIBLE;
+}
+
+int writable_open_reason(int status_flags, bool kernel_has_noappend) {
+  return (status_flags & O_APPEND) && !kernel_has_noappend ? CMBMAP_WRITE_APPEND : CMBMAP_ELIGIBLE;
 }
 
 bool protect_needs_revoke(int prot) { return prot & (PROT_WRITE | PROT_EXEC); }

@@ -16,6 +16,11 @@ bool shared(int flags);
 // WRITABLE_PRIVATE or ELIGIBLE, in that order of precedence.
 int mapping_reason(const Options& opts, bool at_secure, size_t len, int prot, int flags);
 
+// A writable shared mapping of an open file with these status flags
+// (F_GETFL): WRITE_APPEND if its writeback through the file cannot write at
+// an offset (O_APPEND without RWF_NOAPPEND: Linux before 6.9), else ELIGIBLE.
+int writable_open_reason(int status_flags, bool kernel_has_noappend);
+
 // Whether changing a served range's protection to prot must first give it
 // back to the page cache: any write or exec permission (copy-on-write for
 // private mappings, the kernel's own EACCES check for shared ones).

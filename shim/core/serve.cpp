@@ -4,6 +4,7 @@
 // registration), then the settling (statistics, lease, watcher).
 #include "shim/core/serve.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -82,6 +83,13 @@ void map_file_back(const Serve& s, const Run& r) {
 // bytes are in CMB memory) and as the file's only mapping here (another
 // mapping would not show the stores).
 int writable_check(const Serve& s) {
+  const long status = prim::fcntl_fd(s.req.fd, F_GETFL, 0);
+  const int open_reason = policy::writable_open_reason(status < 0 ? 0 : (int)status, prim::kernel_at_least(6, 9));
+  if (open_reason != CMBMAP_ELIGIBLE) {
+    log::Line(LogLevel::Info).s("fd ").i(s.req.fd).s(": O_APPEND, and this kernel cannot write at an offset through it")
+        .emit();
+    return open_reason;
+  }
   if (s.grant.reason == CMBMAP_LEASE_DENIED || (s.grant.reason == CMBMAP_ELIGIBLE && !s.grant.write)) {
     log::Line(LogLevel::Info).s("fd ").i(s.req.fd).s(": writable mapping without a write lease on the file").emit();
     return CMBMAP_WRITE_LEASE_DENIED;

@@ -1,5 +1,6 @@
 // Mapping-level reasons: every one reachable, in the documented precedence.
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include "shim/core/policy.h"
@@ -54,6 +55,12 @@ Test(policy, shared_validate_is_shared) {
   o.writable = true;
   cr_assert_eq(policy::mapping_reason(o, false, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE),
                CMBMAP_ELIGIBLE);
+}
+
+Test(policy, append_only_opens_need_noappend) {
+  cr_assert_eq(policy::writable_open_reason(O_RDWR | O_APPEND, false), CMBMAP_WRITE_APPEND);
+  cr_assert_eq(policy::writable_open_reason(O_RDWR | O_APPEND, true), CMBMAP_ELIGIBLE);
+  cr_assert_eq(policy::writable_open_reason(O_RDWR, false), CMBMAP_ELIGIBLE);
 }
 
 Test(policy, min_size_zero_allows_all) {
