@@ -91,6 +91,59 @@ void Coverage::add(uintptr_t start, uintptr_t end) {
   until_ = b;
 }
 
+namespace {
+
+bool is_vm_flags(const char* line) {
+  static const char kKey[] = "VmFlags:";
+  for (size_t i = 0; i + 1 < sizeof kKey; ++i)
+    if (line[i] != kKey[i]) return false;
+  return true;
+}
+
+// "VmFlags: rd wr sh mr mw me ms lo dd dc" → kLocked | kDontDump | kDontFork.
+unsigned parse_vm_flags(const char* p) {
+  unsigned flags = 0;
+  for (; *p; ++p) {
+    if (p[0] != ' ' || !p[1] || !p[2] || (p[3] && p[3] != ' ' && p[3] != '\n')) continue;
+    if (p[1] == 'l' && p[2] == 'o') flags |= kLocked;
+    if (p[1] == 'd' && p[2] == 'd') flags |= kDontDump;
+    if (p[1] == 'd' && p[2] == 'c') flags |= kDontFork;
+  }
+  return flags;
+}
+
+}  // namespace
+
+size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap) {
+  int fd = prim::open_read("/proc/self/smaps");
+  if (fd < 0) return 0;
+  char buf[4096], line[256];
+  size_t len = 0, n = 0;
+  Mapping cur{};
+  bool inside = false;
+  for (long got; (got = prim::read_fd(fd, buf, sizeof buf)) > 0;) {
+    for (long i = 0; i < got; ++i) {
+      if (buf[i] != '\n') {
+        if (len + 1 < sizeof line) line[len++] = buf[i];
+        continue;
+      }
+      line[len] = '\0';
+      len = 0;
+      // A mapping's first line starts with its address; its fields with a name.
+      Mapping m;
+      if (parse_line(line, &m)) {
+        cur = m;
+        inside = cur.start < hi && lo < cur.end;
+      } else if (inside && is_vm_flags(line)) {
+        const unsigned flags = parse_vm_flags(line + 8);
+        if (flags && n < cap) out[n++] = Sticky{cur.start > lo ? cur.start : lo, cur.end < hi ? cur.end : hi, flags};
+      }
+    }
+  }
+  prim::close_fd(fd);
+  return n;
+}
+
 size_t map_count() {
   int fd = prim::open_read("/proc/self/maps");
   if (fd < 0) return 0;

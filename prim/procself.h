@@ -38,6 +38,17 @@ class Coverage {
   uintptr_t lo_ = 0, hi_ = 0, until_ = 0, bytes_ = 0;
 };
 
+// What a program set on its mappings that a replacement mapping does not
+// inherit: mlock, MADV_DONTDUMP, MADV_DONTFORK ("lo", "dd", "dc" in
+// /proc/self/smaps' VmFlags), for the parts of [lo, hi) that have any.
+enum : unsigned { kLocked = 1, kDontDump = 2, kDontFork = 4 };
+struct Sticky {
+  uintptr_t start, end;
+  unsigned flags;
+};
+// Up to cap parts, in address order; the count (0 if none or unreadable).
+size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap);
+
 // Number of mappings (lines of /proc/self/maps), or 0 if unknown.
 size_t map_count();
 

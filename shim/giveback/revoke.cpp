@@ -66,6 +66,19 @@ void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
   for (size_t i = 0; i < n; ++i) ours[i] = !read || covered[i].whole();
 }
 
+// Puts back on [start, end) what the program had set on the CMB mapping
+// there (the new mapping starts without it).
+void restore_sticky(const procself::Sticky* s, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const size_t len = s[i].end - s[i].start;
+    if ((s[i].flags & procself::kLocked) && mlock((void*)s[i].start, len) != 0)
+      log::Line(LogLevel::Warn).x(s[i].start).s("+").u(len).s(" was locked and could not be locked again (errno ")
+          .i(errno).s(")").emit();
+    if (s[i].flags & procself::kDontDump) real::madvise((void*)s[i].start, len, MADV_DONTDUMP);
+    if (s[i].flags & procself::kDontFork) real::madvise((void*)s[i].start, len, MADV_DONTFORK);
+  }
+}
+
 // Maps the file back over one piece that is still cmbmap's. False if its
 // stores could not be written: then it stays served (thawed), the only
 // place they are, and the failure waits for the next fsync.
@@ -79,7 +92,10 @@ bool give_back(const registry::Range& p) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
+  procself::Sticky sticky[16];
+  const size_t nsticky = procself::sticky_flags(p.start, p.end, sticky, 16);
   void* r = real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+  if (r != MAP_FAILED) restore_sticky(sticky, nsticky);
   if (r == MAP_FAILED) {
     // The CMB copy may be stale by now, and nothing would track it:
     // better a fault on access than old bytes.

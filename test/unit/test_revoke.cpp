@@ -6,6 +6,9 @@
 // left alone; forget() only drops the registry entries.
 #include <criterion/criterion.h>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -97,6 +100,45 @@ Test(revoke, keeps_the_programs_protection_and_sharing) {
   uint8_t b;
   cr_assert_eq(pread(s.f.fd, &b, 1, 5), 1);
   cr_assert_eq(b, fixture::pattern(5), "a store to a private mapping reached the file");
+  fixture::remove_file(s.f);
+}
+
+namespace {
+// The VmFlags of the mapping holding addr, from /proc/self/smaps.
+std::string vm_flags(const void* addr) {
+  FILE* f = fopen("/proc/self/smaps", "r");
+  char line[512];
+  bool in = false;
+  std::string flags;
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ' ') == line + strcspn(line, " ") &&
+        line[strcspn(line, " ") - 1] != ':')
+      in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+    else if (in && !strncmp(line, "VmFlags:", 8))
+      flags = line + 8;
+  }
+  if (f) fclose(f);
+  return flags;
+}
+bool has_flag(const std::string& flags, const char* f) { return flags.find(std::string(" ") + f) != std::string::npos; }
+}  // namespace
+
+Test(revoke, keeps_what_the_program_set_on_the_range) {
+  // mlock, MADV_DONTDUMP, MADV_DONTFORK on a served range: the file pages
+  // that replace it carry them too.
+  Served s = serve(8);
+  cr_assert_eq(mlock(s.at, s.len), 0);
+  cr_assert_eq(madvise(s.at, s.len, MADV_DONTDUMP), 0);
+  cr_assert_eq(madvise(s.at + 2 * page(), 2 * page(), MADV_DONTFORK), 0);
+  revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN);
+  cr_assert(!fake_tier::is_cmb(s.at));
+  const std::string first = vm_flags(s.at), middle = vm_flags(s.at + 2 * page());
+  cr_assert(has_flag(first, "lo"), "not locked after the give-back: %s", first.c_str());
+  cr_assert(has_flag(first, "dd"), "dumped after the give-back: %s", first.c_str());
+  cr_assert(has_flag(middle, "dc"), "copied to a fork after the give-back: %s", middle.c_str());
+  cr_assert(!has_flag(first, "dc"), "MADV_DONTFORK spread past its pages: %s", first.c_str());
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
   fixture::remove_file(s.f);
 }
 
