@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
@@ -63,6 +64,12 @@ int pwrite_all(int fd, const void* buf, size_t len, uint64_t off) {
     done += (size_t)n;
   }
   return 0;
+}
+
+uint64_t memlock_limit() {
+  uint64_t lim[2] = {~uint64_t{0}, ~uint64_t{0}};  // rlimit64: cur, max
+  raw(SYS_prlimit64, 0, RLIMIT_MEMLOCK, 0, (long)lim);
+  return lim[0];
 }
 
 bool kernel_at_least(int major, int minor) {

@@ -32,6 +32,8 @@ long pread_fd(int fd, void* buf, size_t len, uint64_t off);
 // O_APPEND (pwrite alone would append there): pwritev2(RWF_NOAPPEND),
 // Linux 6.9+; on an older kernel an O_APPEND fd gets -EOPNOTSUPP.
 int pwrite_all(int fd, const void* buf, size_t len, uint64_t off);
+// The soft RLIMIT_MEMLOCK in bytes (RLIM_INFINITY: none), read with prlimit.
+uint64_t memlock_limit();
 // True if the running kernel is at least major.minor (uname).
 bool kernel_at_least(int major, int minor);
 int fstat_fd(int fd, struct stat* st);

@@ -144,6 +144,49 @@ size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap) {
   return n;
 }
 
+namespace {
+
+// The text after "key:" on its line of /proc/self/status, into out.
+bool status_field(const char* key, char* out, size_t cap) {
+  char buf[4096];
+  const long n = prim::read_text("/proc/self/status", buf, sizeof buf);
+  if (n <= 0) return false;
+  size_t klen = 0;
+  while (key[klen]) ++klen;
+  for (const char* line = buf; *line;) {
+    bool match = true;
+    for (size_t i = 0; i < klen && match; ++i) match = line[i] == key[i];
+    if (match && line[klen] == ':') {
+      const char* v = line + klen + 1;
+      while (*v == ' ' || *v == '\t') ++v;
+      size_t k = 0;
+      while (v[k] && v[k] != '\n' && k + 1 < cap) { out[k] = v[k]; ++k; }
+      out[k] = '\0';
+      return true;
+    }
+    while (*line && *line != '\n') ++line;
+    if (*line) ++line;
+  }
+  return false;
+}
+
+}  // namespace
+
+uint64_t locked_bytes() {
+  char v[64];
+  uint64_t kb = 0;
+  if (!status_field("VmLck", v, sizeof v)) return 0;
+  for (const char* p = v; *p >= '0' && *p <= '9'; ++p) kb = kb * 10 + (uint64_t)(*p - '0');
+  return kb * 1024;
+}
+
+bool has_capability(int cap) {
+  char v[64];
+  if (!status_field("CapEff", v, sizeof v)) return false;
+  const char* p = v;
+  return (hex(p) >> cap) & 1;
+}
+
 size_t map_count() {
   int fd = prim::open_read("/proc/self/maps");
   if (fd < 0) return 0;

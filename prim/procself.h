@@ -49,6 +49,12 @@ struct Sticky {
 // Up to cap parts, in address order; the count (0 if none or unreadable).
 size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap);
 
+// Bytes this process has locked (VmLck), and whether its effective
+// capabilities hold cap (CapEff), from /proc/self/status; 0 / false if
+// unreadable.
+uint64_t locked_bytes();
+bool has_capability(int cap);
+
 // Number of mappings (lines of /proc/self/maps), or 0 if unknown.
 size_t map_count();
 

@@ -104,6 +104,34 @@ void account(const serve::Request& req, int reason, Plan* plan, uint64_t served)
   log_decision(req.fd, req.base, req.len, req.offset, *plan, served);
 }
 
+// The kernel's mlock_future_ok: within RLIMIT_MEMLOCK, or CAP_IPC_LOCK.
+bool may_lock(size_t len) {
+  constexpr int kCapIpcLock = 14;
+  const uint64_t limit = prim::memlock_limit();
+  if (limit == ~uint64_t{0} || procself::has_capability(kCapIpcLock)) return true;
+  return procself::locked_bytes() + prim::page_round_up(len) <= limit;
+}
+
+// The kernel makes the ordinary mapping first: address, hint, MAP_FIXED,
+// MAP_FIXED_NOREPLACE and every error are then exactly its own. MAP_FIXED
+// over served ranges replaces them (under the lock: the watcher must not
+// give them back over the new mapping). errno: the kernel's.
+void* kernel_map(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  const bool over = (flags & MAP_FIXED) && range_is_ours(addr, len);
+  if (!over) return real::mmap(addr, len, prot, flags, fd, off);
+  served_lock::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  const int saved = errno;
+  write_back_before_replacing(addr, len);
+  errno = saved;
+  void* res = real::mmap(addr, len, prot, flags, fd, off);
+  const int err = errno;
+  if (res == MAP_FAILED) replacing_failed(addr, len);
+  else revoke::forget(res, len);
+  errno = err;
+  return res;
+}
+
 }  // namespace
 
 void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
@@ -126,31 +154,24 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   Plan plan{segs, 64, 0, 0};
   int reason = plan_request(len, prot, flags, fd, off, &facts, &plan);
 
-  // The kernel makes the ordinary mapping first: address, hint, MAP_FIXED,
-  // MAP_FIXED_NOREPLACE and every error are then exactly its own. MAP_FIXED
-  // over served ranges replaces them (under the lock: the watcher must not
-  // give them back over the new mapping).
-  const bool over = (flags & MAP_FIXED) && range_is_ours(addr, len);
-  if (over) served_lock::lock();
-  dirty::SignalsBlocked quiet(over && dirty::any());
-  if (over) write_back_before_replacing(addr, len);
-  errno = saved_errno;
-  void* res = real::mmap(addr, len, prot, serve::initial_flags(flags, plan), fd, off);
-  int err = errno;
-  if (res == MAP_FAILED) {
+  // MAP_LOCKED: the kernel refuses a mapping it could not lock. A served one
+  // is made without it (locking would fill the page cache), so the same
+  // check is made here, before anything is mapped or replaced.
+  if ((flags & MAP_LOCKED) && plan.eligible_bytes && !may_lock(len)) {
     if (writable) file_changed();
-    if (over) replacing_failed(addr, len);
-    if (over) served_lock::unlock();
+    errno = EAGAIN;
+    return MAP_FAILED;
+  }
+
+  errno = saved_errno;
+  void* res = kernel_map(addr, len, prot, serve::initial_flags(flags, plan), fd, off);
+  const int err = errno;
+  if (writable) file_changed();
+  if (res == MAP_FAILED) {
     log::Line(LogLevel::Debug).s("mmap fd ").i(fd).s(" failed in the kernel, errno ").i(err).emit();
     errno = err;
     return res;
   }
-  if (over) {
-    revoke::forget(res, len);
-    quiet.end();
-    served_lock::unlock();
-  }
-  if (writable) file_changed();
   serve::Request req{res, len, prot, flags, fd, off, epoch};
   uint64_t served = serve::overlay(req, facts, options(), &plan);
   serve::finish_flags(req);

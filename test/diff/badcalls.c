@@ -12,7 +12,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -30,6 +34,7 @@ static const char *ename(int e) {
     case EOVERFLOW: return "EOVERFLOW";
     case EPERM: return "EPERM";
     case ESPIPE: return "ESPIPE";
+    case EAGAIN: return "EAGAIN";
     default: { static char b[32]; snprintf(b, sizeof b, "errno%d", e); return b; }
   }
 }
@@ -50,6 +55,29 @@ static const char *ename(int e) {
     int e_ = errno;                                                                   \
     printf("%-40s ret=%ld errno=%s\n", name, r_, ename(r_ < 0 ? e_ : 0));             \
   } while (0)
+
+/* MAP_LOCKED past RLIMIT_MEMLOCK without CAP_IPC_LOCK: the kernel refuses
+ * the mapping (EAGAIN). In a child, which drops the capability for it. */
+static void locked_over_limit(int fd, size_t size) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct rlimit lim = {65536, 65536};
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (setrlimit(RLIMIT_MEMLOCK, &lim) || syscall(SYS_capget, &h, d)) _exit(3);
+    d[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+    if (syscall(SYS_capset, &h, d)) _exit(4);
+    void *last = NULL;
+    MAPCASE("mmap MAP_LOCKED past RLIMIT_MEMLOCK", mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_LOCKED, fd, 0));
+    (void)last;
+    fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status)) printf("%-40s child status %d\n", "mmap MAP_LOCKED past RLIMIT_MEMLOCK", status);
+}
 
 static sigjmp_buf jb;
 static void on_sigbus(int sig) { siglongjmp(jb, sig); }
@@ -153,6 +181,7 @@ int main(int argc, char **argv) {
   char *const av[] = {"x", NULL};
   INTCASE("execve missing", execve("/nonexistent/cmbmap", av, NULL));
   INTCASE("execvp missing", execvp("cmbmap-no-such-program", av));
+  locked_over_limit(ro, size);
   INTCASE("pwrite ok", pwrite(w, "abc", 3, 0));
   INTCASE("ftruncate ok", ftruncate(w, size / 2));
   struct stat st;
