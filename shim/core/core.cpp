@@ -21,6 +21,7 @@
 #include "shim/giveback/watcher.h"
 #include "shim/giveback/writeback.h"
 #include "shim/real.h"
+#include "shim/tier/io_cache.h"
 #include "shim/tier/registry.h"
 #include "shim/tier/served_lock.h"
 
@@ -54,6 +55,7 @@ void atfork_parent() { served_lock::after_fork_parent(); }
 void atfork_child() {
   served_lock::after_fork_child();
   registry::after_fork_child();
+  io_cache::after_fork_child();
   dirty::after_fork_child();
   writeback::after_fork_child();
   machine::after_fork_child();

@@ -89,6 +89,21 @@ int device(const char* path) {
   return d.fd;
 }
 
+void after_fork_child() {
+  for (CachedRing& c : g_rings)
+    if (c.owner) {
+      // The ring's memory is the child's copy: unmap it and close the fd.
+      io_uring_queue_exit(&c.ring);
+      c.owner = 0;
+    }
+  for (CachedDevice& d : g_devices)
+    if (d.path[0]) {
+      prim::close_fd(d.fd);
+      d.path[0] = '\0';
+    }
+  g_cached_fds = 0;
+}
+
 bool holds_fds() { return __atomic_load_n(&g_cached_fds, __ATOMIC_RELAXED) > 0; }
 
 bool uses_fd(int fd) {

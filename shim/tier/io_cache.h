@@ -26,6 +26,11 @@ void drop_ring(RingKind kind);
 // An fd of the char device at path (read-write where allowed), or -1.
 int device(const char* path);
 
+// A forked child: the parent's rings and device fds (raw access to the
+// whole namespace) are closed at once; the child opens its own if it needs
+// them. Every one of them is close-on-exec too.
+void after_fork_child();
+
 bool holds_fds();
 bool uses_fd(int fd);
 void relocate_fd(int from, int to);
