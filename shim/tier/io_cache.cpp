@@ -10,13 +10,13 @@
 namespace cmbmap::io_cache {
 namespace {
 
-// Moves fd above the floor, closing the original; keeps it where it is if
-// no higher number is free.
+// Moves fd above the floor, closing the original; -1 if no number there is
+// free (RLIMIT_NOFILE below the floor): a low fd the program may close and
+// reuse is never kept.
 int move_high(int fd) {
   int hi = prim::dup_above_floor(fd);
-  if (hi < 0) return fd;
   prim::close_fd(fd);
-  return hi;
+  return hi < 0 ? -1 : hi;
 }
 
 struct CachedDevice {
@@ -66,7 +66,13 @@ io_uring* ring(RingKind kind) {
   io_uring_params p{};
   if (kind == RingKind::NvmeCommands) p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
   if (io_uring_queue_init_params(kDepth, &c.ring, &p) < 0) return nullptr;
-  c.ring.ring_fd = c.ring.enter_ring_fd = move_high(c.ring.ring_fd);
+  const int hi = prim::dup_above_floor(c.ring.ring_fd);
+  if (hi < 0) {
+    io_uring_queue_exit(&c.ring);
+    return nullptr;
+  }
+  prim::close_fd(c.ring.ring_fd);
+  c.ring.ring_fd = c.ring.enter_ring_fd = hi;
   c.owner = self;
   __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
   return &c.ring;
@@ -80,10 +86,11 @@ int device(const char* path) {
   // Write commands need a writable open unless the caller has CAP_SYS_ADMIN.
   int fd = prim::open_at(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) fd = prim::open_read(path);
+  if (fd >= 0) fd = move_high(fd);
   if (fd < 0) return -1;
   CachedDevice& d = g_devices[g_device_next++ % 4];
   if (d.path[0]) drop(d);
-  d.fd = move_high(fd);
+  d.fd = fd;
   text::copy(d.path, sizeof d.path, path);
   __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
   return d.fd;

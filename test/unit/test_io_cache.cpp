@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <string>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,23 @@ Test(io_cache, all_close_on_exec) {
   int status = 0;
   waitpid(pid, &status, 0);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "an exec'd program holds one of cmbmap's fds");
+}
+
+Test(io_cache, no_fd_above_the_floor_means_none_at_all) {
+  // With RLIMIT_NOFILE below the floor, a low fd the program may close
+  // and reuse must not be kept: no device, no ring (the fill reads through
+  // the file instead).
+  io_cache::release_fds_in(0, ~0u);
+  rlimit low{64, 64};
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+  int before = 0;
+  for (int fd = 0; fd < 64; ++fd) before += fcntl(fd, F_GETFD) >= 0;
+  cr_assert_lt(io_cache::device(g_dev), 0, "a device fd below the floor was kept");
+  cr_assert_null(io_cache::ring(io_cache::RingKind::NvmeCommands), "a ring below the floor was kept");
+  int after = 0;
+  for (int fd = 0; fd < 64; ++fd) after += fcntl(fd, F_GETFD) >= 0;
+  cr_assert_eq(after, before, "low fds leaked");
+  cr_assert(!io_cache::holds_fds());
 }
 
 Test(io_cache, forked_child_gives_them_up) {
