@@ -11,7 +11,7 @@ namespace cmbmap::log {
 namespace {
 
 LogLevel g_level = LogLevel::Warn;
-int g_fd = 2;
+int g_fd = 2;  // until init: start-up warnings go to stderr
 
 void raw_write(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -23,23 +23,32 @@ void raw_write(int fd, const char* p, size_t n) {
   }
 }
 
-// Log files are moved to a high descriptor number so that a program which
-// closes "all" low fds and opens new files does not receive our log lines.
-constexpr int kHighFd = 900;
+// The log writes to its own fd, taken at start-up (init): above the floor
+// and close-on-exec, so that a program which closes stderr (or "all" low
+// fds) and opens a file that gets the number never finds cmbmap's lines in
+// it.
 
 }  // namespace
 
 void init(const Options& o) {
   g_level = o.log_level;
-  if (!o.log_file[0] || g_level == LogLevel::Off) return;
-  int fd = prim::open_at(o.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    int high = (int)prim::fcntl_fd(fd, F_DUPFD_CLOEXEC, kHighFd);
-    if (high >= 0) { prim::close_fd(fd); fd = high; }
-    g_fd = fd;
-  } else {
+  if (g_level == LogLevel::Off) {
+    g_fd = -1;
+    return;
+  }
+  if (o.log_file[0]) {
+    const int fd = prim::open_at(o.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int high = fd >= 0 ? prim::dup_above_floor(fd) : -1;
+    if (fd >= 0) prim::close_fd(fd);
+    if (high >= 0) {
+      g_fd = high;
+      return;
+    }
     to_stderr("cmbmap: cannot open the CMBMAP_LOG file; logging to stderr");
   }
+  // stderr's open file as it is now; none at start-up, no log.
+  g_fd = prim::fcntl_fd(2, F_GETFD, 0) >= 0 ? prim::dup_above_floor(2) : -1;
+  if (g_fd < 0) g_fd = -1;
 }
 
 bool enabled(LogLevel l) { return g_fd >= 0 && l <= g_level && l != LogLevel::Off; }
