@@ -24,6 +24,7 @@ struct Table {
   int (*munmap)(void*, size_t);
   void* (*mremap)(void*, size_t, size_t, int, ...);
   int (*mprotect)(void*, size_t, int);
+  int (*pkey_mprotect)(void*, size_t, int, int);
   int (*madvise)(void*, size_t, int);
   int (*msync)(void*, size_t, int);
   int (*openat)(int, const char*, int, ...);
@@ -96,6 +97,7 @@ void resolve() {
   load(n.munmap, "munmap");
   load(n.mremap, "mremap");
   load(n.mprotect, "mprotect");
+  load(n.pkey_mprotect, "pkey_mprotect");
   load(n.madvise, "madvise");
   load(n.msync, "msync");
   load(n.openat, "openat");
@@ -162,6 +164,11 @@ void* mremap(void* o, size_t ol, size_t nl, int f, void* na) {
 int mprotect(void* a, size_t l, int p) {
   if (auto fn = t.mprotect) return fn(a, l, p);
   return (int)sys(SYS_mprotect, (long)a, (long)l, p);
+}
+int pkey_mprotect(void* a, size_t l, int p, int k) {
+  if (k == -1) return mprotect(a, l, p);
+  if (auto fn = t.pkey_mprotect) return fn(a, l, p, k);
+  return (int)sys(SYS_pkey_mprotect, (long)a, (long)l, p, k);
 }
 int madvise(void* a, size_t l, int adv) {
   if (auto fn = t.madvise) return fn(a, l, adv);

@@ -18,6 +18,8 @@ void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off);
 int munmap(void* addr, size_t len);
 void* mremap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr);
 int mprotect(void* addr, size_t len, int prot);
+// mprotect with a protection key; pkey -1 is plain mprotect.
+int pkey_mprotect(void* addr, size_t len, int prot, int pkey);
 int madvise(void* addr, size_t len, int advice);
 int msync(void* addr, size_t len, int flags);
 

@@ -39,7 +39,8 @@ bool range_is_ours(const void* addr, size_t len);
 // The mapping calls on ranges cmbmap serves (range_is_ours was true).
 int unmap(void* addr, size_t len);
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr);
-int protect(void* addr, size_t len, int prot);
+// mprotect (pkey -1) and pkey_mprotect.
+int protect(void* addr, size_t len, int prot, int pkey = -1);
 int advise(void* addr, size_t len, int advice);
 // msync of served ranges: writable ones write their stores back.
 int sync_range(void* addr, size_t len, int flags);

@@ -124,13 +124,13 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
   return remap_moving(old, old_len, new_len, flags, new_addr);
 }
 
-int protect(void* addr, size_t len, int prot) {
-  if (!prim::page_aligned(addr)) return real::mprotect(addr, len, prot);
+int protect(void* addr, size_t len, int prot, int pkey) {
+  if (!prim::page_aligned(addr)) return real::pkey_mprotect(addr, len, prot, pkey);
   served_lock::Hold hold;
   // Write-protection is how stores are tracked there: a writable served
   // range goes back to file pages, whose protection the kernel keeps.
   if (dirty::tracks((uintptr_t)addr, len))
-    return given_back(addr, len, CMBMAP_REMAPPED) ? real::mprotect(addr, len, prot) : -1;
+    return given_back(addr, len, CMBMAP_REMAPPED) ? real::pkey_mprotect(addr, len, prot, pkey) : -1;
   if (prot & PROT_WRITE) {
     // A shared range made writable: its stores change the file, so every
     // other served range of that file goes back too.
@@ -144,9 +144,9 @@ int protect(void* addr, size_t len, int prot) {
   if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
     // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
     // the file mapping answers exactly as it would without cmbmap.
-    return given_back(addr, len, CMBMAP_REMAPPED) ? real::mprotect(addr, len, prot) : -1;
+    return given_back(addr, len, CMBMAP_REMAPPED) ? real::pkey_mprotect(addr, len, prot, pkey) : -1;
   }
-  int r = real::mprotect(addr, len, prot);
+  int r = real::pkey_mprotect(addr, len, prot, pkey);
   if (r == 0) {
     registry::set_prot((uintptr_t)addr, len, prot);
     registry::touch((uintptr_t)addr, len);

@@ -58,6 +58,18 @@ CMBMAP_EXPORT int mprotect(void* addr, size_t len, int prot) {
   return core::protect(addr, len, prot);
 }
 
+// pkey_mprotect is mprotect with a protection key: the same rules, or a
+// served read-only range could be made writable past the fd's permission.
+CMBMAP_EXPORT int pkey_mprotect(void* addr, size_t len, int prot, int pkey) {
+  core::Scope scope;
+  if (!scope.on()) return real::pkey_mprotect(addr, len, prot, pkey);
+  if (!core::range_is_ours(addr, len)) {
+    core::protect_other(addr, len, prot);
+    return real::pkey_mprotect(addr, len, prot, pkey);
+  }
+  return core::protect(addr, len, prot, pkey);
+}
+
 CMBMAP_EXPORT int madvise(void* addr, size_t len, int advice) {
   core::Scope scope;
   if (!scope.on() || !core::range_is_ours(addr, len)) return real::madvise(addr, len, advice);
