@@ -145,10 +145,11 @@ void* map_file(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   // Stores through a writable shared mapping change the file without a
   // system call: what cmbmap serves of the file must go back first.
   const bool writable = (prot & PROT_WRITE) && policy::shared(flags);
+  // Before planning: a change of the file from here on makes the plan stale,
+  // but for this mapping's own (a writable one counts as one change).
+  const uint64_t epoch = changes::epoch() + (writable ? 1 : 0);
   if (writable) file_changing(fd);
   else if (dirty::any()) mapping_again(fd);
-  // Before planning: a change of the file from here on makes the plan stale.
-  const uint64_t epoch = changes::epoch();
   FileFacts facts;
   Segment segs[64];
   Plan plan{segs, 64, 0, 0};
