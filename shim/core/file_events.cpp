@@ -130,6 +130,9 @@ bool opening(int dirfd, const char* path, int flags) {
 void fds_closing(unsigned first, unsigned last) {
   if (in_vfork_child()) return;
   lease::note_closed_range(first, last);
+  // The log's own fd goes too: forget it, or a later fd of cmbmap's own
+  // (a dup of one of the program's files) could get its number and the log.
+  if (log::fd() >= 0 && (unsigned)log::fd() >= first && (unsigned)log::fd() <= last) log::forget_fd();
   if (!holds_fds()) return;
   served_lock::Hold hold;
   prim::KeepErrno keep;  // io_uring's teardown is not ours to vouch for
