@@ -21,6 +21,8 @@ constexpr uint64_t encode(int slot, uint64_t pages) {
 constexpr uint64_t kWriteback = ~uint64_t{0};
 // Not a reclaim either: look at the clock again (a periodic writeback became due).
 constexpr uint64_t kWake = ~uint64_t{0} - 1;
+// Nor this: the thread ends (the program is about to need a single thread).
+constexpr uint64_t kStop = ~uint64_t{0} - 2;
 
 constexpr int slot(uint64_t v) { return (int)(v >> 56) - 1; }
 constexpr uint64_t pages(uint64_t v) { return v & kAllPages; }

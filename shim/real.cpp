@@ -74,6 +74,8 @@ struct Table {
   ssize_t (*read_chk)(int, void*, size_t, size_t);
   ssize_t (*pread_chk)(int, void*, size_t, off_t, size_t);
   ssize_t (*splice)(int, loff_t*, int, loff_t*, size_t, unsigned);
+  int (*unshare)(int);
+  int (*setns)(int, int);
 };
 Table t;
 
@@ -89,10 +91,9 @@ inline long sys(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e 
 
 }  // namespace
 
-void resolve() {
-  // Resolve into a local table, then publish: a hook running meanwhile (in
-  // another thread, or inside dlsym) keeps using raw syscalls.
-  Table n{};
+namespace {
+
+void load_mapping_and_file_calls(Table& n) {
   load(n.mmap, "mmap");
   load(n.munmap, "munmap");
   load(n.mremap, "mremap");
@@ -119,6 +120,9 @@ void resolve() {
   load(n.posix_fallocate, "posix_fallocate");
   load(n.copy_file_range, "copy_file_range");
   load(n.sendfile, "sendfile");
+}
+
+void load_read_signal_and_process_calls(Table& n) {
   load(n.read, "read");
   load(n.pread, "pread");
   load(n.readv, "readv");
@@ -145,6 +149,18 @@ void resolve() {
   load(n.read_chk, "__read_chk");
   load(n.pread_chk, "__pread_chk");
   load(n.splice, "splice");
+  load(n.unshare, "unshare");
+  load(n.setns, "setns");
+}
+
+}  // namespace
+
+void resolve() {
+  // Resolve into a local table, then publish: a hook running meanwhile (in
+  // another thread, or inside dlsym) keeps using raw syscalls.
+  Table n{};
+  load_mapping_and_file_calls(n);
+  load_read_signal_and_process_calls(n);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   t = n;
 }
@@ -360,6 +376,15 @@ ssize_t pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
 ssize_t splice(int in, loff_t* in_off, int out, loff_t* out_off, size_t n, unsigned flags) {
   if (auto fn = t.splice) return fn(in, in_off, out, out_off, n, flags);
   return sys(SYS_splice, in, (long)in_off, out, (long)out_off, (long)n, flags);
+}
+
+int unshare(int flags) {
+  if (auto fn = t.unshare) return fn(flags);
+  return (int)sys(SYS_unshare, flags);
+}
+int setns(int fd, int nstype) {
+  if (auto fn = t.setns) return fn(fd, nstype);
+  return (int)sys(SYS_setns, fd, nstype);
 }
 
 void quick_exit(int status) {

@@ -73,5 +73,7 @@ int execve(const char* path, char* const argv[], char* const envp[]);
 int execvpe(const char* file, char* const argv[], char* const envp[]);
 int fexecve(int fd, char* const argv[], char* const envp[]);
 [[noreturn]] void quick_exit(int status);
+int unshare(int flags);
+int setns(int fd, int nstype);
 
 }  // namespace cmbmap::real

@@ -133,6 +133,20 @@ void after_exec_failed() {
   log::Line(LogLevel::Debug).s("exec failed; statistics continue in memory").emit();
 }
 
+void leaving_threads() {
+  if (g_state != State::Active || in_vfork_child()) return;
+  {
+    served_lock::Hold hold;
+    registry::for_each_batch(0, UINTPTR_MAX, [](const registry::Range* r, size_t n) {
+      for (size_t i = 0; i < n; ++i) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_REMAPPED);
+      return true;
+    });
+  }
+  if (!registry::empty() || lease::held() || !watcher::stop())
+    log::Line(LogLevel::Warn).s("a user namespace call while cmbmap still serves (stores it could not write): "
+                                "its thread stays, and the kernel will refuse the call").emit();
+}
+
 void at_exit(bool quick) {
   // A vfork child's _exit must not touch the parent's ranges (its memory).
   if (g_state != State::Active || in_vfork_child()) return;

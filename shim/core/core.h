@@ -94,6 +94,11 @@ void before_exec();
 // posix_spawn/system/popen: the child shares every open file (like fork).
 void before_spawn();
 void after_exec_failed();
+// unshare(CLONE_NEWUSER) or setns into a user namespace is about to run: the
+// kernel refuses it in a process with more than one thread, so cmbmap gives
+// back what it serves and ends its thread first (a new one starts with the
+// next serve).
+void leaving_threads();
 // The process ends: exit (the library's destructor) or, with
 // quick (no statistics printed), _exit, _Exit and quick_exit.
 void at_exit(bool quick = false);

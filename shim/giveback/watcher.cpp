@@ -53,11 +53,15 @@ void* run(void*) {
       commit::all(writeback::Mode::Current);
     else if (own && value == watcher_message::kWake)
       continue;  // the loop computes its next wake-up
+    else if (own && value == watcher_message::kStop)
+      break;
     else if (si.si_code == SI_QUEUE)
       reclaim::requested(value);
     else
       reclaim::lease_breaks();
   }
+  stats::get()->watcher_tid = 0;
+  __atomic_store_n(&g_tid, 0, __ATOMIC_RELEASE);
   return nullptr;
 }
 
@@ -106,6 +110,26 @@ bool send(uint64_t value) {
 }  // namespace
 
 bool request_writeback() { return send(watcher_message::kWriteback); }
+
+bool stop() {
+  const pid_t tid = __atomic_load_n(&g_tid, __ATOMIC_ACQUIRE);
+  if (!tid) return true;
+  if (!send(watcher_message::kStop)) return false;
+  // Gone when the kernel no longer lists it (the program's next call may
+  // need this process to be single-threaded).
+  char path[48] = "/proc/self/task/";
+  size_t n = 16;
+  char digits[12];
+  int k = 0;
+  for (unsigned v = (unsigned)tid; k == 0 || v; v /= 10) digits[k++] = (char)('0' + v % 10);
+  while (k) path[n++] = digits[--k];
+  path[n] = '\0';
+  for (int i = 0; i < 2000 && prim::exists(path); ++i) {
+    timespec ts{0, 1000000};
+    nanosleep(&ts, nullptr);
+  }
+  return !prim::exists(path);
+}
 void wake() { send(watcher_message::kWake); }
 
 void after_fork_child() {

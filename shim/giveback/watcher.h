@@ -21,6 +21,10 @@ pid_t ensure(int signal, uint64_t writeback_ms);
 bool request_writeback();
 // The periodic writeback has something to do: the watcher recomputes when to wake.
 void wake();
+// Ends the thread (after what it guards was given back) and waits until the
+// kernel no longer lists it; the next ensure() starts a new one. False if it
+// would not end.
+bool stop();
 // A forked child has no watcher until it needs one.
 void after_fork_child();
 

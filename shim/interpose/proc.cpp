@@ -5,6 +5,7 @@
 // registers; vfork is deliberately not wrapped (its child may only exec or _exit).
 #include <cerrno>
 #include <cstdarg>
+#include <sched.h>
 #include <cstdio>
 #include <spawn.h>
 #include <unistd.h>
@@ -86,6 +87,23 @@ void spawning() {
 }
 
 }  // namespace
+
+// A user namespace needs a single-threaded process: cmbmap's thread goes
+// first, so the call behaves as without cmbmap.
+CMBMAP_EXPORT int unshare(int flags) {
+  if (flags & CLONE_NEWUSER) {
+    core::Scope scope;
+    if (scope.on()) core::leaving_threads();
+  }
+  return real::unshare(flags);
+}
+CMBMAP_EXPORT int setns(int fd, int nstype) {
+  if (nstype == 0 || nstype == CLONE_NEWUSER) {
+    core::Scope scope;
+    if (scope.on()) core::leaving_threads();
+  }
+  return real::setns(fd, nstype);
+}
 
 CMBMAP_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
                               const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
