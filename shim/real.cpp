@@ -75,6 +75,11 @@ struct Table {
   ssize_t (*pread_chk)(int, void*, size_t, off_t, size_t);
   ssize_t (*splice)(int, loff_t*, int, loff_t*, size_t, unsigned);
   int (*unshare)(int);
+  ssize_t (*recv)(int, void*, size_t, int);
+  ssize_t (*recvfrom)(int, void*, size_t, int, struct sockaddr*, socklen_t*);
+  ssize_t (*recvmsg)(int, struct msghdr*, int);
+  ssize_t (*getdents64)(int, void*, size_t);
+  int (*ioctl)(int, unsigned long, ...);
   int (*setns)(int, int);
 };
 Table t;
@@ -150,6 +155,11 @@ void load_read_signal_and_process_calls(Table& n) {
   load(n.pread_chk, "__pread_chk");
   load(n.splice, "splice");
   load(n.unshare, "unshare");
+  load(n.recv, "recv");
+  load(n.recvfrom, "recvfrom");
+  load(n.recvmsg, "recvmsg");
+  load(n.getdents64, "getdents64");
+  load(n.ioctl, "ioctl");
   load(n.setns, "setns");
 }
 
@@ -376,6 +386,27 @@ ssize_t pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
 ssize_t splice(int in, loff_t* in_off, int out, loff_t* out_off, size_t n, unsigned flags) {
   if (auto fn = t.splice) return fn(in, in_off, out, out_off, n, flags);
   return sys(SYS_splice, in, (long)in_off, out, (long)out_off, (long)n, flags);
+}
+
+ssize_t recv(int fd, void* buf, size_t n, int flags) {
+  if (auto fn = t.recv) return fn(fd, buf, n, flags);
+  return sys(SYS_recvfrom, fd, (long)buf, (long)n, flags, 0, 0);
+}
+ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* from, socklen_t* len) {
+  if (auto fn = t.recvfrom) return fn(fd, buf, n, flags, from, len);
+  return sys(SYS_recvfrom, fd, (long)buf, (long)n, flags, (long)from, (long)len);
+}
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+  if (auto fn = t.recvmsg) return fn(fd, msg, flags);
+  return sys(SYS_recvmsg, fd, (long)msg, flags);
+}
+ssize_t getdents64(int fd, void* buf, size_t n) {
+  if (auto fn = t.getdents64) return fn(fd, buf, n);
+  return sys(SYS_getdents64, fd, (long)buf, (long)n);
+}
+int ioctl(int fd, unsigned long req, void* arg) {
+  if (auto fn = t.ioctl) return fn(fd, req, arg);
+  return (int)sys(SYS_ioctl, fd, (long)req, (long)arg);
 }
 
 int unshare(int flags) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <spawn.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 namespace cmbmap::real {
@@ -74,6 +75,11 @@ int execvpe(const char* file, char* const argv[], char* const envp[]);
 int fexecve(int fd, char* const argv[], char* const envp[]);
 [[noreturn]] void quick_exit(int status);
 int unshare(int flags);
+ssize_t recv(int fd, void* buf, size_t n, int flags);
+ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* from, socklen_t* len);
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags);
+ssize_t getdents64(int fd, void* buf, size_t n);
+int ioctl(int fd, unsigned long req, void* arg);
 int setns(int fd, int nstype);
 
 }  // namespace cmbmap::real

@@ -51,7 +51,8 @@ void protect_other(void* addr, size_t len, int prot);
 // --- writable served mappings (writable.cpp) ---------------------------------
 bool writable_served();  // one load: any writable range served?
 // The program is about to read fd into the buffers: the file's stores are
-// written back first, and the buffers made writable (see interpose/read.cpp).
+// written back first (fd -1: no file), and the buffers made writable (see
+// interpose/read.cpp, interpose/store.cpp).
 void reading(int fd, const struct iovec* iov, int cnt);
 // fsync and friends on fd (-1: sync, syncfs): its stores go to the file,
 // durably, first. 0, or the errno the call must fail with: this writeback

@@ -23,7 +23,7 @@ bool writable_served() { return dirty::any() || writeback::any_error(); }
 void reading(int fd, const struct iovec* iov, int cnt) {
   prim::KeepErrno keep;
   struct stat st;
-  if (served_file(fd, &st)) commit::file(st.st_dev, st.st_ino, writeback::Mode::Current);
+  if (fd >= 0 && served_file(fd, &st)) commit::file(st.st_dev, st.st_ino, writeback::Mode::Current);
   for (int i = 0; iov && i < cnt; ++i) dirty::prepare_store(iov[i].iov_base, iov[i].iov_len);
 }
 

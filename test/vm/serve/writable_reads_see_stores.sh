@@ -2,8 +2,9 @@
 # Every read of a file whose stores are in a writable served mapping sees
 # them, whatever entry point the program was built to use: the fortified
 # __read_chk/__pread_chk (-O2 -D_FORTIFY_SOURCE=2, as distributions build),
-# a stdio stream on the fd (fdopen "r"), splice. Same output as without
-# cmbmap, and the mapping was served.
+# a stdio stream on the fd (fdopen "r"), splice. And calls that store into a
+# clean page of the mapping (recv, the FIEMAP ioctl) work there, as on an
+# ordinary mapping. Same output as without cmbmap, and the mapping was served.
 . "$(dirname "$0")/wlib.sh"
 FREADS=$ROOT/build/test/vm/freads
 [ -x "$FREADS" ] || skip "build/test/vm/freads not built"
@@ -17,4 +18,5 @@ grep -q " 0$" "$LOGS/plain.out" && fail "a read without the shim missed a store 
 diff "$LOGS/plain.out" "$LOGS/shim.out" || fail "a read under the shim missed a store"
 if expect_served; then
   grep -q "^served 8388608" "$LOGS/shim.err" || fail "not served: $(why_not freads)"
+  grep -q "^served-after-stores 8388608" "$LOGS/shim.err" || fail "recv and FIEMAP did not run on served pages"
 fi
