@@ -46,6 +46,16 @@ Served serve_writable(size_t size) {
 
 uint8_t stored(size_t i) { return (uint8_t)(0x5a ^ i); }
 
+// Writes past `bytes` of a file fail from now on (EFBIG, as a failing drive
+// would fail them); the limit that was in force, to restore.
+rlimit fail_writes_past(size_t bytes) {
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old, low{bytes, RLIM_INFINITY};
+  getrlimit(RLIMIT_FSIZE, &old);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+  return old;
+}
+
 void store_pages(Served& s, size_t first, size_t count) {
   for (size_t k = first; k < first + count; ++k) s.at[k * page() + 17] = stored(k);
 }
@@ -156,10 +166,7 @@ Test(writeback, failed_writeback_keeps_pages_dirty) {
   // reach the file once writing works again.
   Served s = serve_writable(16 * page());
   store_pages(s, 10, 2);
-  signal(SIGXFSZ, SIG_IGN);
-  rlimit old, low{8 * page(), RLIM_INFINITY};
-  getrlimit(RLIMIT_FSIZE, &old);
-  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+  const rlimit old = fail_writes_past(8 * page());
   writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Current);
   cr_assert_neq(o.err, 0, "the writeback did not report its failure");
   cr_assert_geq(stats::get()->writeback_errors, 1u);
@@ -179,10 +186,7 @@ Test(writeback, give_back_after_a_failed_write_keeps_the_range) {
   // stays served, and the next fsync reports the failure.
   Served s = serve_writable(16 * page());
   store_pages(s, 10, 2);
-  signal(SIGXFSZ, SIG_IGN);
-  rlimit old, low{8 * page(), RLIM_INFINITY};
-  getrlimit(RLIMIT_FSIZE, &old);
-  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+  const rlimit old = fail_writes_past(8 * page());
   cr_assert_eq(revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN), 0u, "a range whose stores failed to write was given back");
   cr_assert(fake_tier::is_cmb(s.at), "the range is no longer served");
   cr_assert_eq(s.at[10 * page() + 17], stored(10), "the store is gone from the mapping");
