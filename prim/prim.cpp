@@ -175,6 +175,7 @@ void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* e
 }
 int unmap(void* addr, size_t len) { return (int)raw(SYS_munmap, (long)addr, (long)len); }
 int protect(void* addr, size_t len, int prot) { return (int)raw(SYS_mprotect, (long)addr, (long)len, prot); }
+int lock_memory(void* addr, size_t len) { return (int)raw(SYS_mlock, (long)addr, (long)len); }
 
 size_t page_size() {
   static size_t cached;  // every thread computes the same value: relaxed is enough

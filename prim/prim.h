@@ -73,6 +73,7 @@ int dup_above_floor(int fd);
 void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* err = nullptr);
 int unmap(void* addr, size_t len);
 int protect(void* addr, size_t len, int prot);
+int lock_memory(void* addr, size_t len);  // mlock
 size_t page_size();
 size_t page_round_up(size_t len);
 bool page_aligned(const void* addr);

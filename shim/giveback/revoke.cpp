@@ -71,9 +71,10 @@ void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
 void restore_sticky(const procself::Sticky* s, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const size_t len = s[i].end - s[i].start;
-    if ((s[i].flags & procself::kLocked) && mlock((void*)s[i].start, len) != 0)
+    const int locked = s[i].flags & procself::kLocked ? prim::lock_memory((void*)s[i].start, len) : 0;
+    if (locked < 0)
       log::Line(LogLevel::Warn).x(s[i].start).s("+").u(len).s(" was locked and could not be locked again (errno ")
-          .i(errno).s(")").emit();
+          .i(-locked).s(")").emit();
     if (s[i].flags & procself::kDontDump) real::madvise((void*)s[i].start, len, MADV_DONTDUMP);
     if (s[i].flags & procself::kDontFork) real::madvise((void*)s[i].start, len, MADV_DONTFORK);
   }
