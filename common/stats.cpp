@@ -19,21 +19,11 @@ cmbmap_stats* g_block = &g_local;   // the file's mapping once published
 char g_path[128];
 prim::SpinLock g_lock;               // guards publish/unpublish and the controller slots
 
-void append_u64(char* buf, unsigned cap, uint64_t v) {
-  unsigned n = 0;
-  while (buf[n]) ++n;
-  char tmp[24];
-  int k = 0;
-  do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
-  while (k > 0 && n + 1 < cap) buf[n++] = tmp[--k];
-  buf[n] = '\0';
-}
-
 // Opens (creating) DIR/PID.stats; returns fd or -1 and leaves the path in g_path.
 int open_in(const char* dir, mode_t dir_mode) {
   prim::mkdir_at(dir, dir_mode);
   text::join(g_path, sizeof g_path, dir, "");
-  append_u64(g_path, sizeof g_path, (uint64_t)prim::pid());
+  text::append_u64(g_path, sizeof g_path, (uint64_t)prim::pid());
   unsigned n = 0;
   while (g_path[n]) ++n;
   text::copy(g_path + n, sizeof g_path - n, ".stats");
@@ -46,7 +36,7 @@ const char* run_dir() { return "/run/cmbmap"; }
 
 void user_dir(char* buf, unsigned cap) {
   text::copy(buf, cap, "/tmp/cmbmap-");
-  append_u64(buf, cap, (uint64_t)prim::uid());
+  text::append_u64(buf, cap, (uint64_t)prim::uid());
 }
 
 cmbmap_stats* get() { return __atomic_load_n(&g_block, __ATOMIC_ACQUIRE); }

@@ -210,14 +210,8 @@ size_t max_map_count() {
 }
 
 void proc_fd_path(int fd, char* out) {
-  static const char kPrefix[] = "/proc/self/fd/";
-  size_t n = 0;
-  for (; kPrefix[n]; ++n) out[n] = kPrefix[n];
-  char tmp[12];
-  int k = 0;
-  for (unsigned v = (unsigned)fd; k == 0 || v; v /= 10) tmp[k++] = (char)('0' + v % 10);
-  while (k) out[n++] = tmp[--k];
-  out[n] = '\0';
+  text::copy(out, 32, "/proc/self/fd/");
+  text::append_u64(out, 32, (unsigned)fd);
 }
 
 }  // namespace cmbmap::procself

@@ -92,4 +92,14 @@ const char* basename(const char* p) {
   return last;
 }
 
+void append_u64(char* buf, size_t cap, uint64_t v) {
+  size_t n = 0;
+  while (buf[n]) ++n;
+  char tmp[24];
+  int k = 0;
+  do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (k > 0 && n + 1 < cap) buf[n++] = tmp[--k];
+  buf[n] = '\0';
+}
+
 }  // namespace cmbmap::text

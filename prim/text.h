@@ -23,6 +23,9 @@ bool equal(const char* a, const char* b);
 // Joins a, b with '/' into dst; false if it does not fit.
 bool join(char* dst, size_t cap, const char* a, const char* b);
 
+// Appends v in decimal to the text in buf (NUL-terminated, truncating).
+void append_u64(char* buf, size_t cap, uint64_t v);
+
 // Last path component of p (p itself if it has no '/').
 const char* basename(const char* p);
 

@@ -10,6 +10,7 @@
 #include "common/stats.h"
 #include "common/watcher_message.h"
 #include "prim/prim.h"
+#include "prim/text.h"
 #include "shim/giveback/commit.h"
 #include "shim/giveback/lease.h"
 #include "shim/giveback/reclaim.h"
@@ -118,12 +119,7 @@ bool stop() {
   // Gone when the kernel no longer lists it (the program's next call may
   // need this process to be single-threaded).
   char path[48] = "/proc/self/task/";
-  size_t n = 16;
-  char digits[12];
-  int k = 0;
-  for (unsigned v = (unsigned)tid; k == 0 || v; v /= 10) digits[k++] = (char)('0' + v % 10);
-  while (k) path[n++] = digits[--k];
-  path[n] = '\0';
+  text::append_u64(path, sizeof path, (uint64_t)tid);
   for (int i = 0; i < 2000 && prim::exists(path); ++i) {
     timespec ts{0, 1000000};
     nanosleep(&ts, nullptr);
