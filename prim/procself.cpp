@@ -114,7 +114,8 @@ unsigned parse_vm_flags(const char* p) {
 
 }  // namespace
 
-size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap) {
+size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap, bool (*keep)(const Mapping&, void*),
+                    void* ctx) {
   int fd = prim::open_read("/proc/self/smaps");
   if (fd < 0) return 0;
   char buf[4096], line[256];
@@ -133,7 +134,7 @@ size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap) {
       Mapping m;
       if (parse_line(line, &m)) {
         cur = m;
-        inside = cur.start < hi && lo < cur.end;
+        inside = cur.start < hi && lo < cur.end && (!keep || keep(cur, ctx));
       } else if (inside && is_vm_flags(line)) {
         const unsigned flags = parse_vm_flags(line + 8);
         if (flags && n < cap) out[n++] = Sticky{cur.start > lo ? cur.start : lo, cur.end < hi ? cur.end : hi, flags};

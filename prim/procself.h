@@ -46,8 +46,10 @@ struct Sticky {
   uintptr_t start, end;
   unsigned flags;
 };
-// Up to cap parts, in address order; the count (0 if none or unreadable).
-size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap);
+// Up to cap parts, in address order, of the mappings keep(m, ctx) accepts
+// (all if keep is null); the count (0 if none or unreadable).
+size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap,
+                    bool (*keep)(const Mapping& m, void* ctx) = nullptr, void* ctx = nullptr);
 
 // Bytes this process has locked (VmLck), and whether its effective
 // capabilities hold cap (CapEff), from /proc/self/status; 0 / false if

@@ -66,24 +66,49 @@ void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
   for (size_t i = 0; i < n; ++i) ours[i] = !read || covered[i].whole();
 }
 
-// Puts back on [start, end) what the program had set on the CMB mapping
-// there (the new mapping starts without it).
-void restore_sticky(const procself::Sticky* s, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const size_t len = s[i].end - s[i].start;
-    const int locked = s[i].flags & procself::kLocked ? prim::lock_memory((void*)s[i].start, len) : 0;
+// What the program had set on a batch's CMB mappings (read once for the
+// batch: /proc/self/smaps lists every mapping of the process).
+struct StickyParts {
+  procself::Sticky parts[kBatch];
+  size_t n;
+};
+
+// The sticky parts of the batch's own CMB mappings (not of whatever else
+// lies between its pieces).
+size_t read_sticky(const registry::Range* pieces, size_t n, procself::Sticky* out, size_t cap) {
+  struct Batch { const registry::Range* pieces; size_t n; } b{pieces, n};
+  return procself::sticky_flags(
+      pieces[0].start, pieces[n - 1].end, out, cap,
+      [](const procself::Mapping& m, void* ctx) {
+        const auto* b = static_cast<const Batch*>(ctx);
+        for (size_t i = 0; i < b->n; ++i)
+          if (m.dev == b->pieces[i].cmb_dev && m.ino == b->pieces[i].cmb_ino) return true;
+        return false;
+      },
+      &b);
+}
+
+// Puts back on piece p what the program had set on the CMB mapping there
+// (the new mapping starts without it).
+void restore_sticky(const registry::Range& p, const StickyParts& s) {
+  for (size_t i = 0; i < s.n; ++i) {
+    const uintptr_t a = s.parts[i].start > p.start ? s.parts[i].start : p.start;
+    const uintptr_t b = s.parts[i].end < p.end ? s.parts[i].end : p.end;
+    if (a >= b) continue;
+    const unsigned flags = s.parts[i].flags;
+    const int locked = flags & procself::kLocked ? prim::lock_memory((void*)a, b - a) : 0;
     if (locked < 0)
-      log::Line(LogLevel::Warn).x(s[i].start).s("+").u(len).s(" was locked and could not be locked again (errno ")
+      log::Line(LogLevel::Warn).x(a).s("+").u(b - a).s(" was locked and could not be locked again (errno ")
           .i(-locked).s(")").emit();
-    if (s[i].flags & procself::kDontDump) real::madvise((void*)s[i].start, len, MADV_DONTDUMP);
-    if (s[i].flags & procself::kDontFork) real::madvise((void*)s[i].start, len, MADV_DONTFORK);
+    if (flags & procself::kDontDump) real::madvise((void*)a, b - a, MADV_DONTDUMP);
+    if (flags & procself::kDontFork) real::madvise((void*)a, b - a, MADV_DONTFORK);
   }
 }
 
 // Maps the file back over one piece that is still cmbmap's. False if its
 // stores could not be written: then it stays served (thawed), the only
 // place they are, and the failure waits for the next fsync.
-bool give_back(const registry::Range& p) {
+bool give_back(const registry::Range& p, const StickyParts& sticky) {
   const size_t len = p.end - p.start;
   // Stores still in CMB memory reach the file before its pages replace them.
   const writeback::Outcome o = writeback::piece(p, writeback::Mode::Freeze);
@@ -93,10 +118,8 @@ bool give_back(const registry::Range& p) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
-  procself::Sticky sticky[16];
-  const size_t nsticky = procself::sticky_flags(p.start, p.end, sticky, 16);
   void* r = real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
-  if (r != MAP_FAILED) restore_sticky(sticky, nsticky);
+  if (r != MAP_FAILED) restore_sticky(p, sticky);
   if (r == MAP_FAILED) {
     // The CMB copy may be stale by now, and nothing would track it:
     // better a fault on access than old bytes.
@@ -120,11 +143,13 @@ size_t range(const void* addr, size_t len, int cause) {
   registry::for_each_batch((uintptr_t)addr, (uintptr_t)addr + len, [&](const registry::Range* pieces, size_t n) {
     bool ours[kBatch];
     still_cmb(pieces, n, ours);
+    StickyParts sticky;
+    sticky.n = read_sticky(pieces, n, sticky.parts, kBatch);
     registry::Range gone[kBatch];
     size_t ngone = 0;
     for (size_t i = 0; i < n; ++i) {
       const registry::Range& p = pieces[i];
-      if (ours[i] && !give_back(p)) continue;  // kept: its stores are nowhere else
+      if (ours[i] && !give_back(p, sticky)) continue;  // kept: its stores are nowhere else
       if (ours[i]) total += p.end - p.start;
       else
         // Unmapped or replaced behind cmbmap's back (a raw system call):
