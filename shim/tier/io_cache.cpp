@@ -120,8 +120,9 @@ bool uses_fd(int fd) {
 }
 
 void relocate_fd(int from, int to) {
+  const pid_t self = prim::pid();
   for (CachedRing& c : g_rings)
-    if (c.owner == prim::pid() && c.ring.ring_fd == from) c.ring.ring_fd = c.ring.enter_ring_fd = to;
+    if (c.owner == self && c.ring.ring_fd == from) c.ring.ring_fd = c.ring.enter_ring_fd = to;
   for (CachedDevice& d : g_devices)
     if (d.path[0] && d.fd == from) d.fd = to;
 }
