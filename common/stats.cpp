@@ -153,6 +153,9 @@ void print() {
         .u(s.writebacks).s(" writebacks, ").size(s.writeback_direct_bytes).s(" from CMB by NVMe write, ")
         .size(s.writeback_file_bytes).s(" through the file, ").u(s.writeback_errors).s(" errors")
         .emit();
+  if (s.scrubbed_bytes || s.unscrubbed_bytes)
+    log::Line(LogLevel::Error, "stats").s("  scrub: ").size(s.scrubbed_bytes).s(" zeroed on release, ")
+        .size(s.unscrubbed_bytes).s(" released unscrubbed").emit();
   for (int r = 1; r < CMBMAP_REASON_COUNT; ++r) {
     if (s.fallback_by_reason[r])
       log::Line(LogLevel::Error, "stats").s("  ").s(cmbmap_reason_name(r)).s(" ")

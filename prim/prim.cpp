@@ -174,6 +174,10 @@ void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* e
   return (void*)r;
 }
 int unmap(void* addr, size_t len) { return (int)raw(SYS_munmap, (long)addr, (long)len); }
+void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
+  long r = raw(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags, (long)new_addr);
+  return (unsigned long)r > -4096UL ? MAP_FAILED : (void*)r;
+}
 int protect(void* addr, size_t len, int prot) { return (int)raw(SYS_mprotect, (long)addr, (long)len, prot); }
 int lock_memory(void* addr, size_t len) { return (int)raw(SYS_mlock, (long)addr, (long)len); }
 

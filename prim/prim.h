@@ -72,6 +72,8 @@ int dup_above_floor(int fd);
 // The mapping or MAP_FAILED (never -errno: addresses may look negative).
 void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* err = nullptr);
 int unmap(void* addr, size_t len);
+// mremap: the new address or MAP_FAILED.
+void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr = nullptr);
 int protect(void* addr, size_t len, int prot);
 int lock_memory(void* addr, size_t len);  // mlock
 size_t page_size();

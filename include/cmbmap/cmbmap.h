@@ -94,7 +94,7 @@ const char *cmbmap_version(void);
  * small shared file under /run/cmbmap/ (read by `cmbmap stat`) and prints it
  * at exit with CMBMAP_STATS=1.
  */
-#define CMBMAP_STATS_MAGIC 0x434d424d53543034ULL /* "CMBMST04" */
+#define CMBMAP_STATS_MAGIC 0x434d424d53543035ULL /* "CMBMST05" */
 struct cmbmap_stats {
 	uint64_t magic;
 	uint64_t pid;
@@ -137,6 +137,10 @@ struct cmbmap_stats {
 	uint64_t writeback_ns;        /* time spent writing back */
 	uint64_t writeback_errors;    /* writes that failed (their stores are lost) */
 	uint64_t commit_check_failures; /* blocks had moved: range given back */
+	/* CMB memory going back to the pool is zeroed first (scrubbed). */
+	uint64_t scrubbed_bytes;      /* zeroed before going back */
+	uint64_t scrub_ns;            /* time spent zeroing */
+	uint64_t unscrubbed_bytes;    /* went back holding its bytes (the log says why) */
 };
 
 /* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */

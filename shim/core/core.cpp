@@ -116,6 +116,9 @@ void before_exec() {
   if (g_state == State::Active) {
     lease::refuse_new(true);
     revoke::write_leased_files();
+    // The new image would drop the CMB pages unscrubbed: file pages now
+    // (and if exec fails, the program goes on with them).
+    revoke::all(0);
   }
   // The new image starts with nothing of ours: its own stats file, if any.
   stats::unpublish();
@@ -135,13 +138,7 @@ void after_exec_failed() {
 
 void leaving_threads() {
   if (g_state != State::Active || in_vfork_child()) return;
-  {
-    served_lock::Hold hold;
-    registry::for_each_batch(0, UINTPTR_MAX, [](const registry::Range* r, size_t n) {
-      for (size_t i = 0; i < n; ++i) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_REMAPPED);
-      return true;
-    });
-  }
+  revoke::all(CMBMAP_REMAPPED);
   if (!registry::empty() || lease::held() || !watcher::stop())
     log::Line(LogLevel::Warn).s("a user namespace call while cmbmap still serves (stores it could not write): "
                                 "its thread stays, and the kernel will refuse the call").emit();
@@ -150,8 +147,9 @@ void leaving_threads() {
 void at_exit(bool quick) {
   // A vfork child's _exit must not touch the parent's ranges (its memory).
   if (g_state != State::Active || in_vfork_child()) return;
-  // Stores in CMB memory die with the process: to the file with them.
-  if (dirty::any()) commit::at_exit();
+  // Stores in CMB memory die with the process: to the file with them, and
+  // the CMB memory back to the pool zeroed.
+  commit::at_exit();
   lease::refuse_new(true);
   if (g_opts.stats && !quick) stats::print();
   stats::unpublish();

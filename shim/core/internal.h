@@ -25,6 +25,11 @@ void serve_existing(void* at, size_t len, int prot, int flags, int fd, off_t off
 // held) until revoke::forget(), or replacing_failed() if the call failed.
 void write_back_before_replacing(void* addr, size_t len);
 void replacing_failed(void* addr, size_t len);
+// Before a call that maps something else over [addr, addr+len) (MAP_FIXED,
+// mremap): the served ranges there become file pages, their CMB pages
+// scrubbed, so a failed call leaves the program's mapping (ordinary now).
+// Caller: served-ranges lock held.
+void give_back_before_replacing(void* addr, size_t len);
 // fd's file is about to be mapped again: its writable served ranges go back
 // to file pages first, so both mappings show the same stores.
 void mapping_again(int fd);

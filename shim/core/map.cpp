@@ -120,10 +120,8 @@ void* kernel_map(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   const bool over = (flags & MAP_FIXED) && range_is_ours(addr, len);
   if (!over) return real::mmap(addr, len, prot, flags, fd, off);
   served_lock::Hold hold;
+  give_back_before_replacing(addr, len);
   dirty::SignalsBlocked quiet(dirty::any());
-  const int saved = errno;
-  write_back_before_replacing(addr, len);
-  errno = saved;
   void* res = real::mmap(addr, len, prot, flags, fd, off);
   const int err = errno;
   if (res == MAP_FAILED) replacing_failed(addr, len);

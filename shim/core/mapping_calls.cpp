@@ -46,7 +46,17 @@ int unmap(void* addr, size_t len) {
   served_lock::Hold hold;
   dirty::SignalsBlocked quiet(dirty::any());
   write_back_before_replacing(addr, len);
+  // Arguments the kernel takes: the CMB pages go, zeroed, before the call.
+  const bool scrubbed = len && (uintptr_t)addr + prim::page_round_up(len) > (uintptr_t)addr;
+  if (scrubbed) revoke::scrub_before_unmap(addr, len);
   int r = real::munmap(addr, len);
+  if (r != 0 && scrubbed) {
+    // Refused after all (past the top of user space): what was served
+    // there is a hole now; nothing may take it for CMB.
+    revoke::forget(addr, len);
+    log::Line(LogLevel::Error).s("munmap ").x((uintptr_t)addr).s(" length ").u(len)
+        .s(" failed after its CMB pages were released").emit();
+  }
   if (r != 0) {
     replacing_failed(addr, len);
     return r;
@@ -59,8 +69,8 @@ int unmap(void* addr, size_t len) {
 
 void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   served_lock::Hold hold;
+  give_back_before_replacing(addr, len);
   dirty::SignalsBlocked quiet(dirty::any());
-  write_back_before_replacing(addr, len);
   void* r = real::mmap(addr, len, prot, flags, fd, off);
   if (r != MAP_FAILED) revoke::forget(r, len);
   else replacing_failed(addr, len);
@@ -72,6 +82,12 @@ void write_back_before_replacing(void* addr, size_t len) {
     commit::range(addr, prim::page_round_up(len), writeback::Mode::Freeze);
 }
 
+void give_back_before_replacing(void* addr, size_t len) {
+  // File pages in place first (the CMB pages scrubbed): if the call fails,
+  // the range is still the program's mapping, ordinary now.
+  if (prim::page_aligned(addr)) revoke::range(addr, len, 0);
+}
+
 void replacing_failed(void* addr, size_t len) {
   if (prim::page_aligned(addr)) dirty::thaw((uintptr_t)addr, (uintptr_t)addr + prim::page_round_up(len));
 }
@@ -81,8 +97,8 @@ namespace {
 // Shrinking in place: the kernel drops the tail; keep the registry exact.
 void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   const size_t keep = prim::page_round_up(new_len), was = prim::page_round_up(old_len);
+  if (keep < was) give_back_before_replacing((char*)old + keep, was - keep);
   dirty::SignalsBlocked quiet(dirty::any());
-  if (keep < was) write_back_before_replacing((char*)old + keep, was - keep);
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
   if (r == MAP_FAILED && keep < was) replacing_failed((char*)old + keep, was - keep);
   if (r != MAP_FAILED && keep < was) revoke::forget((char*)old + keep, was - keep);
@@ -95,6 +111,7 @@ void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void
 // served ranges replaces them.
 void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   const bool over = (flags & MREMAP_FIXED) && registry::overlaps((uintptr_t)new_addr, new_len);
+  if (over) give_back_before_replacing(new_addr, new_len);
   registry::Range like;
   int fd = -1;
   uint64_t file_off = 0;

@@ -24,6 +24,7 @@
 #include "shim/tier/fill.h"
 #include "shim/tier/p2pmem.h"
 #include "shim/tier/registry.h"
+#include "shim/tier/scrub.h"
 #include "shim/tier/served_lock.h"
 
 namespace cmbmap::serve {
@@ -218,7 +219,6 @@ void untrack_stores(const Run& r) {
 // write-protected when writable), tracked, registered, and checked against
 // this process's own changes. CMBMAP_ELIGIBLE or the reason it fell back.
 int register_run(const Serve& s, const Run& r, const p2pmem::Identity& cmb) {
-  if (s.writable) dirty::prepare_ptes((void*)r.addr, r.len);
   real::mprotect((void*)r.addr, r.len, s.writable ? s.req.prot & ~PROT_WRITE : s.req.prot);
   const registry::Range rg{.start = r.addr, .end = r.addr + r.len, .dev = s.f.st.st_dev, .ino = s.f.st.st_ino,
                            .file_offset = r.file_off, .fd = s.own_fd, .prot = s.req.prot,
@@ -249,8 +249,16 @@ int serve_run(const Serve& s, const Run& r) {
   if (why != CMBMAP_ELIGIBLE) return why;
   p2pmem::Identity cmb{};
   why = map_cmb(s, r, &cmb);
-  if (why == CMBMAP_ELIGIBLE) why = fill_run(s, r) ? CMBMAP_FILL_FAILED : register_run(s, r, cmb);
-  if (why != CMBMAP_ELIGIBLE) map_file_back(s, r);
+  if (why != CMBMAP_ELIGIBLE) {
+    map_file_back(s, r);
+    return why;
+  }
+  why = fill_run(s, r) ? CMBMAP_FILL_FAILED : register_run(s, r, cmb);
+  if (why != CMBMAP_ELIGIBLE) {
+    // The fill put file bytes there (some or all): zeroed before they go.
+    scrub::in_place((void*)r.addr, r.len);
+    map_file_back(s, r);
+  }
   return why;
 }
 

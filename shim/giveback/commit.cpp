@@ -53,15 +53,15 @@ writeback::Outcome all(writeback::Mode mode) { return range(nullptr, UINTPTR_MAX
 
 void at_exit() {
   served_lock::Hold hold;
-  const writeback::Outcome o = all(writeback::Mode::Durable);
-  log::Line(o.err ? LogLevel::Error : LogLevel::Debug).s("exit: wrote back ").size(o.bytes)
-      .s(o.err ? " (with errors)" : "").emit();
-  // Then file pages: the kernel keeps what other threads store from now on.
-  registry::for_each_batch(0, UINTPTR_MAX, [](const registry::Range* r, size_t n) {
-    for (size_t i = 0; i < n; ++i)
-      if (dirty::tracks(r[i].start, r[i].end - r[i].start)) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_REMAPPED);
-    return true;
-  });
+  if (dirty::any()) {
+    const writeback::Outcome o = all(writeback::Mode::Durable);
+    log::Line(o.err ? LogLevel::Error : LogLevel::Debug).s("exit: wrote back ").size(o.bytes)
+        .s(o.err ? " (with errors)" : "").emit();
+  }
+  // Then file pages everywhere: what other threads store or read until the
+  // process is gone is the page cache's, and the CMB memory goes back to
+  // the pool zeroed rather than with the file's bytes in it.
+  revoke::all(0);
 }
 
 long periodic(uint64_t every_ms) {

@@ -19,8 +19,9 @@ writeback::Outcome file(dev_t dev, ino_t ino, writeback::Mode mode);
 writeback::Outcome all(writeback::Mode mode);
 
 // The process is ending (exit, _exit, quick_exit): every store is written,
-// durably, and the writable ranges become file pages, so that stores other
-// threads make until the process is gone land in the page cache.
+// durably, and every range becomes file pages (its CMB memory scrubbed), so
+// that stores other threads make until the process is gone land in the
+// page cache.
 void at_exit();
 
 // The periodic writeback (CMBMAP_WRITEBACK_MS = every_ms, 0: none): does it

@@ -48,8 +48,19 @@ uint64_t g_gone_gen;  // give-backs so far (under g_lock; read racily to skip th
 __thread uintptr_t t_retried_page __attribute__((tls_model("initial-exec")));
 __thread uint64_t t_retried_gen __attribute__((tls_model("initial-exec")));
 
+// Spans hidden now (hide/show): nothing mapped there for an instant.
+constexpr size_t kHidden = 8;
+Gone g_hidden[kHidden];
+size_t g_hiding;  // spans in g_hidden (read without the lock by on_fault)
+
 bool recently_gone(uintptr_t a) {
   for (const Gone& g : g_gone)
+    if (g.lo <= a && a < g.hi) return true;
+  return false;
+}
+
+bool hidden(uintptr_t a) {
+  for (const Gone& g : g_hidden)
     if (g.lo <= a && a < g.hi) return true;
   return false;
 }
@@ -175,12 +186,30 @@ bool retry_after_give_back(uintptr_t a, bool was_frozen) {
 
 // Runs with every signal blocked (install's sa_mask): nothing of the
 // program's can run on this thread while it holds the lock.
+// Waits while a is hidden (see hide); true if it was.
+bool wait_while_hidden(uintptr_t a) {
+  bool waited = false;
+  for (;;) {
+    g_lock.lock();
+    const bool h = hidden(a);
+    g_lock.unlock();
+    if (!h) return waited;
+    waited = true;
+    prim::yield();
+  }
+}
+
 void on_fault(int sig, siginfo_t* si, void* uc) {
   const int saved = errno;
   const uintptr_t a = (uintptr_t)si->si_addr;
-  const bool ours = __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) || __atomic_load_n(&g_gone_gen, __ATOMIC_RELAXED);
+  const bool ours = __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) || __atomic_load_n(&g_gone_gen, __ATOMIC_RELAXED) ||
+                    __atomic_load_n(&g_hiding, __ATOMIC_ACQUIRE);
+  if (si->si_code == SEGV_MAPERR && ours && retry_after_give_back(a, wait_while_hidden(a))) {
+    errno = saved;
+    return;
+  }
   if (si->si_code == SEGV_ACCERR && ours) {
-    bool was_frozen = false;
+    bool was_frozen = wait_while_hidden(a);
     for (;;) {
       g_lock.lock();
       Tracked* r = find(a);
@@ -240,14 +269,6 @@ bool install() {
 }
 
 }  // namespace
-
-void prepare_ptes(void* start, size_t len) {
-  const size_t page = prim::page_size();
-  for (size_t at = 0; at < len; at += page) {
-    auto* b = static_cast<volatile uint8_t*>(start) + at;
-    *b = *b;
-  }
-}
 
 bool track(uintptr_t start, uintptr_t end, int prot) {
   if (!install()) return false;
@@ -371,6 +392,31 @@ void prepare_store(const void* p, size_t len) {
     if (!frozen) return;
     prim::yield();
   }
+}
+
+bool hide(uintptr_t lo, uintptr_t hi) {
+  if (!install()) return false;
+  Locked l;
+  for (Gone& g : g_hidden) {
+    if (g.lo != g.hi) continue;
+    g = Gone{lo, hi};
+    __atomic_fetch_add(&g_hiding, 1, __ATOMIC_RELEASE);
+    return true;
+  }
+  return false;
+}
+
+void show(uintptr_t lo, uintptr_t hi) {
+  Locked l;
+  for (Gone& g : g_hidden) {
+    if (g.lo != lo || g.hi != hi) continue;
+    g = Gone{};
+    __atomic_fetch_sub(&g_hiding, 1, __ATOMIC_RELEASE);
+    break;
+  }
+  // A thread that faulted there but looks only now retries once.
+  g_gone[g_gone_gen % kGone] = Gone{lo, hi};
+  __atomic_store_n(&g_gone_gen, g_gone_gen + 1, __ATOMIC_RELEASE);
 }
 
 bool installed() { return __atomic_load_n(&g_installed, __ATOMIC_ACQUIRE); }

@@ -20,12 +20,6 @@ struct Run {
   uintptr_t start, end;  // pages with stores to write back
 };
 
-// Before a fresh CMB mapping is first write-protected: a CPU store to each
-// page (of the byte already there). Measured on the P2PDMA kernel: a write
-// fault on a p2pmem page whose page-table entry was never written spins in
-// the kernel forever once mprotect has made the mapping writable again;
-// with the entry dirty, mprotect makes it writable and the store goes on.
-void prepare_ptes(void* start, size_t len);
 // Starts tracking [start, end) (page aligned, mapped read-only by the
 // caller): every page clean; a store makes it prot (the program's) again.
 // False if the table is full or the handler cannot be installed.
@@ -59,6 +53,16 @@ void clear_past_eof(uintptr_t from, uintptr_t to);
 // mapping): its tracked pages are made dirty and writable first, or the
 // kernel would fail the call with EFAULT on a write-protected page.
 void prepare_store(const void* p, size_t len);
+
+// [lo, hi) leaves the program's sight for an instant: revoke moves its CMB
+// pages aside and the file's pages in, two mremaps with nothing mapped
+// there in between. A thread touching it meanwhile waits in the SIGSEGV
+// handler and then runs again on the file pages (installed here first, if
+// need be). False if the handler cannot be installed: then the caller must
+// not open the gap. A system call reading or writing there in that instant
+// still fails with EFAULT.
+bool hide(uintptr_t lo, uintptr_t hi);
+void show(uintptr_t lo, uintptr_t hi);  // the file's pages are there now
 
 // The program's sigaction/signal for SIGSEGV once cmbmap's handler is in
 // place (installed() true): kept here, called for faults not cmbmap's.

@@ -13,6 +13,7 @@
 #include "shim/giveback/writeback.h"
 #include "shim/real.h"
 #include "shim/tier/registry.h"
+#include "shim/tier/scrub.h"
 #include "shim/tier/served_lock.h"
 
 namespace cmbmap::revoke {
@@ -105,6 +106,31 @@ void restore_sticky(const registry::Range& p, const StickyParts& s) {
   }
 }
 
+// Swaps the file's pages in for the CMB pages of p and scrubs those: the
+// file is mapped aside, the CMB pages moved out, the file's moved in (the
+// range is hidden in between, dirty.h), and the CMB pages zeroed. False if
+// the file is not there: the CMB pages are (no room for a second mapping,
+// no handler), and the caller maps the file over them, unscrubbed.
+bool swap_in_file(const registry::Range& p) {
+  const size_t len = p.end - p.start;
+  void* at = (void*)p.start;
+  void* file = real::mmap(nullptr, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
+  void* cmb = nullptr;
+  bool moved_in = false, in = false;
+  if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
+    cmb = scrub::move_aside(at, len);
+    in = moved_in = cmb && prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
+    // Not moved in: the CMB pages go back where they were; failing that,
+    // the file is mapped into the hole plainly.
+    if (cmb && !in && prim::remap(cmb, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED) cmb = nullptr;
+    else if (cmb && !in) in = real::mmap(at, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset) != MAP_FAILED;
+    dirty::show(p.start, p.end);
+  }
+  if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
+  if (cmb) scrub::release(cmb, len);
+  return in;
+}
+
 // Maps the file back over one piece that is still cmbmap's. False if its
 // stores could not be written: then it stays served (thawed), the only
 // place they are, and the failure waits for the next fsync.
@@ -118,7 +144,9 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
-  void* r = real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+  bool swapped = swap_in_file(p);
+  void* r = swapped ? (void*)p.start : real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+  if (!swapped && r != MAP_FAILED) scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
   if (r != MAP_FAILED) restore_sticky(p, sticky);
   if (r == MAP_FAILED) {
     // The CMB copy may be stale by now, and nothing would track it:
@@ -162,8 +190,8 @@ size_t range(const void* addr, size_t len, int cause) {
     after_removal(gone, ngone);
     return true;
   });
-  if (total) {
-    forget_served(total);
+  if (total) forget_served(total);
+  if (total && cause) {
     stats::add_revoke(cause, total);
     log::Line(LogLevel::Info).s("revoked ").size(total).s(" at ").x((uintptr_t)addr).s(": ")
         .s(cmbmap_reason_name(cause)).emit();
@@ -176,6 +204,17 @@ size_t file(dev_t dev, ino_t ino, int cause) {
   size_t total = 0;
   registry::for_each_batch_of_file(dev, ino, [&](const registry::Range* r, size_t n) {
     for (size_t i = 0; i < n; ++i) total += range((void*)r[i].start, r[i].end - r[i].start, cause);
+    return true;
+  });
+  return total;
+}
+
+size_t all(int cause) {
+  served_lock::Hold hold;
+  size_t total = 0;
+  // A batch's span at a time: one read of /proc/self/maps per batch.
+  registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* r, size_t n) {
+    total += range((void*)r[0].start, r[n - 1].end - r[0].start, cause);
     return true;
   });
   return total;
@@ -195,6 +234,25 @@ void write_leased_files() {
   ino_t inos[64];
   for (size_t n; (n = lease::write_leased(devs, inos, 64)) > 0;)
     for (size_t i = 0; i < n; ++i) file_and_lease(devs[i], inos[i], CMBMAP_LEASE_BROKEN);
+}
+
+void scrub_before_unmap(const void* addr, size_t len) {
+  if (!prim::page_aligned(addr)) return;
+  served_lock::Hold hold;
+  prim::KeepErrno keep;
+  const uintptr_t lo = (uintptr_t)addr, hi = lo + prim::page_round_up(len);
+  registry::for_each_batch(lo, hi, [&](const registry::Range* pieces, size_t n) {
+    bool ours[kBatch];
+    still_cmb(pieces, n, ours);
+    for (size_t i = 0; i < n; ++i) {
+      if (!ours[i]) continue;
+      const uintptr_t a = pieces[i].start > lo ? pieces[i].start : lo, b = pieces[i].end < hi ? pieces[i].end : hi;
+      void* cmb = scrub::move_aside((void*)a, b - a);
+      if (cmb) scrub::release(cmb, b - a);
+      else scrub::unscrubbed((void*)a, b - a, "no room to move it aside");
+    }
+    return true;
+  });
 }
 
 size_t forget(const void* addr, size_t len) {

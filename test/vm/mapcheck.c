@@ -6,7 +6,10 @@
  *                                EOF, zero tail of the last page, SIGBUS past it
  *   mapcheck ops FILE           munmap/mremap/mprotect/madvise/msync/mlock/fork
  *   mapcheck paint BYTES MARKER map BYTES of p2pmem from the first CMB and fill
- *                                it with MARKER (16 chars), then exit */
+ *                                it with MARKER (16 chars), then exit
+ *   mapcheck leftover MARKER    allocate all free p2pmem of every CMB and count the
+ *                                pages holding MARKER (16 chars): what the next
+ *                                user of the pool would be handed */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +192,34 @@ static int paint(size_t bytes, const char *marker) {
   return 0;
 }
 
+/* Allocates all it can from one p2pmem allocate file, largest pieces first;
+ * counts pages holding marker. The mappings stay until exit. */
+static size_t scan_pool(const char *path, const char *marker, size_t *bytes) {
+  int fd = open(path, O_RDWR);
+  if (fd < 0) { perror(path); exit(1); }
+  size_t pages = 0;
+  for (size_t chunk = 1 << 20; chunk >= (size_t)PG; chunk /= 2) {
+    for (;;) {
+      unsigned char *m = mmap(NULL, chunk, PROT_READ, MAP_SHARED, fd, 0);
+      if (m == MAP_FAILED) break;
+      *bytes += chunk;
+      for (size_t off = 0; off < chunk; off += PG)
+        pages += memmem(m + off, PG, marker, 16) != NULL;
+    }
+  }
+  close(fd);
+  return pages;
+}
+
+static int leftover(const char *marker) {
+  glob_t g;
+  if (glob("/sys/bus/pci/devices/*/p2pmem/allocate", 0, NULL, &g) != 0) { fprintf(stderr, "no p2pmem\n"); return 77; }
+  size_t pages = 0, bytes = 0;
+  for (size_t i = 0; i < g.gl_pathc; ++i) pages += scan_pool(g.gl_pathv[i], marker, &bytes);
+  printf("%zu pages of %zu bytes allocated hold the marker\n", pages, bytes);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   PG = sysconf(_SC_PAGESIZE);
   signal(SIGBUS, on_fault);
@@ -196,6 +227,7 @@ int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "content")) return content(argv[2], strtoul(argv[3], NULL, 0));
   if (argc == 3 && !strcmp(argv[1], "ops")) return ops(argv[2]);
   if (argc == 4 && !strcmp(argv[1], "paint") && strlen(argv[3]) == 16) return paint(strtoul(argv[2], NULL, 0), argv[3]);
-  fprintf(stderr, "usage: mapcheck content FILE LEN | ops FILE | paint BYTES MARKER16\n");
+  if (argc == 3 && !strcmp(argv[1], "leftover") && strlen(argv[2]) == 16) return leftover(argv[2]);
+  fprintf(stderr, "usage: mapcheck content FILE LEN | ops FILE | paint BYTES MARKER16 | leftover MARKER16\n");
   return 2;
 }

@@ -15,7 +15,7 @@
  *   ext4  MAP_SHARED RW mapping of an 8 MiB file on /mnt/nvme (page cache)
  *
  * A functional case is MECH:KIND:PRE:STEPS, PRE 1 = one store into each page before the
- * first protect (cmbmap's prepare_ptes), STEPS letters run in order:
+ * first protect (as cmbmap's p2pmem::map_at does), STEPS letters run in order:
  *   C clear / protect (uffd: PAGEMAP_SCAN get-and-clear)   W uffd: UFFDIO_WRITEPROTECT
  *   S CPU store into page 3     R pread() of a 4 KiB file into page 5 (copy_to_user)
  *   D O_DIRECT pread into page 7 (GUP + DMA)   Q report which pages are written

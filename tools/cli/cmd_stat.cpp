@@ -33,7 +33,8 @@ void to_json(const cmbmap_stats& s, Json& j) {
       .num("watcher_tid", s.watcher_tid).num("dirty_faults", s.dirty_faults)
       .num("writebacks", s.writebacks).num("writeback_direct_bytes", s.writeback_direct_bytes)
       .num("writeback_file_bytes", s.writeback_file_bytes).num("writeback_ns", s.writeback_ns)
-      .num("writeback_errors", s.writeback_errors).num("commit_check_failures", s.commit_check_failures);
+      .num("writeback_errors", s.writeback_errors).num("commit_check_failures", s.commit_check_failures)
+      .num("scrubbed_bytes", s.scrubbed_bytes).num("scrub_ns", s.scrub_ns).num("unscrubbed_bytes", s.unscrubbed_bytes);
   j.begin_object("held_by_controller");
   for (size_t c = 0; c < sizeof s.controller / sizeof s.controller[0]; ++c)
     if (s.controller[c][0]) j.num(controller_name(s, c).c_str(), s.held_by_controller[c]);
@@ -67,6 +68,7 @@ void print_row(const cmbmap_stats& s) {
   if (s.writebacks || s.dirty_faults)
     append(reasons, "written back " + human_size(s.writeback_direct_bytes + s.writeback_file_bytes) +
                         (s.writeback_errors ? " (" + std::to_string(s.writeback_errors) + " errors)" : ""));
+  if (s.unscrubbed_bytes) append(reasons, "unscrubbed " + human_size(s.unscrubbed_bytes));
   printf("%-8llu %-7llu %-11s %-11s %-20s %-7llu %-11s %-11s %s\n", (unsigned long long)s.pid,
          (unsigned long long)s.mmap_calls, human_size(s.mmap_bytes).c_str(), human_size(s.eligible_bytes).c_str(),
          held.empty() ? "0" : held.c_str(), (unsigned long long)s.leases_held, human_size(s.revoked_bytes).c_str(),

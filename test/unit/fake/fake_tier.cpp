@@ -3,7 +3,9 @@
 #include "test/unit/fake/fake_tier.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <vector>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +21,36 @@ constexpr char kName[] = "cmbmap-fake-cmb";
 size_t g_pool;
 bool g_denied;
 bool g_unwritable;
+
+// Every allocation since the last reset, kept open so that what was left
+// in it after its last mapping went can be read.
+struct Alloc {
+  int fd;
+  ino_t ino;
+  size_t len;
+};
+constexpr size_t kAllocs = 4096;
+Alloc g_allocs[kAllocs];
+size_t g_nallocs;
+
+void remember(int fd, ino_t ino, size_t len) {
+  if (g_nallocs < kAllocs) g_allocs[g_nallocs++] = Alloc{fd, ino, len};
+  else close(fd);
+}
+
+// Marks in mapped[] the pages of a's memfd mapped anywhere in this process.
+void mark_mapped(const Alloc& a, std::vector<bool>& mapped) {
+  FILE* f = fopen("/proc/self/maps", "r");
+  char line[512];
+  const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi, off, ino;
+    if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &lo, &hi, &off, &ino) != 4 || ino != a.ino) continue;
+    if (!strstr(line, kName)) continue;
+    for (size_t p = off / pg; p < (off + hi - lo) / pg && p < mapped.size(); ++p) mapped[p] = true;
+  }
+  if (f) fclose(f);
+}
 
 // The fake CMB mappings of this process, from /proc/self/maps (by the
 // memfd's device: every memfd of this process lives on the same internal
@@ -63,7 +95,27 @@ Scan scan(const void* probe) {
 }  // namespace
 
 namespace fake_tier {
-void reset() { g_pool = 0; g_denied = false; g_unwritable = false; }
+void reset() {
+  g_pool = 0;
+  g_denied = false;
+  g_unwritable = false;
+  for (size_t i = 0; i < g_nallocs; ++i) close(g_allocs[i].fd);
+  g_nallocs = 0;
+}
+size_t leftover() {
+  const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  size_t bytes = 0;
+  std::vector<uint8_t> buf(pg);
+  for (size_t i = 0; i < g_nallocs; ++i) {
+    std::vector<bool> mapped(g_allocs[i].len / pg);
+    mark_mapped(g_allocs[i], mapped);
+    for (size_t p = 0; p < mapped.size(); ++p) {
+      if (mapped[p] || pread(g_allocs[i].fd, buf.data(), pg, (off_t)(p * pg)) != (ssize_t)pg) continue;
+      for (uint8_t b : buf) bytes += b != 0;
+    }
+  }
+  return bytes;
+}
 void unwritable(bool on) { g_unwritable = on; }
 void set_pool(size_t bytes) { g_pool = bytes; }
 void deny(bool denied) { g_denied = denied; }
@@ -86,7 +138,8 @@ int map_at(const char*, void* at, size_t len, Identity* id) {
   }
   *id = Identity{st.st_dev, st.st_ino};
   void* p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-  close(fd);
+  if (p == MAP_FAILED) close(fd);
+  else remember(fd, st.st_ino, len);
   errno = saved;
   if (p == MAP_FAILED) return CMBMAP_CMB_FULL;
   memset(p, fake_tier::kPoison, len);  // p2pmem is not zeroed: show what is not filled

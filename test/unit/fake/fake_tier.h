@@ -4,7 +4,9 @@
 // the watcher) runs on any Linux host in seconds. Like p2pmem, every map_at
 // is a fresh allocation with an identity of its own in /proc/self/maps, its
 // pages are NOT zeroed (they are filled with kPoison, so a test sees any byte
-// cmbmap forgot to fill), and a pool size can run out (CMB_FULL).
+// cmbmap forgot to fill), and a pool size can run out (CMB_FULL). Like the
+// pool, it remembers what was left in memory after it was unmapped:
+// leftover() counts those bytes (the scrub on release must leave none).
 #pragma once
 
 #include <cstddef>
@@ -20,5 +22,8 @@ void deny(bool denied);        // map_at fails with NO_PERMISSION
 void unwritable(bool on);      // the memory map_at gives refuses the fill's DMA (EFAULT)
 size_t held();                 // fake CMB bytes mapped in this process now
 bool is_cmb(const void* addr); // addr lies in fake CMB memory
+// Bytes not zero in fake CMB memory that is mapped nowhere any more (since
+// the last reset): what the next allocation from a real pool would see.
+size_t leftover();
 
 }  // namespace cmbmap::fake_tier

@@ -1,0 +1,55 @@
+// Scrubbing CMB memory on release (see scrub.h).
+#include "shim/tier/scrub.h"
+
+#include <sys/mman.h>
+
+#include "common/log.h"
+#include "common/stats.h"
+#include "prim/prim.h"
+#include "shim/tier/fill.h"
+
+namespace cmbmap::scrub {
+namespace {
+
+// Zeroes [p, p+len) as the program's protection left it (read-only when
+// served read-only or write-protected for dirty tracking). Every page's
+// entry was written once when it was mapped (p2pmem::map_at), so making it
+// writable here never takes a write fault.
+bool zero(void* p, size_t len) {
+  if (prim::protect(p, len, PROT_READ | PROT_WRITE) != 0) return false;
+  const uint64_t t0 = prim::monotonic_ns();
+  fill::zero(p, len);
+  stats::add(&cmbmap_stats::scrub_ns, prim::monotonic_ns() - t0);
+  stats::add(&cmbmap_stats::scrubbed_bytes, len);
+  return true;
+}
+
+}  // namespace
+
+void* move_aside(void* at, size_t len) {
+  // A reserved spot to move to: mremap moves only to a fixed address when
+  // the length stays the same.
+  void* spot = prim::map(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (spot == MAP_FAILED) return nullptr;
+  void* moved = prim::remap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, spot);
+  if (moved != MAP_FAILED) return moved;
+  prim::unmap(spot, len);
+  return nullptr;
+}
+
+void release(void* aside, size_t len) {
+  if (!zero(aside, len)) unscrubbed(aside, len, "it could not be made writable");
+  prim::unmap(aside, len);
+}
+
+void in_place(void* at, size_t len) {
+  if (!zero(at, len)) unscrubbed(at, len, "it could not be made writable");
+}
+
+void unscrubbed(const void* at, size_t len, const char* why) {
+  stats::add(&cmbmap_stats::unscrubbed_bytes, len);
+  log::Line(LogLevel::Warn).size(len).s(" of CMB at ").x((uintptr_t)at).s(" went back to the pool unscrubbed: ")
+      .s(why).emit();
+}
+
+}  // namespace cmbmap::scrub

@@ -1,0 +1,28 @@
+// CMB memory goes back to the pool empty. p2pmem pages keep their bytes when
+// they are freed, and the next allocation, by any process allowed to open
+// p2pmem/allocate, gets them as they are: so every byte cmbmap put there is
+// zeroed before its last mapping goes. The memory is first moved out of the
+// program's sight (mremap to an address only cmbmap knows), so no reader
+// ever sees the zeros, then zeroed and unmapped. SIGKILL and crashes skip
+// this: the kernel frees the pages holding what they held.
+#pragma once
+
+#include <cstddef>
+
+namespace cmbmap::scrub {
+
+// Moves the CMB mapping at [at, at+len) (page aligned, wholly CMB) to an
+// address of the kernel's choice; `at` is unmapped afterwards. The new
+// address, or nullptr if it could not move (nothing changed: the caller
+// lets it go unscrubbed and says so with unscrubbed()).
+void* move_aside(void* at, size_t len);
+// Zeroes CMB memory nobody else sees (moved aside, or never shown to the
+// program) and unmaps it: its pages go back to the pool holding nothing.
+void release(void* aside, size_t len);
+// Zeroes CMB memory at [at, at+len) that the program has not seen (a serve
+// that failed after the fill), in place, before the file is mapped over it.
+void in_place(void* at, size_t len);
+// CMB memory went back to the pool holding its bytes: counted and logged.
+void unscrubbed(const void* at, size_t len, const char* why);
+
+}  // namespace cmbmap::scrub
