@@ -47,7 +47,8 @@ int unmap(void* addr, size_t len) {
   dirty::SignalsBlocked quiet(dirty::any());
   write_back_before_replacing(addr, len);
   // Arguments the kernel takes: the CMB pages go, zeroed, before the call.
-  const bool scrubbed = len && (uintptr_t)addr + prim::page_round_up(len) > (uintptr_t)addr;
+  const bool scrubbed =
+      prim::page_aligned(addr) && len && (uintptr_t)addr + prim::page_round_up(len) > (uintptr_t)addr;
   if (scrubbed) revoke::scrub_before_unmap(addr, len);
   int r = real::munmap(addr, len);
   if (r != 0 && scrubbed) {

@@ -7,6 +7,7 @@
 // instant while the CMB pages move out and the file's pages move in).
 #include <criterion/criterion.h>
 #include <atomic>
+#include <cerrno>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -68,6 +69,19 @@ Test(scrub, part_unmapped_leaves_nothing_and_the_rest_stays_served) {
   cr_assert(fixture::holds_file(s.at + 8 * page(), 8 * page(), s.f.fd, 8 * page()));
   cr_assert_eq(core::unmap(s.at, s.len), 0);
   nothing_left("munmap of the rest");
+  fixture::remove_file(s.f);
+}
+
+Test(scrub, refused_munmap_changes_nothing) {
+  // The kernel refuses these (EINVAL): the range stays served, every byte.
+  Served s = serve(4);
+  cr_assert_eq(core::unmap(s.at + 1, page()), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert_eq(core::unmap(s.at, 0), -1);
+  cr_assert(fake_tier::is_cmb(s.at) && fixture::holds_file(s.at, s.len, s.f.fd));
+  cr_assert_eq(registry::count(), 1u);
+  cr_assert_eq(core::unmap(s.at, s.len), 0);
+  nothing_left("munmap after refused ones");
   fixture::remove_file(s.f);
 }
 

@@ -4,9 +4,10 @@
  *   fillbench mapped FILE  mmap(FILE) under libcmbmap.so, the second time in the
  *                          process: the fill's own rate (from the library's
  *                          statistics) and the rate of the whole mmap() call,
- *                          which also plans, allocates and maps
+ *                          which also plans, allocates and maps; then munmap:
+ *                          the rate of zeroing the CMB memory it gives back
  * Prints "<MB/s> <bytes> served|ordinary" (raw) or
- * "<fill MB/s> <mmap MB/s> <bytes> served|ordinary" (mapped). */
+ * "<fill MB/s> <mmap MB/s> <scrub MB/s> <bytes> served|ordinary" (mapped). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include "../../include/cmbmap/cmbmap.h"
@@ -67,6 +68,11 @@ int main(int argc, char **argv) {
     for (int e = 0; e < 4; ++e) { b += s.fill_bytes[e] - s0.fill_bytes[e]; ns += s.fill_ns[e] - s0.fill_ns[e]; }
     if (ns) fill = b / (ns / 1e9) / 1e6;
   }
-  printf("%.1f %.1f %zu %s\n", fill, size / t / 1e6, size, served(m) ? "served" : "ordinary");
+  const int was_served = served(m);
+  munmap(m, size);
+  double scrub = 0;
+  if (have && get(&s) == 0 && s.scrub_ns > s0.scrub_ns)
+    scrub = (s.scrubbed_bytes - s0.scrubbed_bytes) / ((s.scrub_ns - s0.scrub_ns) / 1e9) / 1e6;
+  printf("%.1f %.1f %.1f %zu %s\n", fill, size / t / 1e6, scrub, size, was_served ? "served" : "ordinary");
   return 0;
 }

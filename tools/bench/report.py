@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-ORDER = ["pagecache_ratio", "fill_ratio", "passthrough_overhead", "revoke_ratio", "lease_break_ms",
+ORDER = ["pagecache_ratio", "fill_ratio", "scrub_ratio", "passthrough_overhead", "revoke_ratio", "lease_break_ms",
          "p2p_host_bytes", "commit_ratio", "cpu_read_ratio"]
 
 
