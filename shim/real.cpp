@@ -71,6 +71,11 @@ struct Table {
   int (*execvpe)(const char*, char* const[], char* const[]);
   int (*fexecve)(int, char* const[], char* const[]);
   void (*quick_exit)(int);
+  int (*posix_spawn_compat)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                            char* const[], char* const[]);
+  int (*posix_spawnp_compat)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                             char* const[], char* const[]);
+  void (*quick_exit_compat)(int);
   ssize_t (*read_chk)(int, void*, size_t, size_t);
   ssize_t (*pread_chk)(int, void*, size_t, off_t, size_t);
   ssize_t (*splice)(int, loff_t*, int, loff_t*, size_t, unsigned);
@@ -87,6 +92,12 @@ Table t;
 template <typename F>
 void load(F*& slot, const char* name) {
   slot = reinterpret_cast<F*>(dlsym(RTLD_NEXT, name));
+}
+// An older version of name, or the current one where there is none.
+template <typename F>
+void load_version(F*& slot, const char* name, const char* version) {
+  slot = reinterpret_cast<F*>(dlvsym(RTLD_NEXT, name, version));
+  if (!slot) load(slot, name);
 }
 
 // Raw fallback: the syscall() wrapper sets errno like libc would.
@@ -151,6 +162,9 @@ void load_read_signal_and_process_calls(Table& n) {
   load(n.execvpe, "execvpe");
   load(n.fexecve, "fexecve");
   load(n.quick_exit, "quick_exit");
+  load_version(n.posix_spawn_compat, "posix_spawn", "GLIBC_2.2.5");
+  load_version(n.posix_spawnp_compat, "posix_spawnp", "GLIBC_2.2.5");
+  load_version(n.quick_exit_compat, "quick_exit", "GLIBC_2.10");
   load(n.read_chk, "__read_chk");
   load(n.pread_chk, "__pread_chk");
   load(n.splice, "splice");
@@ -421,6 +435,18 @@ int setns(int fd, int nstype) {
 void quick_exit(int status) {
   if (t.quick_exit) t.quick_exit(status);
   prim::exit_process(status);  // before dlsym: no at_quick_exit handlers can exist yet
+}
+void quick_exit_compat(int status) {
+  if (t.quick_exit_compat) t.quick_exit_compat(status);
+  prim::exit_process(status);
+}
+int posix_spawn_compat(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
+                       const posix_spawnattr_t* at, char* const a[], char* const e[]) {
+  return t.posix_spawn_compat ? t.posix_spawn_compat(pid, path, fa, at, a, e) : ENOSYS;
+}
+int posix_spawnp_compat(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
+                        const posix_spawnattr_t* at, char* const a[], char* const e[]) {
+  return t.posix_spawnp_compat ? t.posix_spawnp_compat(pid, file, fa, at, a, e) : ENOSYS;
 }
 
 }  // namespace cmbmap::real

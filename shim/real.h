@@ -74,6 +74,15 @@ int execve(const char* path, char* const argv[], char* const envp[]);
 int execvpe(const char* file, char* const argv[], char* const envp[]);
 int fexecve(int fd, char* const argv[], char* const envp[]);
 [[noreturn]] void quick_exit(int status);
+// The older versions glibc keeps for programs linked before a change
+// (x86_64): posix_spawn@GLIBC_2.2.5 runs a file without #! under /bin/sh
+// where the current one fails with ENOEXEC; quick_exit@GLIBC_2.10. The
+// current version where this libc has no older one.
+int posix_spawn_compat(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
+                       const posix_spawnattr_t* attr, char* const argv[], char* const envp[]);
+int posix_spawnp_compat(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
+                        const posix_spawnattr_t* attr, char* const argv[], char* const envp[]);
+[[noreturn]] void quick_exit_compat(int status);
 int unshare(int flags);
 ssize_t recv(int fd, void* buf, size_t n, int flags);
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* from, socklen_t* len);

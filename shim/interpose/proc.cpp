@@ -44,6 +44,16 @@ CMBMAP_EXPORT void quick_exit(int status) {
   }
   real::quick_exit(status);
 }
+// Each older version glibc keeps for programs linked before a change is
+// interposed too (the version script names them), so such a program gets
+// the behaviour it was linked for; cmbmap_compat_* stay local.
+CMBMAP_COMPAT("quick_exit@GLIBC_2.10") void cmbmap_compat_quick_exit(int status) {
+  {
+    core::Scope scope;
+    if (scope.on()) core::at_exit(true);
+  }
+  real::quick_exit_compat(status);
+}
 
 namespace {
 
@@ -118,6 +128,18 @@ CMBMAP_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_f
 CMBMAP_EXPORT int system(const char* cmd) {
   spawning();
   return real::system(cmd);
+}
+CMBMAP_COMPAT("posix_spawn@GLIBC_2.2.5")
+int cmbmap_compat_posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
+                              const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  spawning();
+  return real::posix_spawn_compat(pid, path, fa, attr, argv, envp);
+}
+CMBMAP_COMPAT("posix_spawnp@GLIBC_2.2.5")
+int cmbmap_compat_posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
+                               const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  spawning();
+  return real::posix_spawnp_compat(pid, file, fa, attr, argv, envp);
 }
 CMBMAP_EXPORT FILE* popen(const char* cmd, const char* mode) {
   spawning();
