@@ -24,6 +24,10 @@ const OptionDef kTable[] = {
      "How often (milliseconds) stores in writable served mappings are written back to the file "
      "without being asked (msync, munmap, exit do it too); this bounds what SIGKILL or a crash can "
      "lose. 0 turns the periodic writeback off."},
+    {"CMBMAP_SCRUB", OptionType::Bool, "1",
+     "0 skips zeroing CMB memory as it goes back to the pool (munmap, give-backs, exit): faster, "
+     "but the next allocation, by anyone allowed to open p2pmem/allocate, can read what was "
+     "served. Keep 1 where the CMB is shared with other users."},
     {"CMBMAP_DEVICES", OptionType::List, "all",
      "Comma-separated controllers (nvme0) or PCI addresses that may be used."},
     {"CMBMAP_BUDGET", OptionType::Size, "0",
@@ -133,6 +137,7 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
             if (equal(d.name, "CMBMAP_DISABLE")) o->disable = b;
             else if (equal(d.name, "CMBMAP_STATS")) o->stats = b;
             else if (equal(d.name, "CMBMAP_WRITABLE")) o->writable = b;
+            else if (equal(d.name, "CMBMAP_SCRUB")) o->scrub = b;
           }
           break;
         }

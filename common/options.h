@@ -22,6 +22,7 @@ struct Options {
   int fill;              // fill engine: -1 auto, else fill::Engine
   int signal;            // lease breaks and reclaim requests (a real-time signal)
   uint64_t writeback_ms; // periodic writeback of writable mappings; 0: none
+  bool scrub;            // zero CMB memory before it goes back to the pool
 };
 
 enum class OptionType { Bool, Size, Log, List, Choice, Signal, Millis };

@@ -23,6 +23,7 @@
 #include "shim/real.h"
 #include "shim/tier/io_cache.h"
 #include "shim/tier/registry.h"
+#include "shim/tier/scrub.h"
 #include "shim/tier/served_lock.h"
 
 namespace cmbmap::core {
@@ -102,6 +103,7 @@ void init() {
     return;
   }
   machine::init(g_opts);
+  scrub::set_enabled(g_opts.scrub);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   log::Line(LogLevel::Debug).s("active: min_size ").size(g_opts.min_size)
       .s(machine::any_usable() ? ", a usable CMB is present" : ", no usable CMB on this machine")

@@ -144,7 +144,7 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
-  bool swapped = swap_in_file(p);
+  bool swapped = scrub::enabled() && swap_in_file(p);
   void* r = swapped ? (void*)p.start : real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
   if (!swapped && r != MAP_FAILED) scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
   if (r != MAP_FAILED) restore_sticky(p, sticky);
@@ -247,7 +247,7 @@ void scrub_before_unmap(const void* addr, size_t len) {
     for (size_t i = 0; i < n; ++i) {
       if (!ours[i]) continue;
       const uintptr_t a = pieces[i].start > lo ? pieces[i].start : lo, b = pieces[i].end < hi ? pieces[i].end : hi;
-      void* cmb = scrub::move_aside((void*)a, b - a);
+      void* cmb = scrub::enabled() ? scrub::move_aside((void*)a, b - a) : nullptr;
       if (cmb) scrub::release(cmb, b - a);
       else scrub::unscrubbed((void*)a, b - a, "no room to move it aside");
     }

@@ -11,6 +11,8 @@
 namespace cmbmap::scrub {
 namespace {
 
+bool g_enabled = true;
+
 // Zeroes [p, p+len) as the program's protection left it (read-only when
 // served read-only or write-protected for dirty tracking). Every page's
 // entry was written once when it was mapped (p2pmem::map_at), so making it
@@ -26,6 +28,9 @@ bool zero(void* p, size_t len) {
 
 }  // namespace
 
+void set_enabled(bool on) { g_enabled = on; }
+bool enabled() { return g_enabled; }
+
 void* move_aside(void* at, size_t len) {
   // A reserved spot to move to: mremap moves only to a fixed address when
   // the length stays the same.
@@ -38,17 +43,20 @@ void* move_aside(void* at, size_t len) {
 }
 
 void release(void* aside, size_t len) {
-  if (!zero(aside, len)) unscrubbed(aside, len, "it could not be made writable");
+  if (!g_enabled) unscrubbed(aside, len, "CMBMAP_SCRUB=0");
+  else if (!zero(aside, len)) unscrubbed(aside, len, "it could not be made writable");
   prim::unmap(aside, len);
 }
 
 void in_place(void* at, size_t len) {
-  if (!zero(at, len)) unscrubbed(at, len, "it could not be made writable");
+  if (!g_enabled) unscrubbed(at, len, "CMBMAP_SCRUB=0");
+  else if (!zero(at, len)) unscrubbed(at, len, "it could not be made writable");
 }
 
 void unscrubbed(const void* at, size_t len, const char* why) {
   stats::add(&cmbmap_stats::unscrubbed_bytes, len);
-  log::Line(LogLevel::Warn).size(len).s(" of CMB at ").x((uintptr_t)at).s(" went back to the pool unscrubbed: ")
+  if (g_enabled)
+    log::Line(LogLevel::Warn).size(len).s(" of CMB at ").x((uintptr_t)at).s(" went back to the pool unscrubbed: ")
       .s(why).emit();
 }
 

@@ -11,6 +11,11 @@
 
 namespace cmbmap::scrub {
 
+// CMBMAP_SCRUB (set once at start-up): off, memory goes back as it is
+// (counted as unscrubbed, not logged) and give-backs map the file over it.
+void set_enabled(bool on);
+bool enabled();
+
 // Moves the CMB mapping at [at, at+len) (page aligned, wholly CMB) to an
 // address of the kernel's choice; `at` is unmapped afterwards. The new
 // address, or nullptr if it could not move (nothing changed: the caller

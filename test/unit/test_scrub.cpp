@@ -18,6 +18,7 @@
 #include "shim/giveback/reclaim.h"
 #include "shim/giveback/revoke.h"
 #include "shim/tier/registry.h"
+#include "shim/tier/scrub.h"
 #include "test/unit/fake/fake_tier.h"
 #include "test/unit/fake/fixture.h"
 
@@ -109,6 +110,21 @@ Test(scrub, leaving_gives_everything_back_zeroed_and_counts_no_revocation) {
   cr_assert(registry::empty());
   cr_assert_eq(stats::get()->revoked_bytes, 0u, "leaving is not a revocation");
   cr_assert(fixture::holds_file(a.at, a.len, a.f.fd) && fixture::holds_file(b.at, b.len, b.f.fd));
+  fixture::remove_file(a.f);
+  fixture::remove_file(b.f);
+}
+
+Test(scrub, turned_off_lets_memory_go_as_it_is_and_counts_it) {
+  // CMBMAP_SCRUB=0: faster, and what was served stays in the pool.
+  scrub::set_enabled(false);
+  Served a = serve(8, 1), b = serve(8, 2);
+  cr_assert_eq(core::unmap(a.at, a.len), 0);
+  cr_assert_eq(revoke::range(b.at, b.len, CMBMAP_RECLAIMED), b.len);
+  scrub::set_enabled(true);
+  cr_assert(fixture::holds_file(b.at, b.len, b.f.fd));
+  cr_assert_gt(fake_tier::leftover(), 0u, "nothing left: was it scrubbed anyway?");
+  cr_assert_eq(stats::get()->unscrubbed_bytes, a.len + b.len);
+  cr_assert_eq(stats::get()->scrubbed_bytes, 0u);
   fixture::remove_file(a.f);
   fixture::remove_file(b.f);
 }
