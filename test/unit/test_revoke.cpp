@@ -28,20 +28,8 @@ namespace {
 
 using fixture::page;
 
-struct Served {
-  fixture::File f;
-  uint8_t* at;
-  size_t len;
-};
-
-Served serve(size_t pages, int prot = PROT_READ, int flags = MAP_SHARED) {
-  Served s{fixture::make_file(pages * page(), O_RDONLY), nullptr, pages * page()};
-  uint64_t served = 0;
-  s.at = static_cast<uint8_t*>(
-      fixture::map_and_serve(s.f.fd, s.len, prot, flags, fixture::default_options(), &served));
-  cr_assert_eq(served, s.len);
-  return s;
-}
+using fixture::Served;
+Served serve(size_t pages, int prot = PROT_READ, int flags = MAP_SHARED) { return fixture::serve_file(pages, prot, flags); }
 
 // cmbmap's own fds (above the floor) open now.
 int own_fds() {

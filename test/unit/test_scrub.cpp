@@ -28,20 +28,8 @@ namespace {
 
 using fixture::page;
 
-struct Served {
-  fixture::File f;
-  uint8_t* at;
-  size_t len;
-};
-
-Served serve(size_t pages, unsigned seed = 0) {
-  Served s{fixture::make_file(pages * page(), O_RDONLY, seed), nullptr, pages * page()};
-  uint64_t served = 0;
-  s.at = static_cast<uint8_t*>(
-      fixture::map_and_serve(s.f.fd, s.len, PROT_READ, MAP_SHARED, fixture::default_options(), &served));
-  cr_assert_eq(served, s.len);
-  return s;
-}
+using fixture::Served;
+Served serve(size_t pages, unsigned seed = 0) { return fixture::serve_file(pages, PROT_READ, MAP_SHARED, seed); }
 
 void nothing_left(const char* after) {
   cr_assert_eq(fake_tier::leftover(), 0u, "%s: bytes of the file stayed in released CMB memory", after);

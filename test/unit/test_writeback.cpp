@@ -27,11 +27,7 @@ namespace {
 
 using fixture::page;
 
-struct Served {
-  fixture::File f;
-  uint8_t* at;
-  size_t len;  // mapped
-};
+using fixture::Served;
 
 Served serve_writable(size_t size) {
   Served s{fixture::make_file(size, O_RDWR), nullptr, (size + page() - 1) / page() * page()};

@@ -99,6 +99,14 @@ void serving_setup() {
   if (!leases_work()) cr_skip_test("this host grants no file leases on /var/tmp");
 }
 
+Served serve_file(size_t pages, int prot, int flags, unsigned seed) {
+  Served s{make_file(pages * page(), O_RDONLY, seed), nullptr, pages * page()};
+  uint64_t served = 0;
+  s.at = static_cast<uint8_t*>(map_and_serve(s.f.fd, s.len, prot, flags, default_options(), &served));
+  cr_assert_eq(served, s.len, "a %zu-page file was not served whole", pages);
+  return s;
+}
+
 size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
 
 }  // namespace cmbmap::fixture

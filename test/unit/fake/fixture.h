@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "common/options.h"
@@ -44,6 +45,15 @@ void plan_whole_file(int fd, size_t len, Planned* out);
 // it; returns the mapping, *served the bytes served.
 void* map_and_serve(int fd, size_t len, int prot, int flags, const Options& opts, uint64_t* served,
                     Planned* planned = nullptr);
+
+// A new file of `pages` pages of pattern(seed), opened read-only, mapped
+// (prot, flags) and served whole (asserted): what most give-back tests start from.
+struct Served {
+  File f;
+  uint8_t* at;
+  size_t len;  // mapped
+};
+Served serve_file(size_t pages, int prot = PROT_READ, int flags = MAP_SHARED, unsigned seed = 0);
 
 // True if [p, p+len) holds the file's bytes at off (and zeros past EOF).
 bool holds_file(const void* p, size_t len, int fd, uint64_t off = 0);
