@@ -15,6 +15,11 @@ namespace {
 
 constexpr size_t kChunk = 512 << 10;  // one request per chunk (QEMU's MDTS is 512 KiB)
 
+// O_DIRECT lengths are whole logical blocks (512 or 4096 bytes): a read is
+// rounded up to a whole page, which is both, and stays inside the
+// page-rounded destination; EOF cuts it short.
+size_t direct_length(size_t n) { return prim::page_round_up(n); }
+
 // The fd to read the file through (see Source), or -errno; *owned if the
 // caller closes it.
 int source_fd(const Source& s, bool* owned) {
@@ -42,7 +47,7 @@ int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
   int err = 0;
   while (done < want) {
     size_t n = want - done < kChunk ? want - done : kChunk;
-    n = (n + 511) & ~size_t{511};  // O_DIRECT lengths are whole sectors; EOF cuts the read
+    n = direct_length(n);
     long got = prim::pread_fd(dfd, dst + done, n, off + done);
     if (got == -EINTR) continue;
     if (got <= 0) { err = got < 0 ? (int)-got : EIO; break; }
@@ -62,7 +67,7 @@ int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used
   bool owned;
   int dfd = source_fd(s, &owned);
   if (dfd < 0) return -dfd;
-  const size_t span = (want + 511) & ~size_t{511};
+  const size_t span = direct_length(want);
   const size_t chunks = (span + kChunk - 1) / kChunk;
   bool clean = true;
   int err = io_cache::drive(

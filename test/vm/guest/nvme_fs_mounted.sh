@@ -6,7 +6,8 @@ for ((i = 0; i < n; i++)); do
   mnt=/mnt/nvme; [ "$i" = 0 ] || mnt=/mnt/nvme$((i + 1))
   line=$(awk -v m="$mnt" '$2 == m' /proc/mounts)
   echo "$line"
-  [ "$(echo "$line" | awk '{print $1}')" = "/dev/nvme${i}n1" ] || fail "$mnt is not /dev/nvme${i}n1"
+  dev=/dev/nvme${i}n1; [ "${TESTVM_PARTITION:-0}" = 1 ] && dev=/dev/nvme${i}n1p1
+  [ "$(echo "$line" | awk '{print $1}')" = "$dev" ] || fail "$mnt is not $dev"
   [ "$(echo "$line" | awk '{print $3}')" = "${TESTVM_FS:-ext4}" ] || fail "$mnt is not ${TESTVM_FS:-ext4}"
   echo hello > "$mnt/.probe" && [ "$(cat "$mnt/.probe")" = hello ] || fail "$mnt not writable"
   rm -f "$mnt/.probe"

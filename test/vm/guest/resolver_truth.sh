@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Resolver truth: for a file written on /mnt/nvme (data, a hole, data), the LBAs that
 # `cmbmap inspect --json` gives, read raw from the namespace with O_DIRECT, equal the
-# file's bytes; holes (lba null) read as zeros; segments tile the file.
+# file's bytes; holes (lba null) read as zeros; segments tile the file. On a partition
+# (tools/vm/run --partition) the LBA counts from the namespace's start: FIEMAP's physical
+# address plus the partition's offset.
 . "$(dirname "$0")/../helpers.sh"; in_guest; need_cli
 f=/mnt/nvme/resolver_truth.dat
 out=$(mktemp); trap 'rm -f "$out"' EXIT
@@ -14,10 +16,12 @@ os.pwrite(fd, os.urandom(2 * MiB + 777), 4 * MiB)  # a 1 MiB hole before it, a r
 os.fsync(fd); os.close(fd)
 PY
 sync
+src=$(findmnt -no SOURCE /mnt/nvme)
+start=$(cat "/sys/class/block/${src##*/}/start" 2>/dev/null || echo 0)   # 512-byte sectors; 0: whole namespace
 "$CLI" inspect "$f" --json > "$out" || fail "cmbmap inspect --json exited $?"
-"$PY" - "$out" "$f" <<'PY'
+"$PY" - "$out" "$f" "$((start * 512))" <<'PY'
 import json, mmap, os, sys
-j = json.load(open(sys.argv[1])); path = sys.argv[2]
+j = json.load(open(sys.argv[1])); path = sys.argv[2]; part_off = int(sys.argv[3])
 files = j["files"]; assert len(files) == 1 and files[0]["path"] == path, files
 data = open(path, "rb").read()
 assert files[0]["size"] == len(data), (files[0]["size"], len(data))
@@ -32,7 +36,7 @@ for s in files[0]["segments"]:
         assert want == bytes(len(want)), f"hole at {off}+{n} reads non-zero"
         continue
     bs = s["lba_size"]
-    assert s["physical"] == s["lba"] * bs, s
+    assert s["physical"] + part_off == s["lba"] * bs, (s, part_off)
     span = (len(want) + bs - 1) // bs * bs
     buf = mmap.mmap(-1, max(span, mmap.PAGESIZE))     # page-aligned, as O_DIRECT needs
     fd = os.open(s["namespace_device"], os.O_RDONLY | os.O_DIRECT)
@@ -44,5 +48,5 @@ for s in files[0]["segments"]:
     checked += 1
 assert pos >= len(data), f"segments cover {pos} of {len(data)} bytes"
 assert checked >= 2, f"only {checked} data segments checked"
-print(f"{checked} data segments of {path} match the raw namespace")
+print(f"{checked} data segments of {path} match the raw namespace (partition offset {part_off})")
 PY
