@@ -93,7 +93,7 @@ include test/test.mk
 
 # The script-driven checks run build/ (the scripts name it), so with SAN they would
 # test the normal build and look like they had tested the sanitized one.
-SAN_REFUSED := check check-abi check-cli check-host check-diff check-vm demo
+SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm demo
 ifneq ($(SAN),)
 ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
 $(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
@@ -132,6 +132,7 @@ help:
 	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
+	@echo "  make check-all   make check plus two more machine configurations (xfs on 512-byte blocks, ext4 on 4096 in a partition)"
 	@echo "  make bench       the numbers in the test machine: build/bench/results.md, .json, plots"
 	@echo "  make bench-quick the same measures, fewer sizes and repetitions (a few minutes)"
 	@echo "  make bench-host  mmap/munmap pass-through overhead on this host"

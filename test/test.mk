@@ -28,7 +28,7 @@ $(BUILD)/test/%: test/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -D_GNU_SOURCE -o $@ $<
 
-.PHONY: check-abi check-cli test-helpers
+.PHONY: check-abi check-cli test-helpers check-all
 test-helpers: $(TEST_HELPERS)
 
 check: all check-unit check-abi check-cli check-host check-diff check-vm
@@ -74,6 +74,13 @@ check-cli: all
 check-vm: all test-helpers vm-test-progs
 	@echo "== the emulated NVMe machine (builds the guest kernel once, then cached)"
 	@test/vm/run-all
+
+# Every test of make check, plus the machine configurations make check folds
+# together: xfs on 512-byte blocks over a whole namespace, ext4 on 4096-byte
+# blocks in a partition.
+check-all: all check-unit check-abi check-cli check-host check-diff test-helpers vm-test-progs
+	@test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
+	  --config p2p:xfs:2 --config p2p:ext4:1:lba4096,part
 
 demo: all vm-test-progs
 	@tools/demo
