@@ -222,7 +222,7 @@ int register_run(const Serve& s, const Run& r, const p2pmem::Identity& cmb) {
   real::mprotect((void*)r.addr, r.len, s.writable ? s.req.prot & ~PROT_WRITE : s.req.prot);
   const registry::Range rg{.start = r.addr, .end = r.addr + r.len, .dev = s.f.st.st_dev, .ino = s.f.st.st_ino,
                            .file_offset = r.file_off, .fd = s.own_fd, .prot = s.req.prot,
-                           .flags = s.req.flags & MAP_TYPE, .ctrl = s.ctrl, .stamp = 0, .cmb_dev = cmb.dev,
+                           .flags = s.req.flags & (MAP_TYPE | MAP_LOCKED), .ctrl = s.ctrl, .stamp = 0, .cmb_dev = cmb.dev,
                            .cmb_ino = cmb.ino};
   if (s.writable && !track_stores(s, r)) return CMBMAP_MAP_COUNT;
   if (!registry::add(rg)) {

@@ -274,7 +274,9 @@ size_t inherited() {
   registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* pieces, size_t n) {
     for (size_t i = 0; i < n; ++i) {
       const registry::Range& p = pieces[i];
-      real::mmap((void*)p.start, p.end - p.start, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
+      // A fork child inherits no memory locks.
+      real::mmap((void*)p.start, p.end - p.start, p.prot, (p.flags & ~MAP_LOCKED) | MAP_FIXED, p.fd,
+                 (off_t)p.file_offset);
       prim::close_fd(p.fd);  // the child's copy; a second close of it is harmless
       total += p.end - p.start;
     }
