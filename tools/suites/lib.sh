@@ -6,8 +6,6 @@
 SUITES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SUITES_CACHE=${CMBMAP_SUITES_CACHE:-/var/cache/cmbmap/suites}
 SUITES_LIB=$SUITES_ROOT/build/libcmbmap.so
-# The modes every test runs in, in table order.
-SUITES_MODES=(plain shim writable)
 SUITES_START=$(date +%s)
 
 say() { printf '[suites %4ss] %s\n' "$(( $(date +%s) - SUITES_START ))" "$*" >&2; }
