@@ -65,7 +65,7 @@ LIB_OBJ      := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(TIER_OBJ) $(GIVEBACK
 LIB := $(BUILD)/libcmbmap.so
 CLI := $(BUILD)/cmbmap
 
-.PHONY: all deps check check-unit check-host check-diff check-vm demo install \
+.PHONY: all deps check check-unit check-host check-diff check-vm check-suites demo install \
         uninstall clean help vm-kernel
 all: $(LIB) $(CLI)
 
@@ -93,7 +93,7 @@ include test/test.mk
 
 # The script-driven checks run build/ (the scripts name it), so with SAN they would
 # test the normal build and look like they had tested the sanitized one.
-SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm demo
+SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo
 ifneq ($(SAN),)
 ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
 $(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
@@ -104,6 +104,11 @@ endif
 
 deps:
 	@tools/deps
+
+# xfstests and LTP in the test machine, plain vs under the shim, for the checkouts given
+# (XFSTESTS_DIR, LTP_DIR); not part of `make check`, which must run without them.
+check-suites: $(LIB)
+	@tools/suites/check
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
@@ -133,6 +138,8 @@ help:
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
 	@echo "  make check-all   make check plus two more machine configurations (xfs on 512-byte blocks, ext4 on 4096 in a partition)"
+	@echo "  make check-suites  xfstests/LTP plain vs under the shim in that machine, for the"
+	@echo "                   checkouts given: XFSTESTS_DIR=... LTP_DIR=... (not in make check)"
 	@echo "  make bench       the numbers in the test machine: build/bench/results.md, .json, plots"
 	@echo "  make bench-quick the same measures, fewer sizes and repetitions (a few minutes)"
 	@echo "  make bench-host  mmap/munmap pass-through overhead on this host"
