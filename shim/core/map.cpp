@@ -124,8 +124,7 @@ void* kernel_map(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   dirty::SignalsBlocked quiet(dirty::any());
   void* res = real::mmap(addr, len, prot, flags, fd, off);
   const int err = errno;
-  if (res == MAP_FAILED) replacing_failed(addr, len);
-  else revoke::forget(res, len);
+  if (res != MAP_FAILED) revoke::forget(res, len);
   errno = err;
   return res;
 }

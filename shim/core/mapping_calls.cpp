@@ -74,7 +74,6 @@ void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, of
   dirty::SignalsBlocked quiet(dirty::any());
   void* r = real::mmap(addr, len, prot, flags, fd, off);
   if (r != MAP_FAILED) revoke::forget(r, len);
-  else replacing_failed(addr, len);
   return r;
 }
 
@@ -101,7 +100,6 @@ void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void
   if (keep < was) give_back_before_replacing((char*)old + keep, was - keep);
   dirty::SignalsBlocked quiet(dirty::any());
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
-  if (r == MAP_FAILED && keep < was) replacing_failed((char*)old + keep, was - keep);
   if (r != MAP_FAILED && keep < was) revoke::forget((char*)old + keep, was - keep);
   return r;
 }
