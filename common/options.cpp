@@ -24,6 +24,14 @@ const OptionDef kTable[] = {
      "How often (milliseconds) stores in writable served mappings are written back to the file "
      "without being asked (msync, munmap, exit do it too); this bounds what SIGKILL or a crash can "
      "lose. 0 turns the periodic writeback off."},
+    {"CMBMAP_DIRTY", OptionType::Choice, "pages",
+     "How cmbmap finds the stores in writable served mappings. pages: each clean page is "
+     "write-protected and its first store faults once, so only stored pages are written back; "
+     "a system call that stores into a clean page fails with EFAULT unless cmbmap sees it (the "
+     "read family, recv, getdents64 and the FIEMAP ioctl are seen; io_uring and AIO reads, other "
+     "ioctls and raw system calls are not). all: no write-protection, every page counts as dirty, "
+     "so any system call or device can store into the mapping, but every writeback writes the "
+     "whole range."},
     {"CMBMAP_SCRUB", OptionType::Bool, "1",
      "0 skips zeroing CMB memory as it goes back to the pool (munmap, give-backs, exit): faster, "
      "but the next allocation, by anyone allowed to open p2pmem/allocate, can read what was "
@@ -107,6 +115,20 @@ void warn_bad(void (*warn)(const char*), const OptionDef& d, const char* v, cons
   warn(msg);
 }
 
+// One of a Choice option's words (CMBMAP_FILL, CMBMAP_DIRTY).
+bool parse_choice(const OptionDef& d, const char* text, Options* o, const char** expected) {
+  if (equal(d.name, "CMBMAP_DIRTY")) {
+    *expected = "pages or all";
+    for (int c = 0; c < 2; ++c)
+      if (equal(text, kDirtyChoices[c])) { o->dirty_all = c == 1; return true; }
+    return false;
+  }
+  *expected = "auto, pread, uring or passthru";
+  for (int c = 0; c < 4; ++c)
+    if (equal(text, kFillChoices[c])) { o->fill = c - 1; return true; }
+  return false;
+}
+
 }  // namespace
 
 const OptionDef* option_table(size_t* count) {
@@ -158,10 +180,7 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           text::copy(o->devices, sizeof o->devices, equal(text, "all") ? "" : text);
           break;
         case OptionType::Choice:
-          expected = "auto, pread, uring or passthru";
-          ok = false;
-          for (int c = 0; c < 4; ++c)
-            if (equal(text, kFillChoices[c])) { o->fill = c - 1; ok = true; }
+          ok = parse_choice(d, text, o, &expected);
           break;
         case OptionType::Millis:
           expected = "a number of milliseconds";

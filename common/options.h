@@ -23,6 +23,7 @@ struct Options {
   int signal;            // lease breaks and reclaim requests (a real-time signal)
   uint64_t writeback_ms; // periodic writeback of writable mappings; 0: none
   bool scrub;            // zero CMB memory before it goes back to the pool
+  bool dirty_all;        // CMBMAP_DIRTY=all: every writable served page counts as dirty
 };
 
 enum class OptionType { Bool, Size, Log, List, Choice, Signal, Millis };
@@ -51,5 +52,7 @@ const char* log_level_name(LogLevel level);
 
 // CMBMAP_FILL's choices, in fill::Engine order after "auto".
 constexpr const char* kFillChoices[] = {"auto", "pread", "uring", "passthru"};
+// CMBMAP_DIRTY's choices: pages (tracked by write faults), all (no tracking).
+constexpr const char* kDirtyChoices[] = {"pages", "all"};
 
 }  // namespace cmbmap

@@ -205,7 +205,7 @@ int fill_run(const Serve& s, const Run& r) {
 // the run remembered for writing them back.
 bool track_stores(const Serve& s, const Run& r) {
   if (!writeback::remember(r.addr, r.addr + r.len, r.file_off, s.f.target, r.segs, r.nsegs)) return false;
-  if (dirty::track(r.addr, r.addr + r.len, s.req.prot)) return true;
+  if (dirty::track(r.addr, r.addr + r.len, s.req.prot, s.opts.dirty_all)) return true;
   writeback::forget_unused();
   return false;
 }

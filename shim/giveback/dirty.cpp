@@ -22,6 +22,7 @@ enum : uint8_t { kUntracked = 0, kClean = 1, kDirty = 2, kFrozen = 3, kFrozenDir
 struct Tracked {
   uintptr_t start, end;  // 0, 0: free slot
   int prot;              // the program's
+  bool all_dirty;        // never write-protected: every page always dirty
   uint8_t* state;        // anonymous mapping, one byte per page
   size_t state_bytes;    // its length
   size_t live;           // pages not kUntracked
@@ -270,7 +271,7 @@ bool install() {
 
 }  // namespace
 
-bool track(uintptr_t start, uintptr_t end, int prot) {
+bool track(uintptr_t start, uintptr_t end, int prot, bool all_dirty) {
   if (!install()) return false;
   if (!g_page) g_page = prim::page_size();
   const size_t pages = (end - start) / g_page;
@@ -278,12 +279,13 @@ bool track(uintptr_t start, uintptr_t end, int prot) {
   void* m = prim::map(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return false;
   auto* state = static_cast<uint8_t*>(m);
-  for (size_t i = 0; i < pages; ++i) state[i] = kClean;
+  for (size_t i = 0; i < pages; ++i) state[i] = all_dirty ? kDirty : kClean;
   Locked l;
   for (Tracked& r : g_tracked) {
     if (r.start != r.end) continue;
-    r = Tracked{start, end, prot, state, bytes, pages};
+    r = Tracked{start, end, prot, all_dirty, state, bytes, pages};
     __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
+    if (all_dirty) protect(start, end, prot);
     return true;
   }
   prim::unmap(m, bytes);
@@ -319,8 +321,9 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
       while (e < j && r.state[e] == want) ++e;
       // Read-only before the bytes are read: a later store faults and
       // dirties the page again rather than slipping past this writeback.
-      // Pages that cannot be write-protected are written and stay dirty.
-      if (freeze || write_protect(r, k, e))
+      // Pages that cannot be write-protected are written and stay dirty,
+      // as every page of an all-dirty range does.
+      if (freeze || (!r.all_dirty && write_protect(r, k, e)))
         for (size_t x = k; x < e; ++x) r.state[x] = next;
       out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
       k = e;
@@ -333,8 +336,9 @@ void thaw(uintptr_t lo, uintptr_t hi) {
   if (!any()) return;
   Locked l;
   each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
-    convert(r, i, j, kFrozen, kClean, -1);
+    convert(r, i, j, kFrozen, r.all_dirty ? kDirty : kClean, -1);
     convert(r, i, j, kFrozenDirty, kDirty, -1);  // read-only: the next store re-opens it
+    if (r.all_dirty) open_pages(r, i, j);         // but nothing faults in an all-dirty range
   });
 }
 

@@ -22,8 +22,12 @@ struct Run {
 
 // Starts tracking [start, end) (page aligned, mapped read-only by the
 // caller): every page clean; a store makes it prot (the program's) again.
-// False if the table is full or the handler cannot be installed.
-bool track(uintptr_t start, uintptr_t end, int prot);
+// With all_dirty (CMBMAP_DIRTY=all) every page is dirty from the start and
+// made prot here, and stays so after each writeback: no store ever faults,
+// so system calls and devices cmbmap never sees can store into the range,
+// at the price of writing all of it back each time. False if the table is
+// full or the handler cannot be installed.
+bool track(uintptr_t start, uintptr_t end, int prot, bool all_dirty = false);
 bool any();                                  // one load: anything tracked?
 bool tracks(uintptr_t start, size_t len);   // any tracked page in the range
 

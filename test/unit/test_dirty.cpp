@@ -9,6 +9,8 @@
 #include <csignal>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <cerrno>
 #include <unistd.h>
 
 #include "shim/giveback/dirty.h"
@@ -146,4 +148,42 @@ Test(dirty, other_faults_reach_the_programs_handler) {
 Test(dirty, a_fault_with_the_default_action_still_kills, .signal = SIGSEGV) {
   void* none = mmap(nullptr, g_pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   *static_cast<volatile char*>(none) = 1;
+}
+
+namespace {
+// read(2) straight to the kernel, as io_uring, AIO or an ioctl would store:
+// nothing of cmbmap's runs before the kernel writes into the page.
+long raw_read_into(size_t i) {
+  int p[2];
+  cr_assert_eq(pipe(p), 0);
+  cr_assert_eq(write(p[1], "kernel", 6), 6);
+  const long n = syscall(SYS_read, p[0], (void*)(page(i) + 200), 6);
+  const int err = errno;
+  close(p[0]);
+  close(p[1]);
+  return n < 0 ? -err : n;
+}
+}  // namespace
+
+Test(dirty, a_store_cmbmap_does_not_see_fails_on_a_clean_page) {
+  // The limit CMBMAP_DIRTY=all lifts: the kernel cannot fault a clean page
+  // open on the program's behalf.
+  cr_assert_eq(raw_read_into(7), -EFAULT);
+}
+
+Test(dirty, all_dirty_lets_any_system_call_store) {
+  dirty::untrack(page(0), page(kPages));
+  cr_assert(dirty::track(page(0), page(kPages), PROT_READ | PROT_WRITE, true));
+  const uint64_t before = stats::get()->dirty_faults;
+  cr_assert_eq(raw_read_into(7), 6, "a store by the kernel into an all-dirty range failed");
+  cr_assert_arr_eq(g_map + 7 * g_pg + 200, "kernel", 6);
+  store(1, 3);
+  cr_assert_eq(stats::get()->dirty_faults - before, 0u, "an all-dirty range faulted");
+  cr_assert_str_eq(taken(false), "0-7");
+  cr_assert_str_eq(taken(false), "0-7", "an all-dirty range is whole again at the next writeback");
+  // Frozen for a give-back that then failed: writable again afterwards.
+  cr_assert_str_eq(taken(true), "0-7");
+  dirty::thaw(page(0), page(kPages));
+  cr_assert_eq(raw_read_into(2), 6, "a thawed all-dirty page was left write-protected");
+  cr_assert_str_eq(taken(false), "0-7");
 }

@@ -51,6 +51,18 @@ Test(options, writeback_interval) {
   cr_assert_eq(g_warnings.size(), 1u);
 }
 
+Test(options, dirty_tracking_choice) {
+  cr_assert_not(parse({}).dirty_all, "pages is the default");
+  cr_assert(parse({{"CMBMAP_DIRTY", "all"}}).dirty_all);
+  cr_assert_not(parse({{"CMBMAP_DIRTY", "pages"}}).dirty_all);
+  cr_assert_eq(parse({{"CMBMAP_FILL", "uring"}, {"CMBMAP_DIRTY", "all"}}).fill, 1, "one choice set the other");
+  Options o = parse({{"CMBMAP_DIRTY", "uring"}});
+  cr_assert_not(o.dirty_all);
+  cr_assert_eq(o.fill, -1, "a bad CMBMAP_DIRTY changed CMBMAP_FILL");
+  cr_assert_eq(g_warnings.size(), 1u);
+  cr_assert(strstr(g_warnings[0].c_str(), "pages or all"), "%s", g_warnings[0].c_str());
+}
+
 Test(options, good_values) {
   Options o = parse({{"CMBMAP_DISABLE", "1"}, {"CMBMAP_LOG", "trace:/tmp/x.log"}, {"CMBMAP_STATS", "yes"},
                      {"CMBMAP_MIN_SIZE", "0"}, {"CMBMAP_WRITABLE", "true"},

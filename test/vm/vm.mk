@@ -7,6 +7,9 @@ VM_TEST_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c11 -Iinclude -pthread -ldl
 .PHONY: vm-test-progs
 vm-test-progs: $(VM_TEST_PROGS)
 
+# Libraries a helper needs beyond libc: VM_TEST_LIBS_<name>.
+VM_TEST_LIBS_kstores := -luring
+
 build/test/vm/%: test/vm/%.c test/vm/probe.h include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(VM_TEST_CFLAGS) -o $@ $<
+	$(CC) $(VM_TEST_CFLAGS) -o $@ $< $(VM_TEST_LIBS_$*)
