@@ -77,9 +77,9 @@ check-vm: all test-helpers vm-test-progs
 
 # Every test of make check, plus the machine configurations make check folds
 # together: xfs on 512-byte blocks over a whole namespace, ext4 on 4096-byte
-# blocks in a partition.
+# blocks in a partition. The kill storm and the contention test run longer here.
 check-all: all check-unit check-abi check-cli check-host check-diff test-helpers vm-test-progs
-	@test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
+	@KILL_STORM_ROUNDS=300 CONTEND_SECONDS=120 FAULT_ROUNDS=30 test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
 	  --config p2p:xfs:2 --config p2p:ext4:1:lba4096,part
 
 demo: all vm-test-progs
