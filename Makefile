@@ -64,10 +64,11 @@ LIB_OBJ      := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(TIER_OBJ) $(GIVEBACK
 
 LIB := $(BUILD)/libcmbmap.so
 CLI := $(BUILD)/cmbmap
+MAN := $(BUILD)/man/cmbmap.1 $(BUILD)/man/cmbmap.7
 
 .PHONY: all deps check check-unit check-host check-diff check-vm check-suites demo install \
         uninstall clean help vm-kernel
-all: $(LIB) $(CLI)
+all: $(LIB) $(CLI) $(MAN)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -88,6 +89,10 @@ $(LIB): $(LIB_OBJ) shim/libcmbmap.map
 # The CLI links prim, common and the resolver, not the library's rooms.
 $(CLI): $(CLI_OBJ) $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ)
 	$(CXX) $(SANFLAGS) -o $@ $^ $(CLI_PKG_LIBS)
+
+# The manual pages, from the CLI's own help, option table and the reason enum.
+$(MAN) &: $(CLI) include/cmbmap/cmbmap.h tools/man/gen tools/man/cmbmap.1.in tools/man/cmbmap.7.in
+	tools/man/gen $(CLI) include/cmbmap/cmbmap.h $(BUILD)/man
 
 include test/test.mk
 
