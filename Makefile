@@ -79,6 +79,10 @@ $(BUILD)/obj/tools/cli/%.o: tools/cli/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(BASEFLAGS) $(CLI_PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
+# `cmbmap run` also looks for the library in ../lib/<triplet>, Debian's libdir.
+MULTIARCH = $(eval MULTIARCH := $$(shell $$(CXX) -print-multiarch))$(MULTIARCH)
+$(BUILD)/obj/tools/cli/cmd_run.o: BASEFLAGS += -DCMBMAP_MULTIARCH='"$(MULTIARCH)"'
+
 # -z defs: every symbol the library uses must come from a library it names, so a
 # missing -l fails here rather than at LD_PRELOAD time in someone's program.
 $(LIB): $(LIB_OBJ) shim/libcmbmap.map
