@@ -80,72 +80,67 @@ Route route(const PciPlace& provider, const PciPlace& client, bool amd_zen) {
   return r;
 }
 
-std::vector<Line> peer_lines(const PciPlace& peer, const PciPlace& provider, const std::string& ctrl,
-                             bool amd_zen) {
-  std::vector<Line> out;
-  const std::string area = "peer " + peer.bdf;
-  if (!peer.found) {
-    out.push_back(Line{area, Status::Fail, "no PCI function " + peer.bdf + " in sysfs",
-                       "give the peer's address as `lspci -D` prints it (domain:bus:device.function)"});
-    return out;
-  }
-  const Route r = route(provider, peer, amd_zen);
-  const std::string to = " " + ctrl + " (" + provider.bdf + ")";
+// The line about the way itself: switch port, root complex, or none.
+static Line route_line(const Route& r, const std::string& area, const std::string& to) {
   switch (r.kind) {
     case RouteKind::Switch:
-      out.push_back(Line{area, Status::Ok,
-                         "reaches" + to + " below switch port " + r.via + ", " + std::to_string(r.hops) +
-                             " hops, no ACS redirection on the way",
-                         "nothing to do"});
-      break;
+      return Line{area, Status::Ok,
+                  "reaches" + to + " below switch port " + r.via + ", " + std::to_string(r.hops) +
+                      " hops, no ACS redirection on the way",
+                  "nothing to do"};
     case RouteKind::Unknown:
-      out.push_back(Line{area, Status::Unknown,
-                         "shares switch port " + r.via + " with" + to + ", but the ACS control of " +
-                             join(r.acs_unknown) + " is unreadable",
-                         "run `cmbmap check` as root (config space past 64 bytes is root's), or "
-                         "`lspci -vvv -s BDF | grep ACSCtl` on those bridges: ReqRedir, CmpltRedir and EgressCtrl "
-                         "must be off"});
-      break;
+      return Line{area, Status::Unknown,
+                  "shares switch port " + r.via + " with" + to + ", but the ACS control of " + join(r.acs_unknown) +
+                      " is unreadable",
+                  "run `cmbmap check` as root (config space past 64 bytes is root's), or "
+                  "`lspci -vvv -s BDF | grep ACSCtl` on those bridges: ReqRedir, CmpltRedir and EgressCtrl "
+                  "must be off"};
     case RouteKind::HostBridge:
-      out.push_back(Line{area, Status::Warn,
-                         "reaches" + to + " only through the root complex (" + r.via + ")" +
-                             (r.acs_redirect.empty() ? "" : ", ACS redirects at " + join(r.acs_redirect)) +
-                             "; the kernel allows that host bridge",
-                         "works, at the root complex's P2P bandwidth; for full speed put both behind one PCIe "
-                         "switch" + std::string(r.acs_redirect.empty() ? "" : " and boot with "
-                         "pci=disable_acs_redir=" + join(r.acs_redirect))});
-      break;
+      return Line{area, Status::Warn,
+                  "reaches" + to + " only through the root complex (" + r.via + ")" +
+                      (r.acs_redirect.empty() ? "" : ", ACS redirects at " + join(r.acs_redirect)) +
+                      "; the kernel allows that host bridge",
+                  "works, at the root complex's P2P bandwidth; for full speed put both behind one PCIe switch" +
+                      std::string(r.acs_redirect.empty() ? "" : " and boot with pci=disable_acs_redir=" +
+                                                                    join(r.acs_redirect))};
     case RouteKind::NotSupported:
-      out.push_back(Line{area, Status::Fail,
-                         "cannot reach" + to + ": the way crosses the root complex (" + r.via + ")" +
-                             (r.acs_redirect.empty() ? "" : " because ACS redirects at " + join(r.acs_redirect)) +
-                             " and the kernel does not allow P2P through that host bridge",
-                         r.acs_redirect.empty()
-                             ? "put the peer and the drive behind one PCIe switch"
-                             : "boot with pci=disable_acs_redir=" + join(r.acs_redirect) +
-                                   " (IOMMU isolation between them is lost), or move both behind one switch"});
       break;
   }
-  // A translating IOMMU turns on ACS redirection on switch ports (isolation)
-  // and sends the peer's DMA through the root complex, where a P2P bus
-  // address means nothing unless the peer's driver mapped it for P2P:
-  // peer-to-peer users (GPUDirect Storage among them) need passthrough.
-  const std::string& t = peer.iommu_type;
+  return Line{area, Status::Fail,
+              "cannot reach" + to + ": the way crosses the root complex (" + r.via + ")" +
+                  (r.acs_redirect.empty() ? "" : " because ACS redirects at " + join(r.acs_redirect)) +
+                  " and the kernel does not allow P2P through that host bridge",
+              r.acs_redirect.empty() ? "put the peer and the drive behind one PCIe switch"
+                                     : "boot with pci=disable_acs_redir=" + join(r.acs_redirect) +
+                                           " (IOMMU isolation between them is lost), or move both behind one switch"};
+}
+
+// A translating IOMMU turns on ACS redirection on switch ports (isolation)
+// and sends the peer's DMA through the root complex, where a P2P bus
+// address means nothing unless the peer's driver mapped it for P2P:
+// peer-to-peer users (GPUDirect Storage among them) need passthrough.
+static Line iommu_line(const std::string& t, const std::string& area) {
   if (t == "DMA" || t == "DMA-FQ")
-    out.push_back(Line{area, Status::Fail,
-                       "IOMMU translates its DMA (default domain " + t + ")",
-                       "boot with iommu=pt (or echo identity > /sys/kernel/iommu_groups/N/type while unbound): "
-                       "peer DMA to a CMB needs passthrough unless every driver maps P2P pages through the "
-                       "P2PDMA-aware DMA API"});
-  else if (t == "?")
-    out.push_back(Line{area, Status::Unknown, "IOMMU group type unreadable",
-                       "cat /sys/kernel/iommu_groups/*/type: identity (passthrough) lets peers reach the CMB"});
-  else if (t.empty())
-    out.push_back(Line{area, Status::Ok, "no IOMMU translates its DMA", "nothing to do"});
-  else
-    out.push_back(Line{area, t == "identity" ? Status::Ok : Status::Fail, "IOMMU default domain " + t,
-                       t == "identity" ? "nothing to do" : "the group must be identity (iommu=pt) for peer DMA"});
-  return out;
+    return Line{area, Status::Fail, "IOMMU translates its DMA (default domain " + t + ")",
+                "boot with iommu=pt (or echo identity > /sys/kernel/iommu_groups/N/type while unbound): "
+                "peer DMA to a CMB needs passthrough unless every driver maps P2P pages through the "
+                "P2PDMA-aware DMA API"};
+  if (t == "?")
+    return Line{area, Status::Unknown, "IOMMU group type unreadable",
+                "cat /sys/kernel/iommu_groups/*/type: identity (passthrough) lets peers reach the CMB"};
+  if (t.empty()) return Line{area, Status::Ok, "no IOMMU translates its DMA", "nothing to do"};
+  if (t == "identity") return Line{area, Status::Ok, "IOMMU default domain identity", "nothing to do"};
+  return Line{area, Status::Fail, "IOMMU default domain " + t, "the group must be identity (iommu=pt) for peer DMA"};
+}
+
+std::vector<Line> peer_lines(const PciPlace& peer, const PciPlace& provider, const std::string& ctrl,
+                             bool amd_zen) {
+  const std::string area = "peer " + peer.bdf;
+  if (!peer.found)
+    return {Line{area, Status::Fail, "no PCI function " + peer.bdf + " in sysfs",
+                 "give the peer's address as `lspci -D` prints it (domain:bus:device.function)"}};
+  const std::string to = " " + ctrl + " (" + provider.bdf + ")";
+  return {route_line(route(provider, peer, amd_zen), area, to), iommu_line(peer.iommu_type, area)};
 }
 
 }  // namespace cmbmap::cli::check
