@@ -149,3 +149,17 @@ Test(check_model, kernel_config_text) {
   cr_assert_eq(p2pdma_from_config("CONFIG_A=y\n"), Known::No);
   cr_assert_eq(p2pdma_from_config("CONFIG_PCI_P2PDMA_X=y\n"), Known::No);
 }
+
+// A kernel without P2PDMA hides the CMB registers: `devices` still learns
+// from the kernel log that there is a CMB, but not its size or bits. That is
+// not "without RDS and WDS": the verdict is the missing p2pmem.
+Test(check_model, cmb_of_unknown_size_blames_the_missing_p2pmem) {
+  ControllerFacts c = good_controller();
+  c.cmb = CmbInfo{};
+  c.cmb.present = true;
+  c.p2pmem = P2pmemInfo{};
+  auto lines = controller_lines({c}, 0);
+  cr_assert(find(lines, Status::Unknown, "size and RDS/WDS unknown"));
+  cr_assert(!find(lines, Status::Fail, "without RDS and WDS"));
+  cr_assert(find(lines, Status::Fail, "CMB not registered as p2pmem"));
+}
