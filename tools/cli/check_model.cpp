@@ -94,15 +94,23 @@ static void one_controller(const ControllerFacts& c, uid_t uid, Status fail, std
                         "registers as root"));
     return;
   }
-  std::string cmb = "CMB " + (c.cmb.size ? human_size(c.cmb.size) : std::string("of unknown size")) +
-                    " in BAR " + std::to_string(c.cmb.bar) + ", " + cmb_flags_text(c.cmb);
-  if (!c.cmb.rds || !c.cmb.wds) {
+  std::string cmb = "CMB " + human_size(c.cmb.size) + " in BAR " + std::to_string(c.cmb.bar) + ", " +
+                    cmb_flags_text(c.cmb);
+  if (c.cmb.size == 0) {
+    // Seen in the kernel log only: a kernel without P2PDMA disables it again.
+    out->push_back(line(a, Status::Unknown,
+                        "CMB present, size and RDS/WDS unknown (the kernel could not register it and hides "
+                        "its registers)",
+                        "`cmbmap devices` as root reads the registers where the kernel allows it "
+                        "(iomem=relaxed); a kernel with CONFIG_PCI_P2PDMA shows them"));
+  } else if (!c.cmb.rds || !c.cmb.wds) {
     out->push_back(line(a, fail, cmb + ": without RDS and WDS it cannot hold read data (and the kernel does not "
                                        "publish it)",
                         "nothing to change in software: this drive cannot serve; use one whose CMB has RDS and WDS"));
     return;
+  } else {
+    out->push_back(line(a, Status::Ok, cmb, "nothing to do"));
   }
-  out->push_back(line(a, Status::Ok, cmb, "nothing to do"));
   if (!c.p2pmem.present) {
     out->push_back(line(a, fail, "CMB not registered as p2pmem (no " + c.pci + "/p2pmem)",
                         "needs a kernel with CONFIG_PCI_P2PDMA (see the kernel lines); with one, the kernel log "
