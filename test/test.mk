@@ -4,8 +4,11 @@
 # tier (test/unit/fake/) in place of p2pmem: the served path runs on the host.
 UNIT_SRC := $(wildcard test/unit/*.cpp test/unit/fake/*.cpp)
 UNIT_BIN := $(BUILD)/test/unit_tests
+# `cmbmap check`'s model and readers, with the CLI helpers they print through.
+CHECK_OBJ := $(call obj,$(wildcard tools/cli/check_*.cpp) tools/cli/cli.cpp tools/cli/json.cpp \
+             tools/cli/target_json.cpp tools/cli/hidden_cmb.cpp)
 UNIT_DEPS := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(filter-out %/p2pmem.o,$(TIER_OBJ)) \
-             $(GIVEBACK_OBJ) $(CORE_OBJ) $(call obj,shim/real.cpp)
+             $(GIVEBACK_OBJ) $(CORE_OBJ) $(call obj,shim/real.cpp) $(CHECK_OBJ)
 
 # Unit tests build with the library's warnings and dependency files
 # (Criterion's C++ asserts need exceptions and RTTI).
