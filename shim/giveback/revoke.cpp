@@ -107,10 +107,11 @@ void restore_sticky(const registry::Range& p, const StickyParts& s) {
 }
 
 // Swaps the file's pages in for the CMB pages of p and scrubs those: the
-// file is mapped aside, the CMB pages moved out, the file's moved in (the
-// range is hidden in between, dirty.h), and the CMB pages zeroed. False if
-// the file is not there: the CMB pages are (no room for a second mapping,
-// no handler), and the caller maps the file over them, unscrubbed.
+// file is mapped aside, the CMB pages moved out (an inaccessible mapping
+// keeps their place: never a hole, scrub.h), the file's moved in over it
+// (the range is hidden in between, dirty.h), and the CMB pages zeroed.
+// False if the file is not there: the CMB pages are, untouched (no room for
+// a second mapping, no handler), and the caller maps the file over them.
 bool swap_in_file(const registry::Range& p) {
   const size_t len = p.end - p.start;
   void* at = (void*)p.start;
@@ -120,10 +121,13 @@ bool swap_in_file(const registry::Range& p) {
   if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
     cmb = scrub::move_aside(at, len);
     in = moved_in = cmb && prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
-    // Not moved in: the CMB pages go back where they were; failing that,
-    // the file is mapped into the hole plainly.
-    if (cmb && !in && prim::remap(cmb, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED) cmb = nullptr;
-    else if (cmb && !in) in = real::mmap(at, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset) != MAP_FAILED;
+    // Not moved in: the file is mapped over what is there (the CMB pages
+    // that could not move, inaccessible, or their placeholder), still
+    // hidden, so no thread runs on an inaccessible range.
+    if (!in) {
+      in = real::mmap(at, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset) != MAP_FAILED;
+      if (in && !cmb) scrub::unscrubbed(at, len, "no room to move it aside");
+    }
     dirty::show(p.start, p.end);
   }
   if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
@@ -247,9 +251,10 @@ void scrub_before_unmap(const void* addr, size_t len) {
     for (size_t i = 0; i < n; ++i) {
       if (!ours[i]) continue;
       const uintptr_t a = pieces[i].start > lo ? pieces[i].start : lo, b = pieces[i].end < hi ? pieces[i].end : hi;
+      // The munmap that follows removes the empty mapping left at [a, b).
       void* cmb = scrub::enabled() ? scrub::move_aside((void*)a, b - a) : nullptr;
       if (cmb) scrub::release(cmb, b - a);
-      else scrub::unscrubbed((void*)a, b - a, "no room to move it aside");
+      else scrub::in_place((void*)a, b - a);  // the program is unmapping it: nobody may read it now
     }
     return true;
   });
