@@ -125,7 +125,7 @@ bool swap_in_file(const registry::Range& p) {
     // that could not move, inaccessible, or their placeholder), still
     // hidden, so no thread runs on an inaccessible range.
     if (!in) {
-      in = real::mmap(at, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset) != MAP_FAILED;
+      in = prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
       if (in && !cmb) scrub::unscrubbed(at, len, "no room to move it aside");
     }
     dirty::show(p.start, p.end);
@@ -148,17 +148,16 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
-  bool swapped = scrub::enabled() && swap_in_file(p);
-  void* r = swapped ? (void*)p.start : real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
-  if (!swapped && r != MAP_FAILED) scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
-  if (r != MAP_FAILED) restore_sticky(p, sticky);
-  if (r == MAP_FAILED) {
+  bool in = scrub::enabled() && swap_in_file(p);
+  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset)))
+    scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
+  if (in) restore_sticky(p, sticky);
+  if (!in) {
     // The CMB copy may be stale by now, and nothing would track it:
     // better a fault on access than old bytes.
-    const int err = errno;
     prim::protect((void*)p.start, len, PROT_NONE);
     log::Line(LogLevel::Error).s("could not give ").x(p.start).s("+").u(len)
-        .s(" back to the page cache (errno ").i(err).s("): access to it now faults").emit();
+        .s(" back to the page cache (no room for a mapping): access to it now faults").emit();
   }
   return true;
 }
