@@ -87,3 +87,5 @@ demo: all vm-test-progs
 
 vm-kernel:
 	@tools/vm/build-kernel
+
+include test/fuzz/fuzz.mk
