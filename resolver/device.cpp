@@ -20,6 +20,10 @@ void normalize_path(char* path) {
   while (*in) {
     const char* end = in;
     while (*end && *end != '/') ++end;
+    // Known before the copy: with nothing dropped yet, out == in and the '/'
+    // written after the last component lands on the terminator (the final
+    // *out = '\0' puts it back).
+    const bool last = *end == '\0';
     size_t n = (size_t)(end - in);
     if (n == 0 || (n == 1 && in[0] == '.')) {
       // skip
@@ -32,7 +36,8 @@ void normalize_path(char* path) {
       for (size_t i = 0; i < n; ++i) *out++ = in[i];
       *out++ = '/';
     }
-    in = *end ? end + 1 : end;
+    if (last) break;
+    in = end + 1;
   }
   if (out > base && out[-1] == '/') --out;
   *out = '\0';

@@ -141,3 +141,13 @@ Test(device, implausible_lba_numbers_leave_the_device_unused) {
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   cr_assert_eq(system(cmd), 0);
 }
+
+// With nothing to drop, the '/' written after the last component overwrote
+// the terminator and the walk went on past the end (found by test/fuzz/sysfs_path).
+Test(device, normalize_path_stops_at_the_end) {
+  char p[32];
+  memset(p, 'x', sizeof p);
+  memcpy(p, "/sys/devices/pci0000:00", 24);
+  normalize_path(p);
+  cr_assert_str_eq(p, "/sys/devices/pci0000:00");
+}
