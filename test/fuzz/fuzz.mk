@@ -18,8 +18,10 @@ FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fno-exceptions -fno-rtti -I. -Iinclude -D_GN
 
 FUZZ_NAMES := $(basename $(notdir $(wildcard test/fuzz/*.cpp)))
 FUZZ_BINS  := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_NAMES))
-# What the targets parse: prim, common and the resolver (no shim, no drive).
-FUZZ_LIB_OBJ := $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(PRIM_SRC) $(COMMON_SRC) $(RESOLVER_SRC))
+# What the targets parse: prim, common, the resolver (no shim, no drive) and
+# the command line's view of a statistics block.
+FUZZ_LIB_OBJ := $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(PRIM_SRC) $(COMMON_SRC) $(RESOLVER_SRC) \
+                  tools/cli/stats_view.cpp tools/cli/json.cpp tools/cli/cli.cpp)
 
 $(FUZZ_BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
