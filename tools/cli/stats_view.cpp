@@ -16,6 +16,16 @@ std::string controller_name(const cmbmap_stats& s, size_t c) {
   return std::string(s.controller[c], strnlen(s.controller[c], sizeof s.controller[c]));
 }
 
+// The name for the table, which goes to a terminal: a block is written by
+// the process it counts, so a byte that is not printable ASCII (a newline, an
+// escape sequence) is shown as '?'.
+std::string printable_name(const cmbmap_stats& s, size_t c) {
+  std::string name = controller_name(s, c);
+  for (char& ch : name)
+    if ((unsigned char)ch < 0x20 || (unsigned char)ch > 0x7e) ch = '?';
+  return name;
+}
+
 }  // namespace
 
 void stats_json(const cmbmap_stats& s, Json& j) {
@@ -78,7 +88,7 @@ std::string stats_row(const cmbmap_stats& s) {
   std::string held, reasons;
   for (size_t c = 0; c < sizeof s.controller / sizeof s.controller[0]; ++c)
     if (s.controller[c][0] && s.held_by_controller[c])
-      held += std::string(held.empty() ? "" : ",") + controller_name(s, c) + " " + human_size(s.held_by_controller[c]);
+      held += std::string(held.empty() ? "" : ",") + printable_name(s, c) + " " + human_size(s.held_by_controller[c]);
   for (int r = 1; r < CMBMAP_REASON_COUNT; ++r)
     if (s.fallback_by_reason[r]) append(reasons, std::string(cmbmap_reason_name(r)) + " " + human_size(s.fallback_by_reason[r]));
   for (int r = 1; r < CMBMAP_REASON_COUNT; ++r)
