@@ -93,7 +93,8 @@ include test/test.mk
 
 # The script-driven checks run build/ (the scripts name it), so with SAN they would
 # test the normal build and look like they had tested the sanitized one.
-SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo
+SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo \
+               check-sanitize check-fuzz fuzz
 ifneq ($(SAN),)
 ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
 $(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
