@@ -26,23 +26,35 @@ std::string printable_name(const cmbmap_stats& s, size_t c) {
   return name;
 }
 
+// The block's counters, in the order the JSON object lists them.
+const struct {
+  const char* name;
+  uint64_t cmbmap_stats::*field;
+} kCounters[] = {
+    {"pid", &cmbmap_stats::pid}, {"mmap_calls", &cmbmap_stats::mmap_calls},
+    {"mmap_bytes", &cmbmap_stats::mmap_bytes}, {"planned_segments", &cmbmap_stats::planned_segments},
+    {"eligible_bytes", &cmbmap_stats::eligible_bytes}, {"served_bytes", &cmbmap_stats::served_bytes},
+    {"served_total", &cmbmap_stats::served_total}, {"fallback_bytes", &cmbmap_stats::fallback_bytes},
+    {"zeroed_bytes", &cmbmap_stats::zeroed_bytes}, {"freed_bytes", &cmbmap_stats::freed_bytes},
+    {"revoked_bytes", &cmbmap_stats::revoked_bytes}, {"revocations", &cmbmap_stats::revocations},
+    {"evicted_bytes", &cmbmap_stats::evicted_bytes}, {"leases_taken", &cmbmap_stats::leases_taken},
+    {"leases_held", &cmbmap_stats::leases_held}, {"lease_breaks", &cmbmap_stats::lease_breaks},
+    {"lease_break_ns", &cmbmap_stats::lease_break_ns}, {"reclaim_requests", &cmbmap_stats::reclaim_requests},
+    {"reclaimed_bytes", &cmbmap_stats::reclaimed_bytes}, {"watcher_tid", &cmbmap_stats::watcher_tid},
+    {"dirty_faults", &cmbmap_stats::dirty_faults}, {"writebacks", &cmbmap_stats::writebacks},
+    {"writeback_direct_bytes", &cmbmap_stats::writeback_direct_bytes},
+    {"writeback_file_bytes", &cmbmap_stats::writeback_file_bytes},
+    {"writeback_ns", &cmbmap_stats::writeback_ns}, {"writeback_errors", &cmbmap_stats::writeback_errors},
+    {"commit_check_failures", &cmbmap_stats::commit_check_failures},
+    {"scrubbed_bytes", &cmbmap_stats::scrubbed_bytes}, {"scrub_ns", &cmbmap_stats::scrub_ns},
+    {"unscrubbed_bytes", &cmbmap_stats::unscrubbed_bytes}
+};
+
 }  // namespace
 
 void stats_json(const cmbmap_stats& s, Json& j) {
-  j.begin_object().num("pid", s.pid).num("mmap_calls", s.mmap_calls).num("mmap_bytes", s.mmap_bytes)
-      .num("planned_segments", s.planned_segments).num("eligible_bytes", s.eligible_bytes)
-      .num("served_bytes", s.served_bytes).num("served_total", s.served_total)
-      .num("fallback_bytes", s.fallback_bytes).num("zeroed_bytes", s.zeroed_bytes)
-      .num("freed_bytes", s.freed_bytes).num("revoked_bytes", s.revoked_bytes)
-      .num("revocations", s.revocations).num("evicted_bytes", s.evicted_bytes)
-      .num("leases_taken", s.leases_taken).num("leases_held", s.leases_held)
-      .num("lease_breaks", s.lease_breaks).num("lease_break_ns", s.lease_break_ns)
-      .num("reclaim_requests", s.reclaim_requests).num("reclaimed_bytes", s.reclaimed_bytes)
-      .num("watcher_tid", s.watcher_tid).num("dirty_faults", s.dirty_faults)
-      .num("writebacks", s.writebacks).num("writeback_direct_bytes", s.writeback_direct_bytes)
-      .num("writeback_file_bytes", s.writeback_file_bytes).num("writeback_ns", s.writeback_ns)
-      .num("writeback_errors", s.writeback_errors).num("commit_check_failures", s.commit_check_failures)
-      .num("scrubbed_bytes", s.scrubbed_bytes).num("scrub_ns", s.scrub_ns).num("unscrubbed_bytes", s.unscrubbed_bytes);
+  j.begin_object();
+  for (const auto& c : kCounters) j.num(c.name, s.*c.field);
   j.begin_object("held_by_controller");
   for (size_t c = 0; c < sizeof s.controller / sizeof s.controller[0]; ++c)
     if (s.controller[c][0]) j.num(controller_name(s, c).c_str(), s.held_by_controller[c]);
