@@ -74,9 +74,9 @@ check-stress: $(STRESS_BIN)
 # TSan (each in its own build-san-*/), and the differential tests with the
 # ASan+UBSan library preloaded into real programs. A few minutes on 2 cores.
 # Under TSan this test's readers now and then see bytes that are not the
-# file's: the known race of a give-back with an mmap not serialized with it
-# (test/san/stress_threads.cpp, README: Reliability), here the TSan runtime's
-# own mappings, made while the give-back's range is unmapped.
+# file's: most likely the known race of a give-back with an mmap not
+# serialized with it (test/san/stress_threads.cpp, README: Reliability), here
+# the TSan runtime's own mappings, made while the give-back's range is unmapped.
 TSAN_SKIP := scrub/readers_see_only_the_files_bytes_while_it_goes_back
 .PHONY: check-sanitize
 check-sanitize: all test-helpers
