@@ -104,7 +104,8 @@ include test/test.mk
 
 # The script-driven checks run build/ (the scripts name it), so with SAN they would
 # test the normal build and look like they had tested the sanitized one.
-SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo
+SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo \
+               check-sanitize check-fuzz fuzz
 ifneq ($(SAN),)
 ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
 $(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
@@ -156,14 +157,23 @@ help:
 	@echo "cmbmap targets:"
 	@echo "  make deps        install build and test dependencies (Debian packages; root)"
 	@echo "  make             build $(LIB), $(CLI) and the man pages ($(BUILD)/man/)"
-	@echo "  make check       run every test: unit, host filesystems, differential, VM"
+	@echo "  make check       run every test: unit, fuzz, sanitizers, host filesystems, differential, VM"
 	@echo "  make check-unit  Criterion unit tests only; T=NAME runs suite NAME or the tests"
 	@echo "                   named NAME, T=suite/test one test (Criterion globs: T='registry/*evict*')"
+	@echo "  make check-fuzz  each libFuzzer target (test/fuzz/) replays its corpus and kept crashes,"
+	@echo "                   then fuzzes $(CHECK_FUZZ_SECONDS) s (CHECK_FUZZ_SECONDS=N; FUZZ_TARGETS=plan,text picks)"
+	@echo "  make fuzz        every target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each; a table of"
+	@echo "                   executions and crashes; builds with clang into build-fuzz/"
+	@echo "  make check-sanitize  unit tests and check-stress under ASan+UBSan and under TSan,"
+	@echo "                   the differential tests with the ASan+UBSan library preloaded (a few minutes)"
+	@echo "  make check-stress threads mapping, unmapping, mprotecting, forking and giving back on the"
+	@echo "                   served path (fake tier; STRESS_SECONDS=3); with SAN= like check-unit"
 	@echo "  make check-abi   exported symbols; check-cli: the command line"
 	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
-	@echo "  make check-all   make check plus two more machine configurations (xfs on 512-byte blocks, ext4 on 4096 in a partition)"
+	@echo "  make check-all   make check plus three more machine configurations (xfs on 512-byte blocks, ext4 on 4096"
+	@echo "                   in a partition, a 16 MiB CMB) and longer kill-storm, contention and drive-fault runs"
 	@echo "  make check-suites  xfstests/LTP plain vs under the shim in that machine, for the"
 	@echo "                   checkouts given: XFSTESTS_DIR=... LTP_DIR=... (not in make check)"
 	@echo "  make bench       the numbers in the test machine: build/bench/results.md, .json, plots"
@@ -179,10 +189,10 @@ help:
 	@echo "switches (e.g. make WERROR=1 check-unit):"
 	@echo "  WERROR=1         warnings are errors (library, CLI, unit tests)"
 	@echo "  SAN=address,undefined   (or SAN=thread) build the library, CLI and unit tests"
-	@echo "                   with those sanitizers into build-san-<list>/; only check-unit"
-	@echo "                   runs them (the shim is preloaded into other programs, where the"
-	@echo "                   sanitizer runtime would have to load first; the other checks"
-	@echo "                   run build/ and refuse SAN)"
+	@echo "                   with those sanitizers into build-san-<list>/; check-unit and"
+	@echo "                   check-stress run them (the shim is preloaded into other programs,"
+	@echo "                   where the sanitizer runtime must load first: check-sanitize does"
+	@echo "                   that for the differential tests; the other checks run build/ and refuse SAN)"
 	@echo "  test/vm/run-all --only NAME   one in-guest or harness test (see --help)"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -138,7 +138,7 @@ struct Reader {
   const volatile uint8_t* at;
   size_t len;
   std::atomic<bool>* stop;
-  size_t wrong, rounds;
+  std::atomic<size_t> wrong, rounds;  // read by the test's thread while the reader runs
 };
 
 void* read_loop(void* arg) {
@@ -160,7 +160,7 @@ Test(scrub, readers_see_only_the_files_bytes_while_it_goes_back) {
   for (int round = 0; round < 40; ++round) {
     Served s = serve(32);
     std::atomic<bool> stop{false};
-    Reader r[2] = {{s.at, s.len, &stop, 0, 0}, {s.at, s.len, &stop, 0, 0}};
+    Reader r[2] = {{s.at, s.len, &stop, {0}, {0}}, {s.at, s.len, &stop, {0}, {0}}};
     pthread_t t[2];
     for (int i = 0; i < 2; ++i) pthread_create(&t[i], nullptr, read_loop, &r[i]);
     while (r[0].rounds < 2 || r[1].rounds < 2) sched_yield();
