@@ -76,18 +76,13 @@ check-stress: $(STRESS_BIN)
 # Every unit test and the threads on the served path under ASan+UBSan and under
 # TSan (each in its own build-san-*/), and the differential tests with the
 # ASan+UBSan library preloaded into real programs. A few minutes on 2 cores.
-# Under TSan this test's readers now and then see bytes that are not the
-# file's: most likely the known race of a give-back with an mmap not
-# serialized with it (test/san/stress_threads.cpp, README: Reliability), here
-# the TSan runtime's own mappings, made while the give-back's range is unmapped.
-TSAN_SKIP := scrub/readers_see_only_the_files_bytes_while_it_goes_back
 .PHONY: check-sanitize
 check-sanitize: all test-helpers
 	@echo "== sanitizers: ASan+UBSan"
 	@$(MAKE) --no-print-directory SAN=address,undefined check-unit check-stress build-san-address-undefined/libcmbmap.so
 	@test/san/diff_preloaded build-san-address-undefined
-	@echo "== sanitizers: TSan (all unit tests but $(TSAN_SKIP))"
-	@$(MAKE) --no-print-directory SAN=thread check-unit check-stress T='!($(TSAN_SKIP))'
+	@echo "== sanitizers: TSan"
+	@$(MAKE) --no-print-directory SAN=thread check-unit check-stress
 
 check-abi: $(LIB) $(CLI)
 	@echo "== exported symbols"

@@ -6,14 +6,10 @@
 // by `make check-stress`, under ThreadSanitizer and ASan+UBSan by
 // `make check-sanitize`; STRESS_SECONDS (default 3) sets how long.
 //
-// Known race, not yet fixed: a give-back moves the CMB pages out before it
-// moves the file's pages in (revoke.cpp, swap_in_file), and for that moment
-// the range is unmapped. An mmap by another thread that is not serialized
-// with it (anonymous memory, or a file mapping without MAP_FIXED: the mmap
-// hook takes the served-ranges lock only for MAP_FIXED) can be placed in that
-// hole, and is then replaced by the file: that thread reads another file's
-// bytes, or faults once the range is unmapped. The threads here map under the
-// served-ranges lock; STRESS_UNLOCKED_MMAP=1 maps without it and shows the race.
+// The threads map without the served-ranges lock, as the mmap hook does: a
+// give-back or munmap that left the range unmapped for an instant (the CMB
+// pages moved out before the file's moved in) handed that hole to another
+// thread's mmap, whose mapping was then replaced (scrub.h, prim::move_over).
 #include <criterion/criterion.h>
 #include <atomic>
 #include <cstdlib>
@@ -41,14 +37,10 @@ constexpr unsigned kWorkers = 3;
 constexpr size_t kPages = 16;
 
 std::atomic<bool> g_stop;
-bool g_unlocked_mmap;  // STRESS_UNLOCKED_MMAP=1: see the race above
-
-// A file mapping made and served as the mmap hook makes it, under the lock.
+// A file mapping made and served as the mmap hook makes it: the kernel's
+// mapping first, not serialized with the other threads' give-backs.
 uint8_t* map_served(const fixture::File& f, const Options& opts) {
   uint64_t served = 0;
-  if (g_unlocked_mmap)
-    return static_cast<uint8_t*>(fixture::map_and_serve(f.fd, kPages * page(), PROT_READ, MAP_SHARED, opts, &served));
-  served_lock::Hold hold;
   return static_cast<uint8_t*>(fixture::map_and_serve(f.fd, kPages * page(), PROT_READ, MAP_SHARED, opts, &served));
 }
 std::atomic<unsigned> g_wrong, g_rounds, g_forks, g_given_back;
@@ -137,7 +129,6 @@ void* forker(void*) {
 
 Test(stress, threads_map_protect_advise_unmap_revoke_and_fork, .init = fixture::serving_setup, .timeout = 120) {
   core::init();  // the fork handlers, as the library's constructor installs them
-  g_unlocked_mmap = getenv("STRESS_UNLOCKED_MMAP") && !strcmp(getenv("STRESS_UNLOCKED_MMAP"), "1");
   const char* env = getenv("STRESS_SECONDS");
   const int seconds = env ? atoi(env) : 3;
   pthread_t t[kWorkers + 2];
