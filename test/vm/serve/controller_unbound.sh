@@ -15,15 +15,18 @@
 . "$(dirname "$0")/wlib.sh"
 [ "${TESTVM_CONTROLLERS:-1}" -ge 2 ] || skip "needs --controllers 2"
 expect_served || skip "no p2pmem under the $TESTVM_KERNEL kernel"
-ctrl=/sys/class/nvme/nvme1
-bdf=$(basename "$(readlink -f "$ctrl/device")")
+bdf=$(basename "$(readlink -f /sys/class/nvme/nvme1/device)")
 dev=$(findmnt -no SOURCE /mnt/nvme2) || fail "/mnt/nvme2 is not mounted"
 hs=$(mktemp -d /run/unbound.XXXXXX)
+# The filesystem of the dead namespace is unmounted first: while it holds
+# the old block device, the controller's number stays taken and it would
+# come back under another name.
 rebind() {
-  [ -e "$ctrl" ] && return 0
-  echo "$bdf" > /sys/bus/pci/drivers/nvme/bind 2>/dev/null
+  [ -e "/sys/bus/pci/drivers/nvme/$bdf" ] && return 0
+  umount /mnt/nvme2 2>/dev/null || umount -l /mnt/nvme2 2>/dev/null
+  echo "$bdf" > /sys/bus/pci/drivers/nvme/bind || return 1
   local i; for ((i = 0; i < 300; i++)); do [ -b "$dev" ] && break; sleep 0.1; done
-  umount -l /mnt/nvme2 2>/dev/null
+  [ -b "$dev" ] || { echo "$dev did not come back: $(ls /dev/nvme*)"; return 1; }
   mount -t "$TESTVM_FS" "$dev" /mnt/nvme2
 }
 trap 'rebind; rm -rf "$WORK" "$LOGS" "$hs"' EXIT
