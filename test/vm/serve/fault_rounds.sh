@@ -64,14 +64,7 @@ fill_round() {  # fill_round R ENGINE
   drop_caches
   # shellcheck disable=SC2086
   "$FAULT" arm read $targets > /dev/null || fail "round $r: arming failed"
-  CMBMAP_FILL=$e with_shim "r$r" "$PY" -c '
-import hashlib, mmap, os, sys, time
-f = open(sys.argv[1], "rb")
-m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.02)
-print(hashlib.sha256(m).hexdigest())' "$f" "$hs/mapped" "$hs/go" > "$hs/out" 2> "$LOGS/r$r.err" &
+  CMBMAP_FILL=$e with_shim "r$r" "$PY" -c "$MAP_THEN_HASH" "$f" "$hs/mapped" "$hs/go" > "$hs/out" 2> "$LOGS/r$r.err" &
   pid=$!
   for ((i = 0; i < 300; i++)); do [ -e "$hs/mapped" ] || ! kill -0 $pid 2>/dev/null && break; sleep 0.1; done
   "$FAULT" clear > /dev/null || fail "round $r: clearing failed"

@@ -25,14 +25,7 @@ mapped_hash() {
   rm -f "$hs/mapped" "$hs/go"
   drop_caches
   if [ "$armed" = 1 ]; then "$FAULT" arm read "$f" || fail "$name: arming the faults failed"; fi
-  CMBMAP_FILL=$engine with_shim "$name" "$PY" -c '
-import hashlib, mmap, os, sys, time
-f = open(sys.argv[1], "rb")
-m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.02)
-print(hashlib.sha256(m).hexdigest())' "$f" "$hs/mapped" "$hs/go" > "$hs/out" 2> "$LOGS/$name.err" &
+  CMBMAP_FILL=$engine with_shim "$name" "$PY" -c "$MAP_THEN_HASH" "$f" "$hs/mapped" "$hs/go" > "$hs/out" 2> "$LOGS/$name.err" &
   local pid=$! i
   for ((i = 0; i < 300; i++)); do [ -e "$hs/mapped" ] || ! kill -0 $pid 2>/dev/null && break; sleep 0.1; done
   [ -e "$hs/mapped" ] || { kill $pid 2>/dev/null; cat "$LOGS/$name.err"; fail "$name: the program did not map"; }

@@ -34,6 +34,18 @@ page_cache_bytes() { fincore -b -n -o RES "$1" | awk '{print $1}'; }
 
 random_file() { head -c "$2" /dev/urandom > "$1"; }
 
+# The drive-fault tests' program: maps FILE (argv 1), creates argv 2, waits
+# for argv 3 to exist (the faults cleared), then prints the sha256 of what
+# the mapping reads.
+MAP_THEN_HASH='
+import hashlib, mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+print(hashlib.sha256(m).hexdigest())'
+
 # cmb_fit MIB [SHARES]: MIB, or less where the machine's CMB is small
 # (tools/vm/run --cmb-mb): at most 1/SHARES (default 2) of it, so that many
 # mappings of that size fit at once with room to spare.
