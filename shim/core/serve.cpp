@@ -145,7 +145,7 @@ bool changed_before_the_lease(const Serve& s) {
 // The gates every run must pass; s.block says which one stopped it.
 void gates(Serve& s, const Plan& plan) {
   // Each run can split one VMA into three; stay well clear of the limit.
-  if (procself::map_count() + 2 * count_runs(plan) + 16 > procself::max_map_count()) s.block = CMBMAP_MAP_COUNT;
+  if (!procself::room_for_mappings(2 * count_runs(plan) + 16)) s.block = CMBMAP_MAP_COUNT;
   if (s.block == CMBMAP_ELIGIBLE) s.block = lease_gate(s);
   if (s.block == CMBMAP_ELIGIBLE && changed_before_the_lease(s)) s.block = CMBMAP_FILE_CHANGED;
   if (s.block == CMBMAP_ELIGIBLE) {
