@@ -280,9 +280,14 @@ size_t inherited() {
       // A fork child inherits no memory locks.
       real::mmap((void*)p.start, p.end - p.start, p.prot, (p.flags & ~MAP_LOCKED) | MAP_FIXED, p.fd,
                  (off_t)p.file_offset);
-      prim::close_fd(p.fd);  // the child's copy; a second close of it is harmless
       total += p.end - p.start;
     }
+    return true;
+  });
+  // The child's copies of the fds, once every range is mapped back: ranges
+  // share them. Closing one twice is harmless: nothing opens in between.
+  registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* pieces, size_t n) {
+    for (size_t i = 0; i < n; ++i) prim::close_fd(pieces[i].fd);
     return true;
   });
   registry::clear();
