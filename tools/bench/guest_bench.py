@@ -319,7 +319,7 @@ def main():
         reps=3 if a.quick else 7, fill_sizes=[4, 16] if a.quick else [1, 4, 16, 32],
         pass_rounds=7 if a.quick else 21, pass_iters=2000 if a.quick else 5000, read_mib=8 if a.quick else 16,
         commit_mib=8 if a.quick else 16, fill_rows=None, scale_ns=[1, 10, 100, 1000, 10000],
-        scale_rounds=3 if a.quick else 5, scale_iters=200 if a.quick else 400)
+        scale_rounds=3 if a.quick else 7, scale_iters=200 if a.quick else 400)
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "machine": machine(), "measures": {}}
     m = result["measures"]
     steps = [("pagecache_ratio", pagecache_ratio), ("fill_ratio", fill_ratio), ("scrub_ratio", scrub_ratio),
