@@ -10,6 +10,7 @@ WERROR   ?=
 SAN      ?=
 comma    := ,
 PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
 BUILD    ?= $(if $(SAN),build-san-$(subst $(comma),-,$(SAN)),build)
 CXX      ?= g++
 PKGS     := libunwind liburing
@@ -64,10 +65,11 @@ LIB_OBJ      := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(TIER_OBJ) $(GIVEBACK
 
 LIB := $(BUILD)/libcmbmap.so
 CLI := $(BUILD)/cmbmap
+MAN := $(BUILD)/man/cmbmap.1 $(BUILD)/man/cmbmap.7
 
 .PHONY: all deps check check-unit check-host check-diff check-vm check-suites demo install \
-        uninstall clean help vm-kernel
-all: $(LIB) $(CLI)
+        uninstall clean help vm-kernel deb
+all: $(LIB) $(CLI) $(MAN)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -78,6 +80,10 @@ $(BUILD)/obj/tools/cli/%.o: tools/cli/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(BASEFLAGS) $(CLI_PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
+# `cmbmap run` also looks for the library in ../lib/<triplet>, Debian's libdir.
+MULTIARCH = $(eval MULTIARCH := $$(shell $$(CXX) -print-multiarch))$(MULTIARCH)
+$(BUILD)/obj/tools/cli/cmd_run.o: BASEFLAGS += -DCMBMAP_MULTIARCH='"$(MULTIARCH)"'
+
 # -z defs: every symbol the library uses must come from a library it names, so a
 # missing -l fails here rather than at LD_PRELOAD time in someone's program.
 $(LIB): $(LIB_OBJ) shim/libcmbmap.map
@@ -85,15 +91,21 @@ $(LIB): $(LIB_OBJ) shim/libcmbmap.map
 	  -Wl,--version-script=shim/libcmbmap.map -Wl,-z,now -Wl,-z,defs -Wl,-soname,libcmbmap.so \
 	  $(PKG_LIBS) -ldl -lpthread
 
-# The CLI links prim, common and the resolver, not the library's rooms.
+# The CLI links prim, common and the resolver, not the library's rooms;
+# bound at start-up like the library (-z now: its GOT is read-only).
 $(CLI): $(CLI_OBJ) $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ)
-	$(CXX) $(SANFLAGS) -o $@ $^ $(CLI_PKG_LIBS)
+	$(CXX) $(SANFLAGS) -Wl,-z,now -o $@ $^ $(CLI_PKG_LIBS)
+
+# The manual pages, from the CLI's own help, option table and the reason enum.
+$(MAN) &: $(CLI) include/cmbmap/cmbmap.h tools/man/gen tools/man/cmbmap.1.in tools/man/cmbmap.7.in
+	tools/man/gen $(CLI) include/cmbmap/cmbmap.h $(BUILD)/man
 
 include test/test.mk
 
 # The script-driven checks run build/ (the scripts name it), so with SAN they would
 # test the normal build and look like they had tested the sanitized one.
-SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo
+SAN_REFUSED := check check-all check-abi check-cli check-host check-diff check-vm check-suites demo \
+               check-sanitize check-fuzz fuzz
 ifneq ($(SAN),)
 ifneq ($(filter $(SAN_REFUSED),$(MAKECMDGOALS)),)
 $(error SAN builds are for check-unit; $(filter $(SAN_REFUSED),$(MAKECMDGOALS)) run build/: drop SAN=$(SAN))
@@ -110,18 +122,33 @@ deps:
 check-suites: $(LIB)
 	@tools/suites/check
 
+MANDIR ?= $(PREFIX)/share/man
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
-	  $(DESTDIR)$(PREFIX)/include/cmbmap $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libcmbmap.so
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/include/cmbmap $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/libcmbmap.so
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/cmbmap
 	install -m 644 include/cmbmap/cmbmap.h $(DESTDIR)$(PREFIX)/include/cmbmap/cmbmap.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*CMBMAP_VERSION_STRING "\(.*\)"/\1/p' include/cmbmap/cmbmap.h)|' \
-	  cmbmap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cmbmap.pc
+	install -m 644 $(BUILD)/man/cmbmap.1 $(DESTDIR)$(MANDIR)/man1/cmbmap.1
+	install -m 644 $(BUILD)/man/cmbmap.7 $(DESTDIR)$(MANDIR)/man7/cmbmap.7
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	  -e 's|@VERSION@|$(shell sed -n 's/.*CMBMAP_VERSION_STRING "\(.*\)"/\1/p' include/cmbmap/cmbmap.h)|' \
+	  cmbmap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/cmbmap.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libcmbmap.so $(DESTDIR)$(PREFIX)/bin/cmbmap \
-	  $(DESTDIR)$(PREFIX)/include/cmbmap/cmbmap.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/cmbmap.pc
+	rm -f $(DESTDIR)$(LIBDIR)/libcmbmap.so $(DESTDIR)$(PREFIX)/bin/cmbmap \
+	  $(DESTDIR)$(PREFIX)/include/cmbmap/cmbmap.h $(DESTDIR)$(LIBDIR)/pkgconfig/cmbmap.pc \
+	  $(DESTDIR)$(MANDIR)/man1/cmbmap.1 $(DESTDIR)$(MANDIR)/man7/cmbmap.7
+
+# A Debian package of what `make install` puts in /usr, the library in the
+# multiarch libdir, plus completion, udev example and package files.
+DEB_STAGE := $(BUILD)/deb/stage
+deb: all
+	@command -v dpkg-deb >/dev/null || { echo "make deb needs dpkg-deb and dpkg-architecture (make deps)" >&2; exit 1; }
+	rm -rf $(DEB_STAGE)
+	$(MAKE) -s install DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \
+	  LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+	tools/deb/build $(DEB_STAGE) $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
@@ -129,15 +156,24 @@ clean:
 help:
 	@echo "cmbmap targets:"
 	@echo "  make deps        install build and test dependencies (Debian packages; root)"
-	@echo "  make             build $(LIB) and $(CLI)"
-	@echo "  make check       run every test: unit, host filesystems, differential, VM"
+	@echo "  make             build $(LIB), $(CLI) and the man pages ($(BUILD)/man/)"
+	@echo "  make check       run every test: unit, fuzz, sanitizers, host filesystems, differential, VM"
 	@echo "  make check-unit  Criterion unit tests only; T=NAME runs suite NAME or the tests"
 	@echo "                   named NAME, T=suite/test one test (Criterion globs: T='registry/*evict*')"
+	@echo "  make check-fuzz  each libFuzzer target (test/fuzz/) replays its corpus and kept crashes,"
+	@echo "                   then fuzzes $(CHECK_FUZZ_SECONDS) s (CHECK_FUZZ_SECONDS=N; FUZZ_TARGETS=plan,text picks)"
+	@echo "  make fuzz        every target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each; a table of"
+	@echo "                   executions and crashes; builds with clang into build-fuzz/"
+	@echo "  make check-sanitize  unit tests and check-stress under ASan+UBSan and under TSan,"
+	@echo "                   the differential tests with the ASan+UBSan library preloaded (a few minutes)"
+	@echo "  make check-stress threads mapping, unmapping, mprotecting, forking and giving back on the"
+	@echo "                   served path (fake tier; STRESS_SECONDS=3); with SAN= like check-unit"
 	@echo "  make check-abi   exported symbols; check-cli: the command line"
 	@echo "  make check-host  resolver on real filesystems (loop devices; root)"
 	@echo "  make check-diff  real programs and bad calls with vs without the shim"
 	@echo "  make check-vm    tests in the emulated NVMe machine (builds the guest kernel once)"
-	@echo "  make check-all   make check plus two more machine configurations (xfs on 512-byte blocks, ext4 on 4096 in a partition)"
+	@echo "  make check-all   make check plus three more machine configurations (xfs on 512-byte blocks, ext4 on 4096"
+	@echo "                   in a partition, a 16 MiB CMB) and longer kill-storm, contention and drive-fault runs"
 	@echo "  make check-suites  xfstests/LTP plain vs under the shim in that machine, for the"
 	@echo "                   checkouts given: XFSTESTS_DIR=... LTP_DIR=... (not in make check)"
 	@echo "  make bench       the numbers in the test machine: build/bench/results.md, .json, plots"
@@ -145,15 +181,18 @@ help:
 	@echo "  make bench-host  mmap/munmap pass-through overhead on this host"
 	@echo "  make demo        show cmbmap on the emulated NVMe drive"
 	@echo "  make vm-kernel   build (or find cached) the P2PDMA guest kernel"
-	@echo "  make install     install library, CLI, header, pkg-config (PREFIX=$(PREFIX))"
+	@echo "  make install     install library, CLI, header, pkg-config, man pages"
+	@echo "                   (PREFIX=$(PREFIX), LIBDIR=PREFIX/lib, MANDIR=PREFIX/share/man)"
+	@echo "  make deb         build/cmbmap_VERSION_ARCH.deb: the same in /usr, library in the"
+	@echo "                   multiarch libdir, plus bash completion and the example udev rule"
 	@echo "  make clean       remove $(BUILD)/"
 	@echo "switches (e.g. make WERROR=1 check-unit):"
 	@echo "  WERROR=1         warnings are errors (library, CLI, unit tests)"
 	@echo "  SAN=address,undefined   (or SAN=thread) build the library, CLI and unit tests"
-	@echo "                   with those sanitizers into build-san-<list>/; only check-unit"
-	@echo "                   runs them (the shim is preloaded into other programs, where the"
-	@echo "                   sanitizer runtime would have to load first; the other checks"
-	@echo "                   run build/ and refuse SAN)"
+	@echo "                   with those sanitizers into build-san-<list>/; check-unit and"
+	@echo "                   check-stress run them (the shim is preloaded into other programs,"
+	@echo "                   where the sanitizer runtime must load first: check-sanitize does"
+	@echo "                   that for the differential tests; the other checks run build/ and refuse SAN)"
 	@echo "  test/vm/run-all --only NAME   one in-guest or harness test (see --help)"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -202,10 +202,15 @@ bool device_allowed(const Options& o, const char* controller, const char* pci) {
   while (*p) {
     char item[64];
     size_t n = 0;
-    while (*p && *p != ',') { if (n + 1 < sizeof item && *p != ' ') item[n++] = *p; ++p; }
+    bool cut = false;  // an item too long for item[] names no device (not its prefix)
+    for (; *p && *p != ','; ++p) {
+      if (*p == ' ') continue;
+      if (n + 1 < sizeof item) item[n++] = *p;
+      else cut = true;
+    }
     item[n] = '\0';
     if (*p == ',') ++p;
-    if (n && (equal(item, controller) || equal(item, pci))) return true;
+    if (n && !cut && (equal(item, controller) || equal(item, pci))) return true;
   }
   return false;
 }

@@ -16,6 +16,11 @@ constexpr uint64_t kAllPages = (uint64_t{1} << 56) - 1;
 constexpr uint64_t encode(int slot, uint64_t pages) {
   return (uint64_t)(slot + 1) << 56 | (pages < kAllPages ? pages : kAllPages);
 }
+// A reclaim request for bytes, in whole pages (rounded up without
+// overflowing: the last page of nearly 2^64 bytes is still asked for).
+constexpr uint64_t request(int slot, uint64_t bytes, uint64_t page_size) {
+  return encode(slot, bytes / page_size + (bytes % page_size != 0));
+}
 // Not a reclaim: the library's own msync(MS_ASYNC) asking for a writeback
 // (slot 254 names no controller).
 constexpr uint64_t kWriteback = ~uint64_t{0};
@@ -26,6 +31,11 @@ constexpr uint64_t kStop = ~uint64_t{0} - 2;
 
 constexpr int slot(uint64_t v) { return (int)(v >> 56) - 1; }
 constexpr uint64_t pages(uint64_t v) { return v & kAllPages; }
+// The bytes a reclaim request asks for (UINT64_MAX: everything, also when
+// the pages in a value queued by anyone allowed to signal do not fit in bytes).
+constexpr uint64_t bytes_wanted(uint64_t v, uint64_t page_size) {
+  return pages(v) == kAllPages || pages(v) > UINT64_MAX / page_size ? UINT64_MAX : pages(v) * page_size;
+}
 
 // Queues value to thread tid of process pid on signal sig, as sent by this
 // process (SI_QUEUE, our pid and uid): 0 or -errno, errno untouched.

@@ -174,6 +174,15 @@ void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* e
   return (void*)r;
 }
 int unmap(void* addr, size_t len) { return (int)raw(SYS_munmap, (long)addr, (long)len); }
+bool move_over(void* from, void* at, size_t len) {
+  if (remap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED) return true;
+  unmap(from, len);
+  return false;
+}
+bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off) {
+  void* p = map(nullptr, len, prot, flags & ~MAP_FIXED, fd, off);
+  return p != MAP_FAILED && move_over(p, at, len);
+}
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   long r = raw(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags, (long)new_addr);
   return (unsigned long)r > -4096UL ? MAP_FAILED : (void*)r;

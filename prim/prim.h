@@ -74,6 +74,15 @@ void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* e
 int unmap(void* addr, size_t len);
 // mremap: the new address or MAP_FAILED.
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr = nullptr);
+// Moves the mapping at [from, from+len) over [at, at+len) in one mremap:
+// what was at `at` stays until it is replaced. A mmap(MAP_FIXED) that fails
+// after the kernel took the old mapping away (a device's mmap refusing, as
+// a full p2pmem pool does) leaves a hole there, which another thread's mmap
+// (malloc's, a thread stack's) is then given; cmbmap never makes one. On
+// failure `from` is unmapped and `at` unchanged: false.
+bool move_over(void* from, void* at, size_t len);
+// A mapping of fd made elsewhere, then moved over [at, at+len) as above.
+bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off);
 int protect(void* addr, size_t len, int prot);
 int lock_memory(void* addr, size_t len);  // mlock
 size_t page_size();

@@ -23,8 +23,10 @@ uint64_t hex(const char*& p) {
   }
 }
 
+}  // namespace
+
 // "start-end perms offset major:minor inode [path]"
-bool parse_line(const char* p, Mapping* m) {
+bool parse_maps_line(const char* p, Mapping* m) {
   m->start = hex(p);
   if (*p++ != '-') return false;
   m->end = hex(p);
@@ -45,6 +47,8 @@ bool parse_line(const char* p, Mapping* m) {
   m->ino = (ino_t)ino;
   return true;
 }
+
+namespace {
 
 // PROCMAP_QUERY (linux/fs.h, Linux 6.11), declared here for older headers.
 struct MapQuery {
@@ -137,7 +141,7 @@ bool for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
       line[n] = '\0';
       n = 0;
       Mapping m;
-      if (parse_line(line, &m)) more = fn(m, ctx);
+      if (parse_maps_line(line, &m)) more = fn(m, ctx);
     }
   }
   prim::close_fd(fd);
@@ -175,6 +179,8 @@ bool is_vm_flags(const char* line) {
   return true;
 }
 
+}  // namespace
+
 // "VmFlags: rd wr sh mr mw me ms lo dd dc" → kLocked | kDontDump | kDontFork.
 unsigned parse_vm_flags(const char* p) {
   unsigned flags = 0;
@@ -186,8 +192,6 @@ unsigned parse_vm_flags(const char* p) {
   }
   return flags;
 }
-
-}  // namespace
 
 size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap, bool (*keep)(const Mapping&, void*),
                     void* ctx) {
@@ -207,7 +211,7 @@ size_t sticky_flags(uintptr_t lo, uintptr_t hi, Sticky* out, size_t cap, bool (*
       len = 0;
       // A mapping's first line starts with its address; its fields with a name.
       Mapping m;
-      if (parse_line(line, &m)) {
+      if (parse_maps_line(line, &m)) {
         cur = m;
         inside = cur.start < hi && lo < cur.end && (!keep || keep(cur, ctx));
       } else if (inside && is_vm_flags(line)) {

@@ -16,6 +16,13 @@ struct Mapping {
   dev_t dev;
   ino_t ino;
 };
+// One line of /proc/self/maps (also a mapping's first line in smaps) into
+// *m; false for any other line (an smaps field).
+bool parse_maps_line(const char* line, Mapping* m);
+// Which of kLocked, kDontDump, kDontFork (below) the text after an smaps
+// line's "VmFlags:" (" rd wr sh mr mw me ms lo dd dc") holds.
+unsigned parse_vm_flags(const char* value);
+
 // Calls fn for each mapping of this process until it returns false; false
 // if /proc/self/maps could not be read.
 bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);

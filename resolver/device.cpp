@@ -20,6 +20,10 @@ void normalize_path(char* path) {
   while (*in) {
     const char* end = in;
     while (*end && *end != '/') ++end;
+    // Known before the copy: with nothing dropped yet, out == in and the '/'
+    // written after the last component lands on the terminator (the final
+    // *out = '\0' puts it back).
+    const bool last = *end == '\0';
     size_t n = (size_t)(end - in);
     if (n == 0 || (n == 1 && in[0] == '.')) {
       // skip
@@ -32,7 +36,8 @@ void normalize_path(char* path) {
       for (size_t i = 0; i < n; ++i) *out++ = in[i];
       *out++ = '/';
     }
-    in = *end ? end + 1 : end;
+    if (last) break;
+    in = end + 1;
   }
   if (out > base && out[-1] == '/') --out;
   *out = '\0';
@@ -153,11 +158,18 @@ void resolve_block_device(const char* root, dev_t dev, NvmeTarget* t) {
   // Stacked devices (device-mapper, md): blocks may sit on several devices.
   if (has(blk, "dm") || has(blk, "md")) { t->reason = CMBMAP_MULTI_DEVICE; return; }
 
+  // Every LBA cmbmap reads or writes is computed from the partition start,
+  // the LBA size and the namespace id: a value the kernel would never give
+  // (past 32 bits, an LBA size that is no power of two from 512 bytes to
+  // 64 KiB or none, a start that overflows or splits an LBA) leaves the
+  // device unused rather than guessed at (NO_NVME).
   char ns_dir[kPathMax];
   text::copy(ns_dir, sizeof ns_dir, blk);
   uint64_t start;
-  if (has(blk, "partition") && read_u64(blk, "start", &start)) {
-    t->partition_start = start * 512;  // sysfs "start" is in 512-byte sectors
+  if (has(blk, "partition")) {
+    // sysfs "start" is in 512-byte sectors.
+    if (!read_u64(blk, "start", &start) || start > UINT64_MAX / 512) return;
+    t->partition_start = start * 512;
     parent_dir(ns_dir);
   }
   const char* ns_name = text::basename(ns_dir);
@@ -165,10 +177,16 @@ void resolve_block_device(const char* root, dev_t dev, NvmeTarget* t) {
   text::copy(t->namespace_name, sizeof t->namespace_name, ns_name);
 
   uint64_t v;
-  if (read_u64(ns_dir, "nsid", &v)) t->nsid = (uint32_t)v;
+  if (read_u64(ns_dir, "nsid", &v)) {
+    if (v >= 0xffffffffu) return;  // 0xffffffff is every namespace, not one
+    t->nsid = (uint32_t)v;
+  }
   char q[kPathMax];
-  if (text::join(q, sizeof q, ns_dir, "queue") && read_u64(q, "logical_block_size", &v))
-    t->lba_size = (uint32_t)v;
+  if (!text::join(q, sizeof q, ns_dir, "queue") || !read_u64(q, "logical_block_size", &v) || v < 512 ||
+      v > 65536 || (v & (v - 1)))
+    return;
+  t->lba_size = (uint32_t)v;
+  if (t->partition_start % t->lba_size) return;
 
   char ctrl_dir[kPathMax];
   int reason = CMBMAP_NO_NVME;

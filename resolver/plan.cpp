@@ -84,10 +84,13 @@ uint64_t add_hole(Builder& b, uint64_t cur, uint64_t next, uint64_t limit, uint6
 }
 
 // Reports the segment holding EOF only up to EOF (its last page is partial).
-void cut_at_eof(uint64_t file_size, Plan* plan) {
+// A segment that runs on past EOF's page (a TOO_FRAGMENTED one that took in
+// the rest of the mapping) keeps its bytes: cutting it would drop the pages
+// wholly past EOF from the plan.
+void cut_at_eof(uint64_t file_size, uint64_t eof_end, Plan* plan) {
   for (size_t k = 0; k < plan->count; ++k) {
     Segment& s = plan->segments[k];
-    if (s.offset < file_size && s.offset + s.length > file_size) {
+    if (s.offset < file_size && s.offset + s.length > file_size && s.offset + s.length <= eof_end) {
       uint64_t cut = s.offset + s.length - file_size;
       if (s.reason == CMBMAP_ELIGIBLE) plan->eligible_bytes -= cut;
       s.length -= cut;
@@ -148,7 +151,7 @@ void plan_mapping(const PlanRequest& req, const ExtentList& ex, Plan* plan) {
     cur = run_end;
   }
 
-  cut_at_eof(req.file_size, plan);
+  cut_at_eof(req.file_size, eof_end, plan);
 }
 
 }  // namespace cmbmap

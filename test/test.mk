@@ -4,8 +4,11 @@
 # tier (test/unit/fake/) in place of p2pmem: the served path runs on the host.
 UNIT_SRC := $(wildcard test/unit/*.cpp test/unit/fake/*.cpp)
 UNIT_BIN := $(BUILD)/test/unit_tests
+# `cmbmap check`'s model and readers, with the CLI helpers they print through.
+CHECK_OBJ := $(call obj,$(wildcard tools/cli/check_*.cpp) tools/cli/cli.cpp tools/cli/json.cpp \
+             tools/cli/target_json.cpp tools/cli/hidden_cmb.cpp)
 UNIT_DEPS := $(PRIM_OBJ) $(COMMON_OBJ) $(RESOLVER_OBJ) $(filter-out %/p2pmem.o,$(TIER_OBJ)) \
-             $(GIVEBACK_OBJ) $(CORE_OBJ) $(call obj,shim/real.cpp)
+             $(GIVEBACK_OBJ) $(CORE_OBJ) $(call obj,shim/real.cpp) $(CHECK_OBJ)
 
 # Unit tests build with the library's warnings and dependency files
 # (Criterion's C++ asserts need exceptions and RTTI).
@@ -22,6 +25,18 @@ $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_DEPS)
 UNIT_SAN_OBJ := $(if $(call san_has,thread),$(call obj,test/san/tsan_criterion_arena.cpp))
 $(UNIT_BIN): $(UNIT_SAN_OBJ)
 
+# Several threads at once on the served path, with the fake tier as in the unit
+# tests (test/san/stress_threads.cpp): a binary of its own, so that check-unit
+# stays quick; make check-sanitize runs it under each sanitizer.
+STRESS_BIN := $(BUILD)/test/stress_threads
+STRESS_OBJ := $(call obj,test/san/stress_threads.cpp test/unit/fake/fake_tier.cpp test/unit/fake/fixture.cpp)
+$(BUILD)/obj/test/san/stress_threads.o: test/san/stress_threads.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(filter-out -fno-exceptions -fno-rtti,$(BASEFLAGS)) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+$(STRESS_BIN): $(STRESS_OBJ) $(UNIT_DEPS) $(UNIT_SAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(SANFLAGS) -o $@ $^ -lcriterion $(PKG_LIBS) -ldl -lpthread
+
 # Small C helpers the shell tests run (one file each, no shared state).
 TEST_HELPERS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/diff/*.c test/host/*.c))
 $(BUILD)/test/%: test/%.c
@@ -31,7 +46,7 @@ $(BUILD)/test/%: test/%.c
 .PHONY: check-abi check-cli test-helpers check-all
 test-helpers: $(TEST_HELPERS)
 
-check: all check-unit check-abi check-cli check-host check-diff check-vm
+check: all check-unit check-fuzz check-sanitize check-abi check-cli check-host check-diff check-vm
 
 # T=NAME runs only the matching tests: a name without '/' is a suite, or a test of any
 # suite (T=registry); T=suite/test picks one test; Criterion globs work in both
@@ -52,6 +67,22 @@ check-unit: $(UNIT_BIN)
 	@$(UNIT_ENV) $(UNIT_BIN) --jobs 2 $(if $(T),--filter '$(UNIT_FILTER)' --json=$(UNIT_JSON))
 	@$(if $(T),grep -qE '^  "(passed|failed|errored)": [1-9]' $(UNIT_JSON) \
 	  || { echo "check-unit: no unit test matches T=$(T)" >&2; exit 1; })
+
+.PHONY: check-stress
+check-stress: $(STRESS_BIN)
+	@echo "== threads on the served path (STRESS_SECONDS=$${STRESS_SECONDS:-3})"
+	@$(UNIT_ENV) $(STRESS_BIN) --verbose=0
+
+# Every unit test and the threads on the served path under ASan+UBSan and under
+# TSan (each in its own build-san-*/), and the differential tests with the
+# ASan+UBSan library preloaded into real programs. A few minutes on 2 cores.
+.PHONY: check-sanitize
+check-sanitize: all test-helpers
+	@echo "== sanitizers: ASan+UBSan"
+	@$(MAKE) --no-print-directory SAN=address,undefined check-unit check-stress build-san-address-undefined/libcmbmap.so
+	@test/san/diff_preloaded build-san-address-undefined
+	@echo "== sanitizers: TSan"
+	@$(MAKE) --no-print-directory SAN=thread check-unit check-stress
 
 check-abi: $(LIB) $(CLI)
 	@echo "== exported symbols"
@@ -77,13 +108,16 @@ check-vm: all test-helpers vm-test-progs
 
 # Every test of make check, plus the machine configurations make check folds
 # together: xfs on 512-byte blocks over a whole namespace, ext4 on 4096-byte
-# blocks in a partition.
-check-all: all check-unit check-abi check-cli check-host check-diff test-helpers vm-test-progs
-	@test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
-	  --config p2p:xfs:2 --config p2p:ext4:1:lba4096,part
+# blocks in a partition, and a 16 MiB CMB. The kill storm, the contention and the
+# drive-fault tests run longer here.
+check-all: all check-unit check-fuzz check-sanitize check-abi check-cli check-host check-diff test-helpers vm-test-progs
+	@KILL_STORM_ROUNDS=300 CONTEND_SECONDS=120 FAULT_ROUNDS=30 test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
+	  --config p2p:xfs:2 --config p2p:ext4:1:lba4096,part --config p2p:ext4:1:cmb16
 
 demo: all vm-test-progs
 	@tools/demo
 
 vm-kernel:
 	@tools/vm/build-kernel
+
+include test/fuzz/fuzz.mk

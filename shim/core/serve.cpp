@@ -76,7 +76,7 @@ struct Run {
 
 // Puts the file back over a run that cannot be served.
 void map_file_back(const Serve& s, const Run& r) {
-  real::mmap((void*)r.addr, r.len, s.req.prot, (s.req.flags & MAP_TYPE) | MAP_FIXED, s.req.fd, (off_t)r.file_off);
+  prim::map_over((void*)r.addr, r.len, s.req.prot, s.req.flags & MAP_TYPE, s.req.fd, (off_t)r.file_off);
 }
 
 // A writable shared mapping is served only under a write lease (nobody

@@ -390,7 +390,7 @@ void prepare_store(const void* p, size_t len) {
       Locked l;
       each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
         for (size_t k = i; k < j; ++k) frozen |= r.state[k] == kFrozen || r.state[k] == kFrozenDirty;
-        if (!frozen) open_pages(r, i, j);
+        if (!frozen && !r.all_dirty) open_pages(r, i, j);  // all-dirty: open already
       });
     }
     if (!frozen) return;

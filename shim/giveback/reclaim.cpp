@@ -44,8 +44,7 @@ void lease_breaks() {
 }
 
 void requested(uint64_t message) {
-  const uint64_t pages = watcher_message::pages(message);
-  const uint64_t want = pages == watcher_message::kAllPages ? UINT64_MAX : pages * prim::page_size();
+  const uint64_t want = watcher_message::bytes_wanted(message, prim::page_size());
   size_t freed = evict(watcher_message::slot(message), want, 0, 0, CMBMAP_RECLAIMED);
   stats::add(&cmbmap_stats::reclaimed_bytes, freed);
   log::Line(LogLevel::Info).s("reclaim request: gave back ").size(freed).emit();

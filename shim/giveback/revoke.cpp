@@ -110,10 +110,11 @@ void restore_sticky(const registry::Range& p, const StickyParts& s) {
 }
 
 // Swaps the file's pages in for the CMB pages of p and scrubs those: the
-// file is mapped aside, the CMB pages moved out, the file's moved in (the
-// range is hidden in between, dirty.h), and the CMB pages zeroed. False if
-// the file is not there: the CMB pages are (no room for a second mapping,
-// no handler), and the caller maps the file over them, unscrubbed.
+// file is mapped aside, the CMB pages moved out (an inaccessible mapping
+// keeps their place: never a hole, scrub.h), the file's moved in over it
+// (the range is hidden in between, dirty.h), and the CMB pages zeroed.
+// False if the file is not there: the CMB pages are, untouched (no room for
+// a second mapping, no handler), and the caller maps the file over them.
 bool swap_in_file(const registry::Range& p) {
   const size_t len = p.end - p.start;
   void* at = (void*)p.start;
@@ -123,10 +124,13 @@ bool swap_in_file(const registry::Range& p) {
   if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
     cmb = scrub::move_aside(at, len);
     in = moved_in = cmb && prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
-    // Not moved in: the CMB pages go back where they were; failing that,
-    // the file is mapped into the hole plainly.
-    if (cmb && !in && prim::remap(cmb, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED) cmb = nullptr;
-    else if (cmb && !in) in = real::mmap(at, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset) != MAP_FAILED;
+    // Not moved in: the file is mapped over what is there (the CMB pages
+    // that could not move, inaccessible, or their placeholder), still
+    // hidden, so no thread runs on an inaccessible range.
+    if (!in) {
+      in = prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
+      if (in && !cmb) scrub::unscrubbed(at, len, "no room to move it aside");
+    }
     dirty::show(p.start, p.end);
   }
   if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
@@ -147,17 +151,16 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
-  bool swapped = scrub::enabled() && swap_in_file(p);
-  void* r = swapped ? (void*)p.start : real::mmap((void*)p.start, len, p.prot, p.flags | MAP_FIXED, p.fd, (off_t)p.file_offset);
-  if (!swapped && r != MAP_FAILED) scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
-  if (r != MAP_FAILED) restore_sticky(p, sticky);
-  if (r == MAP_FAILED) {
+  bool in = scrub::enabled() && swap_in_file(p);
+  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset)))
+    scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
+  if (in) restore_sticky(p, sticky);
+  if (!in) {
     // The CMB copy may be stale by now, and nothing would track it:
     // better a fault on access than old bytes.
-    const int err = errno;
     prim::protect((void*)p.start, len, PROT_NONE);
     log::Line(LogLevel::Error).s("could not give ").x(p.start).s("+").u(len)
-        .s(" back to the page cache (errno ").i(err).s("): access to it now faults").emit();
+        .s(" back to the page cache (no room for a mapping): access to it now faults").emit();
   }
   return true;
 }
@@ -250,9 +253,10 @@ void scrub_before_unmap(const void* addr, size_t len) {
     for (size_t i = 0; i < n; ++i) {
       if (!ours[i]) continue;
       const uintptr_t a = pieces[i].start > lo ? pieces[i].start : lo, b = pieces[i].end < hi ? pieces[i].end : hi;
+      // The munmap that follows removes the empty mapping left at [a, b).
       void* cmb = scrub::enabled() ? scrub::move_aside((void*)a, b - a) : nullptr;
       if (cmb) scrub::release(cmb, b - a);
-      else scrub::unscrubbed((void*)a, b - a, "no room to move it aside");
+      else scrub::in_place((void*)a, b - a);  // the program is unmapping it: nobody may read it now
     }
     return true;
   });

@@ -25,7 +25,9 @@ int map_at(const char* pci_path, void* at, size_t len, Identity* id) {
   prim::fstat_fd(fd, &st);
   *id = Identity{st.st_dev, st.st_ino};
   int err = 0;
-  void* p = prim::map(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0, &err);
+  // Allocated elsewhere, moved over `at` only once it exists (prim::move_over):
+  // a refused allocation leaves the program's mapping where it was.
+  void* p = prim::map(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
   prim::close_fd(fd);
   if (p == MAP_FAILED) return err == EACCES || err == EPERM ? CMBMAP_NO_PERMISSION : CMBMAP_CMB_FULL;
   // One CPU store to every page now, before the fill. Measured on the
@@ -36,7 +38,8 @@ int map_at(const char* pci_path, void* at, size_t len, Identity* id) {
   // release both make write-protected pages writable later.
   const size_t page = prim::page_size();
   for (size_t off = 0; off < len; off += page) static_cast<volatile uint8_t*>(p)[off] = 0;
-  return CMBMAP_ELIGIBLE;
+  // The pages hold nothing yet (zero stores only): no scrub if this fails.
+  return prim::move_over(p, at, len) ? CMBMAP_ELIGIBLE : CMBMAP_MAP_COUNT;
 }
 
 bool accessible(const char* pci_path) {

@@ -36,7 +36,11 @@ void* move_aside(void* at, size_t len) {
   // the length stays the same.
   void* spot = prim::map(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (spot == MAP_FAILED) return nullptr;
-  void* moved = prim::remap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, spot);
+  // Inaccessible before the pages go, so that the empty mapping left in
+  // their place faults (SIGSEGV, which cmbmap's handler can hold) rather
+  // than ask the device file for pages it does not have (SIGBUS).
+  prim::protect(at, len, PROT_NONE);
+  void* moved = prim::remap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, spot);
   if (moved != MAP_FAILED) return moved;
   prim::unmap(spot, len);
   return nullptr;

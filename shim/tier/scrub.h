@@ -16,10 +16,15 @@ namespace cmbmap::scrub {
 void set_enabled(bool on);
 bool enabled();
 
-// Moves the CMB mapping at [at, at+len) (page aligned, wholly CMB) to an
-// address of the kernel's choice; `at` is unmapped afterwards. The new
-// address, or nullptr if it could not move (nothing changed: the caller
-// lets it go unscrubbed and says so with unscrubbed()).
+// Moves the CMB pages at [at, at+len) (page aligned, wholly CMB) to an
+// address of the kernel's choice. `at` is never left unmapped, not for an
+// instant: another thread's mmap (malloc's, a thread stack's) would be
+// given that hole and then lose it to what the caller puts there. The
+// range is made inaccessible first and keeps an empty, inaccessible mapping
+// (mremap MREMAP_DONTUNMAP) until the caller maps over or unmaps it; a
+// thread touching it meanwhile faults (dirty.h's hide makes it wait).
+// The new address, or nullptr if the pages could not move (they stay at
+// `at`, inaccessible: the caller maps over them or zeroes them in place).
 void* move_aside(void* at, size_t len);
 // Zeroes CMB memory nobody else sees (moved aside, or never shown to the
 // program) and unmaps it: its pages go back to the pool holding nothing.

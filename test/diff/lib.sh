@@ -4,7 +4,11 @@
 # stdout and exit status from all four.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-LIB=$ROOT/build/libcmbmap.so
+# The library: build/'s, or another build's (CMBMAP_TEST_LIB); a sanitized one
+# needs its runtime loaded before it (CMBMAP_TEST_RUNTIME). make check-sanitize
+# sets both.
+LIB=${CMBMAP_TEST_LIB:-$ROOT/build/libcmbmap.so}
+PRELOAD="${CMBMAP_TEST_RUNTIME:+$CMBMAP_TEST_RUNTIME }$LIB"
 HELPERS=$ROOT/build/test/diff
 WORK=${CMBMAP_TEST_DIR:-$(mktemp -d /tmp/cmbmap-diff.XXXXXX)}
 mkdir -p "$WORK"
@@ -20,9 +24,9 @@ variants() {
   local log=$WORK/$name.debug.log
   rm -f "$log"
   env -u LD_PRELOAD "$@" >"$WORK/$name.plain.out" 2>"$WORK/$name.plain.err"; local rc0=$?
-  env LD_PRELOAD="$LIB" "$@" >"$WORK/$name.shim.out" 2>"$WORK/$name.shim.err"; local rc1=$?
-  env LD_PRELOAD="$LIB" CMBMAP_DISABLE=1 "$@" >"$WORK/$name.disabled.out" 2>"$WORK/$name.disabled.err"; local rc2=$?
-  env LD_PRELOAD="$LIB" CMBMAP_MIN_SIZE=0 CMBMAP_LOG="debug:$log" "$@" \
+  env LD_PRELOAD="$PRELOAD" "$@" >"$WORK/$name.shim.out" 2>"$WORK/$name.shim.err"; local rc1=$?
+  env LD_PRELOAD="$PRELOAD" CMBMAP_DISABLE=1 "$@" >"$WORK/$name.disabled.out" 2>"$WORK/$name.disabled.err"; local rc2=$?
+  env LD_PRELOAD="$PRELOAD" CMBMAP_MIN_SIZE=0 CMBMAP_LOG="debug:$log" "$@" \
     >"$WORK/$name.watched.out" 2>"$WORK/$name.watched.err"; local rc3=$?
   [ "$rc0 $rc1 $rc2 $rc3" = "$rc0 $rc0 $rc0 $rc0" ] \
     || fail "$name: exit status differs: plain $rc0, shim $rc1, disabled $rc2, watched $rc3"

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <sys/sysmacros.h>
 
 #include "resolver/device.h"
@@ -97,4 +98,56 @@ Test(device, normalize_path) {
   char p[64] = "/sys/dev/block/../../devices/./pci0000:00//x/";
   normalize_path(p);
   cr_assert_str_eq(p, "/sys/devices/pci0000:00/x");
+}
+
+// Every LBA is computed from the partition start, the LBA size and the
+// namespace id: values the kernel would never give leave the device unused
+// (found by test/fuzz/sysfs: they were cut to 32 bits, overflowed or taken as
+// they came).
+Test(device, implausible_lba_numbers_leave_the_device_unused) {
+  char dir[] = "/tmp/cmbmap-device.XXXXXX";
+  cr_assert(mkdtemp(dir));
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "cp -a test/fixtures/sysfs/partition %s/", dir);
+  cr_assert_eq(system(cmd), 0);
+  const std::string root = std::string(dir) + "/partition";
+  const std::string ns = root + "/devices/pci0000:00/0000:00:05.0/nvme/nvme0/nvme0n1/";
+  struct { const char* attr; const char* value; } bad[] = {
+      {"queue/logical_block_size", "1000"},  {"queue/logical_block_size", "4294967808"},
+      {"queue/logical_block_size", ""},      {"nsid", "4294967297"},
+      {"nvme0n1p1/start", "36028797018963968"}, {"queue/logical_block_size", "4096"},  // start 2048 sectors: 1 MiB, fine
+  };
+  auto put = [&](const char* attr, const char* value) {
+    FILE* f = fopen((ns + attr).c_str(), "w");
+    cr_assert(f);
+    fputs(value, f);
+    fclose(f);
+  };
+  NvmeTarget t;
+  for (const auto& b : bad) {
+    put(b.attr, b.value);
+    resolve_block_device(root.c_str(), makedev(259, 1), &t);
+    const bool plausible = !strcmp(b.value, "4096");
+    cr_expect_eq(t.reason, plausible ? CMBMAP_ELIGIBLE : CMBMAP_NO_NVME, "%s = '%s': %s", b.attr, b.value,
+                 cmbmap_reason_name(t.reason));
+    put("queue/logical_block_size", "512");
+    put("nsid", "1");
+    put("nvme0n1p1/start", "2048");
+  }
+  put("queue/logical_block_size", "4096");
+  put("nvme0n1p1/start", "1");  // 512 bytes in: inside the first 4096-byte LBA
+  resolve_block_device(root.c_str(), makedev(259, 1), &t);
+  cr_expect_eq(t.reason, CMBMAP_NO_NVME, "a partition splitting an LBA: %s", cmbmap_reason_name(t.reason));
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+// With nothing to drop, the '/' written after the last component overwrote
+// the terminator and the walk went on past the end (found by test/fuzz/sysfs_path).
+Test(device, normalize_path_stops_at_the_end) {
+  char p[32];
+  memset(p, 'x', sizeof p);
+  memcpy(p, "/sys/devices/pci0000:00", 24);
+  normalize_path(p);
+  cr_assert_str_eq(p, "/sys/devices/pci0000:00");
 }

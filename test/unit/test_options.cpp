@@ -125,3 +125,12 @@ Test(options, signal_names_and_numbers) {
     cr_assert_eq(g_warnings.size(), 1u, "%s", bad);
   }
 }
+
+// An item too long for device_allowed's buffer was cut and then matched a
+// name equal to its first 63 characters (found by test/fuzz/options).
+Test(options, a_long_item_does_not_match_its_prefix) {
+  const std::string prefix(63, 'n');
+  Options o = parse({{"CMBMAP_DEVICES", prefix + "xyz,nvme9"}});
+  cr_assert_not(device_allowed(o, prefix.c_str(), "0000:01:00.0"));
+  cr_assert(device_allowed(o, "nvme9", "0000:01:00.0"));
+}

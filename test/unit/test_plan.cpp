@@ -159,3 +159,16 @@ Test(plan, whole_plan_for_mapping_level_reasons) {
   cr_assert_eq(segs[0].length, 3 * P);
   cr_assert_eq(segs[0].reason, CMBMAP_TOO_SMALL);
 }
+
+// A plan whose segment array fills up turns its last segment into
+// TOO_FRAGMENTED for the rest of the mapping; cutting that segment at EOF
+// dropped the pages wholly past EOF from the plan (found by test/fuzz/plan).
+Test(plan, full_array_keeps_the_pages_past_eof) {
+  Segment segs[1];
+  Plan plan{segs, 1, 0, 0};
+  ExtentList none{nullptr, 0, 0, false};
+  PlanRequest req{0, 11 * P, 8 * P + 100, (uint32_t)P, 512, CMBMAP_ELIGIBLE, true};
+  plan_mapping(req, none, &plan);
+  expect(&plan, 0, 0, 11 * P, CMBMAP_TOO_FRAGMENTED);
+  cr_assert_eq(plan.count, 1u);
+}

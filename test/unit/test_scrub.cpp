@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -137,7 +138,7 @@ struct Reader {
   const volatile uint8_t* at;
   size_t len;
   std::atomic<bool>* stop;
-  size_t wrong, rounds;
+  std::atomic<size_t> wrong, rounds;  // read by the test's thread while the reader runs
 };
 
 void* read_loop(void* arg) {
@@ -159,7 +160,7 @@ Test(scrub, readers_see_only_the_files_bytes_while_it_goes_back) {
   for (int round = 0; round < 40; ++round) {
     Served s = serve(32);
     std::atomic<bool> stop{false};
-    Reader r[2] = {{s.at, s.len, &stop, 0, 0}, {s.at, s.len, &stop, 0, 0}};
+    Reader r[2] = {{s.at, s.len, &stop, {0}, {0}}, {s.at, s.len, &stop, {0}, {0}}};
     pthread_t t[2];
     for (int i = 0; i < 2; ++i) pthread_create(&t[i], nullptr, read_loop, &r[i]);
     while (r[0].rounds < 2 || r[1].rounds < 2) sched_yield();
@@ -175,4 +176,59 @@ Test(scrub, readers_see_only_the_files_bytes_while_it_goes_back) {
   }
   nothing_left("40 give-backs under readers");
   cr_log_info("%zu read passes", rounds);
+}
+
+namespace {
+
+// Another thread of the program mapping memory of its own, as malloc, a
+// thread stack or a file mapping does, while ranges go back: the kernel puts
+// a new mapping in the highest gap that fits, so a hole left for an instant
+// where a served range was would be handed to it and then mapped over.
+struct Mapper {
+  size_t len;
+  std::atomic<bool>* stop;
+  size_t maps, clobbered;
+};
+
+void* map_loop(void* arg) {
+  auto* m = static_cast<Mapper*>(arg);
+  while (!m->stop->load()) {
+    auto* p = static_cast<uint8_t*>(mmap(nullptr, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (p == MAP_FAILED) continue;
+    memset(p, 0x5a, m->len);
+    sched_yield();
+    for (size_t i = 0; i < m->len; i += page())
+      if (p[i] != 0x5a) { ++m->clobbered; break; }
+    munmap(p, m->len);
+    ++m->maps;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Test(scrub, no_instant_hole_for_another_threads_mapping) {
+  // Before, the CMB pages moved out first and left a hole until the file's
+  // pages (give-back) or the munmap filled it: a mapping made meanwhile by
+  // another thread landed there and was then replaced or unmapped.
+  std::atomic<bool> stop{false};
+  Mapper m[2] = {{16 * page(), &stop, 0, 0}, {16 * page(), &stop, 0, 0}};
+  pthread_t t[2];
+  for (int i = 0; i < 2; ++i) pthread_create(&t[i], nullptr, map_loop, &m[i]);
+  for (int round = 0; round < 300; ++round) {
+    Served s = serve(16);
+    if (round % 2) cr_assert_eq(core::unmap(s.at, s.len), 0);
+    else {
+      cr_assert_eq(revoke::range(s.at, s.len, CMBMAP_LEASE_BROKEN), s.len);
+      cr_assert(fixture::holds_file(s.at, s.len, s.f.fd), "round %d: the range does not hold the file", round);
+      munmap(s.at, s.len);
+    }
+    fixture::remove_file(s.f);
+  }
+  stop = true;
+  for (int i = 0; i < 2; ++i) pthread_join(t[i], nullptr);
+  cr_assert_eq(m[0].clobbered + m[1].clobbered, 0u, "another thread's mapping was replaced or unmapped (%zu maps)",
+               m[0].maps + m[1].maps);
+  nothing_left("300 releases beside mapping threads");
+  cr_log_info("%zu maps beside 300 releases", m[0].maps + m[1].maps);
 }

@@ -133,3 +133,13 @@ Test(watcher, writeback_message_writes_stores_back) {
   revoke::range(at, 8 * page(), CMBMAP_RECLAIMED);
   fixture::remove_file(f);
 }
+
+// A message's pages times the page size, and a request's bytes rounded up to
+// pages, overflowed: a queued value near 2^56 pages asked for a few bytes, a
+// request for nearly 2^64 bytes for none (found by test/fuzz/watcher_message).
+Test(watcher_message, sizes_near_the_limits_do_not_wrap) {
+  cr_assert_eq(watcher_message::bytes_wanted(0x00ffffffffffff00ull, 4096), UINT64_MAX);
+  const uint64_t m = watcher_message::request(0, UINT64_MAX, 4096);
+  cr_assert_eq(watcher_message::slot(m), 0);
+  cr_assert_geq(watcher_message::bytes_wanted(m, 4096), UINT64_MAX - 4095);
+}

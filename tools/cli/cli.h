@@ -14,6 +14,7 @@ int cmd_devices(int argc, char** argv);
 int cmd_stat(int argc, char** argv);
 int cmd_reclaim(int argc, char** argv);
 int cmd_options(int argc, char** argv);
+int cmd_check(int argc, char** argv);
 
 // "cmbmap: <what>: <why>" on stderr; returns code.
 int fail(int code, const std::string& what, const std::string& why);

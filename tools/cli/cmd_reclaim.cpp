@@ -78,9 +78,9 @@ struct Answer {
 Answer ask(const LiveStats& l, int slot, uint64_t bytes, bool all, const char* controller, unsigned timeout_s) {
   Answer a{l.s.pid, all ? held_on(l.s, controller) : bytes, 0, held_on(l.s, controller), ""};
   const long page = sysconf(_SC_PAGESIZE);
-  uint64_t pages = all ? watcher_message::kAllPages : (bytes + page - 1) / page;
-  const int sent = watcher_message::send((pid_t)l.s.pid, (pid_t)l.s.watcher_tid, (int)l.s.watcher_signal,
-                                         watcher_message::encode(slot, pages));
+  const uint64_t message = all ? watcher_message::encode(slot, watcher_message::kAllPages)
+                               : watcher_message::request(slot, bytes, (uint64_t)page);
+  const int sent = watcher_message::send((pid_t)l.s.pid, (pid_t)l.s.watcher_tid, (int)l.s.watcher_signal, message);
   if (sent < 0) {
     a.error = sent == -EPERM ? "not permitted (another user's process)" : strerror(-sent);
     return a;

@@ -13,7 +13,8 @@
 
 namespace cmbmap::cli {
 
-// The library next to the CLI (build tree) or in ../lib (installed).
+// The library next to the CLI (build tree), in ../lib (make install) or in
+// ../lib/<multiarch triplet> (the Debian package's libdir).
 static std::string find_library() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -21,7 +22,7 @@ static std::string find_library() {
   self[n] = '\0';
   std::string dir(self);
   dir.resize(dir.rfind('/'));
-  for (const char* rel : {"/libcmbmap.so", "/../lib/libcmbmap.so"}) {
+  for (const char* rel : {"/libcmbmap.so", "/../lib/libcmbmap.so", "/../lib/" CMBMAP_MULTIARCH "/libcmbmap.so"}) {
     std::string p = dir + rel;
     char real[PATH_MAX];
     if (access(p.c_str(), R_OK) == 0 && realpath(p.c_str(), real)) return real;

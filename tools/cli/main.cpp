@@ -1,29 +1,9 @@
 // cmbmap: entry point and top-level help. Subcommands live in cmd_*.cpp.
 #include <cstdio>
 #include <cstring>
-#include <string>
 
 #include "tools/cli/cli.h"
 #include "cmbmap/cmbmap.h"
-
-namespace cmbmap::cli {
-
-int fail(int code, const std::string& what, const std::string& why) {
-  fprintf(stderr, "cmbmap: %s: %s\n", what.c_str(), why.c_str());
-  return code;
-}
-
-std::string human_size(uint64_t b) {
-  static const char* const kUnit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  uint64_t v = b;
-  while (u < 4 && v >= 1024 && v % 1024 == 0) { v /= 1024; ++u; }
-  return std::to_string(v) + " " + kUnit[u];
-}
-
-bool is_help(const char* a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
-
-}  // namespace cmbmap::cli
 
 using namespace cmbmap::cli;
 
@@ -44,6 +24,8 @@ Commands:
   reclaim [--controller C] [--bytes N|--all]
                              ask running processes to give CMB memory back
   options [--markdown]       the CMBMAP_* environment variables
+  check [--json] [--peer BDF]...
+                             whether this machine can serve, and what to change if not
 
 Options: -h, --help (also after a command), -V, --version.
 Exit status: 0 ok, 1 runtime failure, 2 usage error or missing file; `run` exits
@@ -79,6 +61,7 @@ int main(int argc, char** argv) {
   struct { const char* name; int (*fn)(int, char**); } cmds[] = {
       {"run", cmd_run}, {"inspect", cmd_inspect}, {"devices", cmd_devices},
       {"stat", cmd_stat}, {"reclaim", cmd_reclaim}, {"options", cmd_options},
+      {"check", cmd_check},
   };
   for (auto& c : cmds)
     if (!strcmp(cmd, c.name)) return c.fn(argc - 2, argv + 2);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmbmap/cmbmap.h"
+#include "prim/prim.h"
 #include "prim/procself.h"
 #include "shim/tier/p2pmem.h"
 
@@ -137,7 +138,10 @@ int map_at(const char*, void* at, size_t len, Identity* id) {
     return CMBMAP_CMB_FULL;
   }
   *id = Identity{st.st_dev, st.st_ino};
-  void* p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+  // As the real one: allocated elsewhere, then moved over `at`.
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p != MAP_FAILED && !prim::move_over(p, at, len)) p = MAP_FAILED;
+  else if (p != MAP_FAILED) p = at;
   if (p == MAP_FAILED) close(fd);
   else remember(fd, st.st_ino, len);
   errno = saved;

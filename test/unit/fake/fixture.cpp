@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <vector>
@@ -22,7 +23,9 @@ namespace cmbmap::fixture {
 uint8_t pattern(uint64_t i, unsigned seed) { return (uint8_t)((i * 131 + i / 4096 * 7 + seed * 29 + 1) & 0xff); }
 
 File make_file(size_t size, int flags, unsigned seed) {
-  real::resolve();
+  // Once, as the library's constructor does: threads may make files at once.
+  static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+  pthread_once(&resolved, real::resolve);
   File f{};
   snprintf(f.path, sizeof f.path, "/var/tmp/cmbmap-unit-XXXXXX");
   int fd = mkstemp(f.path);

@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 command -v fio >/dev/null || skip "fio not installed"
 f=$WORK/fio.dat
-common=(--name=v --filename="$f" --size=16M --bs=64k --verify=crc32c --do_verify=1 --randrepeat=1)
+mib=$(cmb_fit 16)
+common=(--name=v --filename="$f" --size=${mib}M --bs=64k --verify=crc32c --do_verify=1 --randrepeat=1)
 fio "${common[@]}" --ioengine=psync --rw=write --verify_state_save=0 > "$LOGS/fio.write" 2>&1 \
   || { tail "$LOGS/fio.write"; fail "fio write phase"; }
 drop_caches
@@ -14,4 +15,4 @@ grep -q "err= *0" "$LOGS/fio.read" || { tail -20 "$LOGS/fio.read"; fail "fio rep
 if expect_served; then
   [ "$(served_bytes fio)" -gt 0 ] || fail "fio's mappings were not served: $(grep 'info: mmap' "$LOGS/fio.log" | head -3)"
 fi
-echo "fio verified 16 MiB through mmap; served $(served_bytes fio) bytes"
+echo "fio verified $mib MiB through mmap; served $(served_bytes fio) bytes"

@@ -8,10 +8,11 @@
 #  - a program holding the file O_RDWR (as sqlite3 and LMDB do): served under
 #    a write lease on its own open file; another process's open breaks it.
 . "$(dirname "$0")/lease_lib.sh"
-random_file "$WORK/f" $((8 << 20))
+mib=$(cmb_fit 8 4)
+random_file "$WORK/f" $((mib << 20))
 check_case() {  # check_case NAME WHO... (after run_case)
   local name=$1 dir=$LOGS/$1 who; shift
-  local want; want=$(file_sum "$WORK/$name" $((8 << 20)))
+  local want; want=$(file_sum "$WORK/$name" $((mib << 20)))
   read -r open_us < "$dir/times"
   echo "$name: the writer's open returned after $open_us us"
   for who in "$@"; do
@@ -20,9 +21,9 @@ check_case() {  # check_case NAME WHO... (after run_case)
     [ "$(field "$dir/$who.result" cmb)" = 0 ] || fail "$name: the $who still maps CMB"
   done
   expect_served || return 0
-  [ "$(field "$dir/parent.ready" cmb)" = $((8 << 20)) ] || fail "$name: not served to begin with"
+  [ "$(field "$dir/parent.ready" cmb)" = $((mib << 20)) ] || fail "$name: not served to begin with"
   grep -q "breaks [1-9]" "$dir/parent.result" || fail "$name: no lease break counted"
-  [ "$(field "$dir/parent.result" cmb_again)" = $((8 << 20)) ] || fail "$name: a new mapping was not served again"
+  [ "$(field "$dir/parent.result" cmb_again)" = $((mib << 20)) ] || fail "$name: a new mapping was not served again"
   [ "$open_us" -lt $((BREAK_TIME * 1000000 / 4)) ] || fail "$name: the open waited $open_us us"
 }
 run_case() {  # run_case NAME HOLDMAP-OPTIONS...

@@ -8,7 +8,8 @@ MAPCHECK=$ROOT/build/test/vm/mapcheck
 [ -x "$MAPCHECK" ] || skip "build/test/vm/mapcheck not built"
 WORK=$(mktemp -d /mnt/nvme/serve.XXXXXX)
 LOGS=$(mktemp -d /tmp/cmbmap-serve.XXXXXX)
-trap 'rm -rf "$WORK" "$LOGS"' EXIT
+# KEEP_LOGS=1 keeps the logs (under the host's /tmp) for a failure to be read.
+trap 'rm -rf "$WORK"; [ -n "${KEEP_LOGS:-}" ] || rm -rf "$LOGS"' EXIT
 
 # Served only where the kernel publishes the CMB as p2pmem.
 expect_served() { p2p_kernel; }
@@ -32,3 +33,8 @@ served_bytes() {
 page_cache_bytes() { fincore -b -n -o RES "$1" | awk '{print $1}'; }
 
 random_file() { head -c "$2" /dev/urandom > "$1"; }
+
+# cmb_fit MIB [SHARES]: MIB, or less where the machine's CMB is small
+# (tools/vm/run --cmb-mb): at most 1/SHARES (default 2) of it, so that many
+# mappings of that size fit at once with room to spare.
+cmb_fit() { local cap=$(( ${TESTVM_CMB_MB:-64} / ${2:-2} )); echo $(( $1 < cap ? $1 : cap )); }
