@@ -2,6 +2,7 @@
 #include "prim/procself.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -45,6 +46,84 @@ bool parse_maps_line(const char* p, Mapping* m) {
   m->dev = makedev(major, minor);
   m->ino = (ino_t)ino;
   return true;
+}
+
+namespace {
+
+// PROCMAP_QUERY (linux/fs.h, Linux 6.11), declared here for older headers.
+struct MapQuery {
+  uint64_t size, query_flags, query_addr;
+  uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;  // out
+  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+  uint64_t vma_name_addr, build_id_addr;
+};
+static_assert(sizeof(MapQuery) == 104);
+constexpr unsigned long kProcmapQuery = _IOWR('f', 17, MapQuery);
+constexpr uint64_t kQueryWritable = 0x02, kQueryShared = 0x08, kQueryCoveringOrNext = 0x10;
+
+// The mapping at or after addr into m: 1, 0 if there is none, -errno.
+int query_mapping(int fd, uintptr_t addr, Mapping* m) {
+  MapQuery q{};
+  q.size = sizeof q;
+  q.query_flags = kQueryCoveringOrNext;
+  q.query_addr = addr;
+  const int r = prim::ioctl_fd(fd, kProcmapQuery, &q);
+  if (r == -ENOENT) return 0;
+  if (r < 0) return r;
+  *m = Mapping{q.vma_start, q.vma_end, (q.vma_flags & kQueryWritable) != 0, (q.vma_flags & kQueryShared) != 0,
+               makedev(q.dev_major, q.dev_minor), (ino_t)q.inode};
+  return 1;
+}
+
+// for_each_mapping_over by queries: 1 done, 0 the kernel has no
+// PROCMAP_QUERY (nothing was called), -1 unreadable.
+int query_spans(const Span* spans, size_t n, bool (*fn)(const Mapping&, size_t, void*), void* ctx) {
+  const int fd = prim::open_read("/proc/self/maps");
+  if (fd < 0) return -1;
+  int result = 1;
+  for (size_t i = 0; i < n && result == 1; ++i) {
+    Mapping m;
+    for (uintptr_t at = spans[i].start; at < spans[i].end; at = m.end) {
+      const int r = query_mapping(fd, at, &m);
+      if (r < 0) result = r == -ENOTTY || r == -EINVAL ? 0 : -1;
+      if (r <= 0 || m.start >= spans[i].end) break;
+      if (!fn(m, i, ctx)) { i = n; break; }
+    }
+  }
+  prim::close_fd(fd);
+  return result;
+}
+
+// for_each_mapping_over by one read of every mapping.
+bool read_spans(const Span* spans, size_t n, bool (*fn)(const Mapping&, size_t, void*), void* ctx) {
+  struct Walk { const Span* spans; size_t n; bool (*fn)(const Mapping&, size_t, void*); void* ctx; } w{spans, n, fn, ctx};
+  return for_each_mapping(
+      [](const Mapping& m, void* c) {
+        const auto* w = static_cast<const Walk*>(c);
+        size_t lo = 0, hi = w->n;  // the first span that ends after m.start
+        while (lo < hi) {
+          const size_t mid = lo + (hi - lo) / 2;
+          if (w->spans[mid].end > m.start) hi = mid;
+          else lo = mid + 1;
+        }
+        for (size_t i = lo; i < w->n && w->spans[i].start < m.end; ++i)
+          if (!w->fn(m, i, w->ctx)) return false;
+        return true;
+      },
+      &w);
+}
+
+}  // namespace
+
+bool for_each_mapping_over(const Span* spans, size_t n, bool (*fn)(const Mapping&, size_t, void*), void* ctx) {
+  static int no_query;  // the kernel has no PROCMAP_QUERY (the same answer for every thread)
+  if (n == 0) return true;
+  if (!__atomic_load_n(&no_query, __ATOMIC_RELAXED)) {
+    const int r = query_spans(spans, n, fn, ctx);
+    if (r != 0) return r > 0;
+    __atomic_store_n(&no_query, 1, __ATOMIC_RELAXED);
+  }
+  return read_spans(spans, n, fn, ctx);
 }
 
 bool for_each_mapping(bool (*fn)(const Mapping&, void*), void* ctx) {
@@ -197,6 +276,25 @@ size_t map_count() {
     for (long i = 0; i < n; ++i) lines += buf[i] == '\n';
   prim::close_fd(fd);
   return lines;
+}
+
+// Far from the limit, the count is taken again only after a number of asks
+// that grows with it (one in count/16), so the reading costs each ask a
+// constant on average. The asks in between assume each one added all its
+// `more`, and keep an eighth of the count as slack for mappings the process
+// made meanwhile; near the limit every ask counts.
+bool room_for_mappings(size_t more) {
+  static size_t counted, asks_since, assumed;
+  const size_t limit = max_map_count();
+  if (counted && asks_since < counted / 16 && counted + assumed + more + counted / 8 <= limit) {
+    ++asks_since;
+    assumed += more;
+    return true;
+  }
+  counted = map_count();
+  asks_since = 0;
+  assumed = more;
+  return counted + more <= limit;  // 0: unknown, as before
 }
 
 size_t max_map_count() {

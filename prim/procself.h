@@ -26,6 +26,15 @@ unsigned parse_vm_flags(const char* value);
 // Calls fn for each mapping of this process until it returns false; false
 // if /proc/self/maps could not be read.
 bool for_each_mapping(bool (*fn)(const Mapping& m, void* ctx), void* ctx);
+// Calls fn(m, i, ctx) for each mapping m that overlaps spans[i] (sorted by
+// address, disjoint), until it returns false; false if the mappings could
+// not be read. Linux 6.11+ answers with one PROCMAP_QUERY per mapping found,
+// so the cost follows the spans, not the process's other mappings; older
+// kernels cost one read of all of /proc/self/maps.
+struct Span {
+  uintptr_t start, end;
+};
+bool for_each_mapping_over(const Span* spans, size_t n, bool (*fn)(const Mapping& m, size_t i, void* ctx), void* ctx);
 // True if this process maps (dev, ino) outside [start, start+len) (only
 // writable MAP_SHARED mappings with writable_only: stores through them
 // change the file without a system call).
@@ -66,6 +75,10 @@ bool has_capability(int cap);
 
 // Number of mappings (lines of /proc/self/maps), or 0 if unknown.
 size_t map_count();
+// True if `more` mappings still fit under vm.max_map_count. Counting reads
+// all of /proc/self/maps, O(mappings); see the definition for when it is
+// skipped. Callers serialize (the served-ranges lock).
+bool room_for_mappings(size_t more);
 
 // vm.max_map_count, read once.
 size_t max_map_count();

@@ -108,6 +108,8 @@ void init() {
   // publish it anyway: made later, the kernel could put it in a hole the
   // program has just made and means to grow into (mremap in place).
   if (machine::any_usable() || log::enabled(LogLevel::Info) || g_opts.stats) stats::publish();
+  // The registry's storage too, for the same reason.
+  if (machine::any_usable()) registry::init();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   log::Line(LogLevel::Debug).s("active: min_size ").size(g_opts.min_size)
       .s(machine::any_usable() ? ", a usable CMB is present" : ", no usable CMB on this machine")

@@ -177,12 +177,14 @@ void protect_other(void* addr, size_t len, int prot) {
   if (registry::empty() || !lease::any_write_lease()) return;
   // A shared mapping of a file cmbmap serves under a write lease becomes
   // writable: stores through it would change the file behind the lease.
-  struct Hit { uintptr_t lo, hi; dev_t dev[8]; ino_t ino[8]; size_t n; } h{(uintptr_t)addr, (uintptr_t)addr + len, {}, {}, 0};
+  struct Hit { dev_t dev[8]; ino_t ino[8]; size_t n; } h{{}, {}, 0};
+  const procself::Span span{(uintptr_t)addr, (uintptr_t)addr + len};
   prim::KeepErrno keep;
-  procself::for_each_mapping(
-      [](const procself::Mapping& m, void* c) {
+  procself::for_each_mapping_over(
+      &span, 1,
+      [](const procself::Mapping& m, size_t, void* c) {
         auto* h = static_cast<Hit*>(c);
-        if (m.shared && m.start < h->hi && h->lo < m.end && h->n < 8) {
+        if (m.shared && h->n < 8) {
           h->dev[h->n] = m.dev;
           h->ino[h->n++] = m.ino;
         }

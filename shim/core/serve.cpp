@@ -142,14 +142,28 @@ bool changed_before_the_lease(const Serve& s) {
   return false;
 }
 
+// cmbmap's fd to map the file back with: the one the file's served ranges
+// already use if it has the program's access mode (a later mprotect is
+// checked against it), else a new duplicate above the floor. One per file,
+// not per mapping: each counts against RLIMIT_NOFILE. A writable serve
+// always has its own (its file has no other mapping here).
+int own_fd_for(const Serve& s) {
+  registry::Range other;
+  if (!s.writable && registry::collect_file(s.f.st.st_dev, s.f.st.st_ino, &other, 1) == 1) {
+    const long mine = prim::fcntl_fd(s.req.fd, F_GETFL, 0), theirs = prim::fcntl_fd(other.fd, F_GETFL, 0);
+    if (mine >= 0 && theirs >= 0 && (mine & O_ACCMODE) == (theirs & O_ACCMODE)) return other.fd;
+  }
+  return prim::dup_above_floor(s.req.fd);
+}
+
 // The gates every run must pass; s.block says which one stopped it.
 void gates(Serve& s, const Plan& plan) {
   // Each run can split one VMA into three; stay well clear of the limit.
-  if (procself::map_count() + 2 * count_runs(plan) + 16 > procself::max_map_count()) s.block = CMBMAP_MAP_COUNT;
+  if (!procself::room_for_mappings(2 * count_runs(plan) + 16)) s.block = CMBMAP_MAP_COUNT;
   if (s.block == CMBMAP_ELIGIBLE) s.block = lease_gate(s);
   if (s.block == CMBMAP_ELIGIBLE && changed_before_the_lease(s)) s.block = CMBMAP_FILE_CHANGED;
   if (s.block == CMBMAP_ELIGIBLE) {
-    s.own_fd = prim::dup_above_floor(s.req.fd);
+    s.own_fd = own_fd_for(s);
     if (s.own_fd < 0) s.block = CMBMAP_FILL_FAILED;
   }
   if (s.block == CMBMAP_ELIGIBLE) s.ctrl = stats::controller_slot(s.f.target.controller);

@@ -1,5 +1,7 @@
-// File leases (see lease.h). A small fixed table, one entry per leased
-// file; prim's raw syscalls only (runs inside mmap and in the watcher thread).
+// File leases (see lease.h). A table with one entry per leased file, sorted
+// by (dev, ino) for a binary search, in a mapping that grows without the
+// heap (prim::MappedArray): as many files as the program has served. prim's
+// raw syscalls only (runs inside mmap and in the watcher thread).
 #include "shim/giveback/lease.h"
 
 #include <cerrno>
@@ -8,6 +10,7 @@
 
 #include "cmbmap/cmbmap.h"
 #include "common/log.h"
+#include "prim/mapped_array.h"
 #include "prim/prim.h"
 #include "prim/procself.h"
 #include "shim/tier/registry.h"
@@ -17,7 +20,6 @@ namespace cmbmap::lease {
 namespace {
 
 struct Entry {
-  bool used;
   dev_t dev;
   ino_t ino;
   int fd;               // cmbmap's fd the lease was set on
@@ -27,8 +29,7 @@ struct Entry {
   int old_sig;
 };
 
-constexpr size_t kMax = 256;
-Entry g_leases[kMax];
+prim::MappedArray<Entry> g_leases;  // [0, g_held), by (dev, ino); moves as it grows
 
 // fds opened read-write by this image (see note_open); higher ones never qualify.
 constexpr unsigned kTrackedFds = 1 << 16;
@@ -37,20 +38,28 @@ bool g_refuse;
 struct FileId { dev_t dev; ino_t ino; };
 FileId g_no_write[32];  // never_write_lease; the oldest is forgotten when full
 unsigned g_no_write_next;
-size_t g_held;  // entries in use (read without the lock by the close hook)
+size_t g_held;        // entries (read without the lock by the close hook)
+size_t g_write_held;  // of them write leases (read without the lock by hooks)
 
 long fcntl3(int fd, int cmd, long arg) { return prim::fcntl_fd(fd, cmd, arg); }
 
-Entry* find(dev_t dev, ino_t ino) {
-  for (Entry& e : g_leases)
-    if (e.used && e.dev == dev && e.ino == ino) return &e;
-  return nullptr;
+bool before(const Entry& e, dev_t dev, ino_t ino) { return e.dev < dev || (e.dev == dev && e.ino < ino); }
+
+// Where (dev, ino)'s entry is or would go.
+size_t position(dev_t dev, ino_t ino) {
+  size_t lo = 0, hi = g_held;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (before(g_leases[mid], dev, ino)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
-Entry* free_slot() {
-  for (Entry& e : g_leases)
-    if (!e.used) return &e;
-  return nullptr;
+// The entry until the table next changes.
+Entry* find(dev_t dev, ino_t ino) {
+  const size_t i = position(dev, ino);
+  return i < g_held && g_leases[i].dev == dev && g_leases[i].ino == ino ? &g_leases[i] : nullptr;
 }
 
 // Moves fd out of the program's way (>= kOwnFdFloor); closes the original.
@@ -152,9 +161,31 @@ void drop(Entry* e) {
   fcntl3(e->fd, F_SETLEASE, F_UNLCK);
   if (e->write) restore_owner(e->fd, *e);
   prim::close_fd(e->fd);
-  e->used = false;
+  if (e->write) __atomic_fetch_sub(&g_write_held, 1, __ATOMIC_RELAXED);
+  g_leases.erase((size_t)(e - &g_leases[0]), g_held);
   __atomic_fetch_sub(&g_held, 1, __ATOMIC_RELAXED);
   stats::add(&cmbmap_stats::leases_held, (uint64_t)-1);
+}
+
+// A new lease for the file into the table: its entry, or null if denied.
+// Room is made first: a lease taken must never go unrecorded.
+Entry* take(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
+  if (!g_leases.reserve(g_held + 1)) return nullptr;
+  const long mode = fcntl3(prog_fd, F_GETFL, 0);
+  Entry fresh{};
+  const bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, dev, ino, signal, tid, &fresh)
+                                                              : take_read(prog_fd, signal, tid, &fresh));
+  if (!ok) return nullptr;
+  fresh.dev = dev;
+  fresh.ino = ino;
+  const size_t i = position(dev, ino);
+  g_leases.insert(i, g_held, fresh);
+  __atomic_fetch_add(&g_held, 1, __ATOMIC_RELAXED);
+  if (fresh.write) __atomic_fetch_add(&g_write_held, 1, __ATOMIC_RELAXED);
+  stats::add(&cmbmap_stats::leases_taken, 1);
+  stats::add(&cmbmap_stats::leases_held, 1);
+  log::Line(LogLevel::Debug).s(fresh.write ? "write" : "read").s(" lease taken on fd ").i(fresh.fd).emit();
+  return &g_leases[i];
 }
 
 }  // namespace
@@ -162,23 +193,7 @@ void drop(Entry* e) {
 Grant acquire(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
   Grant g{CMBMAP_LEASE_DENIED, -1, false};
   Entry* e = find(dev, ino);
-  if (!e && tid > 0 && !g_refuse && (e = free_slot())) {
-    long mode = fcntl3(prog_fd, F_GETFL, 0);
-    *e = Entry{};
-    bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, dev, ino, signal, tid, e)
-                                                          : take_read(prog_fd, signal, tid, e));
-    if (ok) {
-      e->used = true;
-      __atomic_fetch_add(&g_held, 1, __ATOMIC_RELAXED);
-      e->dev = dev;
-      e->ino = ino;
-      stats::add(&cmbmap_stats::leases_taken, 1);
-      stats::add(&cmbmap_stats::leases_held, 1);
-      log::Line(LogLevel::Debug).s(e->write ? "write" : "read").s(" lease taken on fd ").i(e->fd).emit();
-    } else {
-      e = nullptr;
-    }
-  }
+  if (!e && tid > 0 && !g_refuse) e = take(prog_fd, dev, ino, signal, tid);
   if (e) {
     ++e->busy;
     g = Grant{CMBMAP_ELIGIBLE, e->write ? -1 : e->fd, e->write};
@@ -214,8 +229,8 @@ bool breaking_now(dev_t dev, ino_t ino) {
 
 size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
   size_t n = 0;
-  for (const Entry& e : g_leases) {
-    if (!e.used || n == cap) continue;
+  for (size_t i = 0; i < g_held && n < cap; ++i) {
+    const Entry& e = g_leases[i];
     // While a break is pending, F_GETLEASE reports the type it is breaking to.
     long now = fcntl3(e.fd, F_GETLEASE, 0);
     if (now != (e.write ? F_WRLCK : F_RDLCK)) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
@@ -225,8 +240,8 @@ size_t breaking(dev_t* devs, ino_t* inos, size_t cap) {
 
 size_t write_leased(dev_t* devs, ino_t* inos, size_t cap) {
   size_t n = 0;
-  for (const Entry& e : g_leases)
-    if (e.used && e.write && n < cap) { devs[n] = e.dev; inos[n] = e.ino; ++n; }
+  for (size_t i = 0; i < g_held && n < cap; ++i)
+    if (g_leases[i].write) { devs[n] = g_leases[i].dev; inos[n] = g_leases[i].ino; ++n; }
   return n;
 }
 
@@ -236,32 +251,30 @@ bool is_write_leased(dev_t dev, ino_t ino) {
 }
 
 bool any_write_lease() {
-  for (const Entry& e : g_leases)
-    if (e.used && e.write) return true;
-  return false;
+  return __atomic_load_n(&g_write_held, __ATOMIC_RELAXED) > 0;
 }
 
 size_t held() { return __atomic_load_n(&g_held, __ATOMIC_RELAXED); }
 
 bool uses_fd(int fd) {
-  for (const Entry& e : g_leases)
-    if (e.used && e.fd == fd) return true;
+  for (size_t i = 0; i < g_held; ++i)
+    if (g_leases[i].fd == fd) return true;
   return false;
 }
 
 size_t files_with_fd_in(unsigned first, unsigned last, dev_t* devs, ino_t* inos, size_t cap) {
   size_t n = 0;
-  for (const Entry& e : g_leases)
-    if (e.used && (unsigned)e.fd >= first && (unsigned)e.fd <= last && n < cap) {
-      devs[n] = e.dev;
-      inos[n++] = e.ino;
+  for (size_t i = 0; i < g_held && n < cap; ++i)
+    if ((unsigned)g_leases[i].fd >= first && (unsigned)g_leases[i].fd <= last) {
+      devs[n] = g_leases[i].dev;
+      inos[n++] = g_leases[i].ino;
     }
   return n;
 }
 
 void relocate_fd(int from, int to) {
-  for (Entry& e : g_leases)
-    if (e.used && e.fd == from) e.fd = to;
+  for (size_t i = 0; i < g_held; ++i)
+    if (g_leases[i].fd == from) g_leases[i].fd = to;
 }
 
 void note_open(int fd, int flags) {
@@ -293,11 +306,9 @@ void before_fork() {
 }
 
 void after_fork_child() {
-  for (Entry& e : g_leases) {
-    if (e.used) prim::close_fd(e.fd);
-    e = Entry{};
-  }
+  for (size_t i = 0; i < g_held; ++i) prim::close_fd(g_leases[i].fd);
   g_held = 0;
+  g_write_held = 0;
 }
 
 }  // namespace cmbmap::lease

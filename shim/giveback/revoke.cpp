@@ -43,23 +43,26 @@ void after_removal(const registry::Range* pieces, size_t n) {
 }
 
 // ours[i]: pieces[i] is still wholly the CMB mapping it was served as, by
-// /proc/self/maps (one read for the batch). Other threads' stores split and
-// merge the range's mappings meanwhile (the fault handler's mprotect):
-// Coverage counts a mapping listed twice once.
+// /proc/self/maps (only the mappings over the pieces are looked up). Other
+// threads' stores split and merge the range's mappings meanwhile (the fault
+// handler's mprotect): Coverage counts a mapping listed twice once.
 void still_cmb(const registry::Range* pieces, size_t n, bool* ours) {
   struct Check {
     const registry::Range* pieces;
-    size_t n;
     procself::Coverage* covered;
   };
   procself::Coverage covered[kBatch];
-  for (size_t i = 0; i < n; ++i) covered[i] = procself::Coverage(pieces[i].start, pieces[i].end);
-  Check c{pieces, n, covered};
-  const bool read = procself::for_each_mapping(
-      [](const procself::Mapping& m, void* ctx) {
+  procself::Span spans[kBatch] = {};
+  for (size_t i = 0; i < n; ++i) {
+    covered[i] = procself::Coverage(pieces[i].start, pieces[i].end);
+    spans[i] = {pieces[i].start, pieces[i].end};
+  }
+  Check c{pieces, covered};
+  const bool read = procself::for_each_mapping_over(
+      spans, n,
+      [](const procself::Mapping& m, size_t i, void* ctx) {
         auto* c = static_cast<Check*>(ctx);
-        for (size_t i = 0; i < c->n; ++i)
-          if (m.dev == c->pieces[i].cmb_dev && m.ino == c->pieces[i].cmb_ino) c->covered[i].add(m.start, m.end);
+        if (m.dev == c->pieces[i].cmb_dev && m.ino == c->pieces[i].cmb_ino) c->covered[i].add(m.start, m.end);
         return true;
       },
       &c);
@@ -281,9 +284,14 @@ size_t inherited() {
       // A fork child inherits no memory locks.
       real::mmap((void*)p.start, p.end - p.start, p.prot, (p.flags & ~MAP_LOCKED) | MAP_FIXED, p.fd,
                  (off_t)p.file_offset);
-      prim::close_fd(p.fd);  // the child's copy; a second close of it is harmless
       total += p.end - p.start;
     }
+    return true;
+  });
+  // The child's copies of the fds, once every range is mapped back: ranges
+  // share them. Closing one twice is harmless: nothing opens in between.
+  registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* pieces, size_t n) {
+    for (size_t i = 0; i < n; ++i) prim::close_fd(pieces[i].fd);
     return true;
   });
   registry::clear();

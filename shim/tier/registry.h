@@ -1,8 +1,10 @@
 // The registry of served ranges: where in this process device memory is
 // mapped, and the file bytes it holds. What the mmap-family hooks ask before
 // forwarding ("is this address cmbmap's?") and what the file hooks ask
-// ("does this file have served ranges?"). Fixed capacity, sorted by address,
-// guarded by a spin lock; empty() is one atomic load for the common case.
+// ("does this file have served ranges?"). Sorted by address and indexed by
+// file and by fd, so every lookup is a binary search; it grows on demand
+// without the heap (no fixed limit: the CMB and vm.max_map_count bound it).
+// Guarded by a spin lock; empty() is one atomic load for the common case.
 // It also keeps the per-controller "held now" statistics exact, since every
 // served byte enters and leaves through it.
 //
@@ -31,12 +33,13 @@ struct Range {
   ino_t cmb_ino;       // give-back never maps over something else
 };
 
-constexpr size_t kCapacity = 1024;
-
+// Reserves the registry's first storage; at start-up, before the program's
+// mappings (false if the kernel refused: add() tries again).
+bool init();
 bool empty();
 bool overlaps(uintptr_t start, size_t len);
 bool has_file(dev_t dev, ino_t ino);
-bool add(const Range& r);                 // false: full or overlapping (stamps it)
+bool add(const Range& r);  // false: overlapping, or no memory to grow (stamps it)
 // Removes [start, start+len) from every range, splitting where needed.
 // Returns the number of bytes that were registered there.
 size_t remove(uintptr_t start, size_t len);

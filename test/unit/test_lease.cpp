@@ -5,12 +5,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <string>
+#include <vector>
 
 #include "shim/giveback/lease.h"
 #include "cmbmap/cmbmap.h"
@@ -154,4 +159,49 @@ Test(lease, none_while_refusing) {
   lease::refuse_new(false);
   cr_assert_eq(lease::acquire(fd, g_st.st_dev, g_st.st_ino, kSig, self()).reason, CMBMAP_ELIGIBLE);
   close(fd);
+}
+
+// A program that maps many files holds a lease on each: more than the 256
+// the table once had room for, each found again, a break finding its file.
+Test(lease, leases_on_six_hundred_files) {
+  need_leases();
+  constexpr int kFiles = 600;
+  rlimit r;
+  getrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_max < 1000 + kFiles + 64) cr_skip_test("RLIMIT_NOFILE's hard limit leaves no room for %d leases", kFiles);
+  r.rlim_cur = r.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &r);
+  std::vector<std::string> paths;
+  std::vector<struct stat> sts(kFiles);
+  for (int i = 0; i < kFiles; ++i) {
+    char path[64];
+    snprintf(path, sizeof path, "/var/tmp/cmbmap-leases-XXXXXX");
+    const int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    paths.push_back(path);
+    fstat(fd, &sts[i]);
+    close(fd);
+    const int ro = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert_eq(lease::acquire(ro, sts[i].st_dev, sts[i].st_ino, kSig, self()).reason, CMBMAP_ELIGIBLE,
+                 "lease %d denied", i);
+    close(ro);
+  }
+  cr_assert_eq(lease::held(), (size_t)kFiles);
+  for (int i = 0; i < kFiles; ++i) cr_assert_not(lease::breaking_now(sts[i].st_dev, sts[i].st_ino), "file %d", i);
+  // A writer of one file breaks its lease alone.
+  char setup_path[sizeof g_path];
+  memcpy(setup_path, g_path, sizeof g_path);
+  const struct stat setup_st = g_st;
+  snprintf(g_path, sizeof g_path, "%s", paths[kFiles / 2].c_str());
+  g_st = sts[kFiles / 2];
+  const double waited = break_by_open(O_WRONLY);
+  memcpy(g_path, setup_path, sizeof g_path);
+  g_st = setup_st;
+  cr_assert_lt(waited, 5.0);
+  cr_assert_eq(lease::held(), (size_t)kFiles - 1);
+  for (int i = 0; i < kFiles; ++i) {
+    lease::release(sts[i].st_dev, sts[i].st_ino);
+    unlink(paths[i].c_str());
+  }
+  cr_assert_eq(lease::held(), 0u);
 }

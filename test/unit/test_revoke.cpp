@@ -171,3 +171,18 @@ Test(revoke, inherited_ranges_in_a_child) {
   cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
   fixture::remove_file(s.f);
 }
+
+// The pieces of a split range share one fd: every piece is mapped back
+// before it is closed.
+Test(revoke, inherited_split_ranges_in_a_child) {
+  Served s = serve(8);
+  revoke::range(s.at + 3 * page(), page(), 0);  // the middle back: two ranges, one fd
+  registry::Range piece;
+  cr_assert_eq(registry::collect((uintptr_t)s.at, s.len, &piece, 1), 1u);
+  cr_assert_eq(registry::count(), 2u);
+  cr_assert_eq(revoke::inherited(), s.len - page());
+  for (size_t pg = 0; pg < 8; ++pg) cr_assert(!fake_tier::is_cmb(s.at + pg * page()), "page %zu still CMB", pg);
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
+  cr_assert(fcntl(piece.fd, F_GETFD) < 0, "the ranges' fd is still open");
+  fixture::remove_file(s.f);
+}

@@ -69,6 +69,31 @@ Test(serve, read_only_mapping_is_served_with_the_files_bytes) {
   fixture::remove_file(f);
 }
 
+// Mappings of one file share cmbmap's fd: a program that maps a file many
+// times must not run out of fds for it.
+Test(serve, mappings_of_one_file_share_one_fd) {
+  fixture::File f = fixture::make_file(4 * page(), O_RDONLY);
+  const Options opts = fixture::default_options();
+  void* at[3];
+  for (void*& a : at) {
+    uint64_t served = 0;
+    a = fixture::map_and_serve(f.fd, 4 * page(), PROT_READ, MAP_SHARED, opts, &served);
+    cr_assert_eq(served, 4 * page());
+  }
+  registry::Range r[3];
+  for (int i = 0; i < 3; ++i) cr_assert_eq(registry::collect((uintptr_t)at[i], 4 * page(), &r[i], 1), 1u);
+  cr_assert_eq(r[1].fd, r[0].fd);
+  cr_assert_eq(r[2].fd, r[0].fd);
+  // The fd stays while any range uses it, and goes with the last.
+  revoke::range(at[0], 4 * page(), CMBMAP_RECLAIMED);
+  revoke::range(at[1], 4 * page(), CMBMAP_RECLAIMED);
+  cr_assert_geq(fcntl(r[0].fd, F_GETFD), 0, "closed while a range still uses it");
+  cr_assert(fixture::holds_file(at[0], 4 * page(), f.fd));
+  revoke::range(at[2], 4 * page(), CMBMAP_RECLAIMED);
+  cr_assert_lt(fcntl(r[0].fd, F_GETFD), 0, "left open after the last range");
+  fixture::remove_file(f);
+}
+
 Test(serve, no_lease_no_serving) {
   // Another open for writing: the kernel refuses a read lease.
   const size_t len = 16 * page();
