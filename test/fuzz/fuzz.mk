@@ -8,7 +8,7 @@
 FUZZ_BUILD   := build-fuzz
 FUZZ_CXX     ?= clang++
 FUZZ_SECONDS ?= 60
-CHECK_FUZZ_SECONDS ?= 12
+CHECK_FUZZ_SECONDS ?= 6
 FUZZ_TARGETS ?=
 # The library's own language flags, with ASan and UBSan (a UBSan finding aborts,
 # so it is a crash like any other) and libFuzzer's coverage instrumentation.

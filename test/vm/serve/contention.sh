@@ -7,11 +7,11 @@
 # all happen. Every read is checked against the file under a flock (contend.c),
 # so a stale or wrong byte is a mismatch. Passes when every process exits 0
 # with no mismatch, some bytes were served, and no operation waited longer
-# than the lease-break time. CONTEND_SECONDS (default 20; check-all: 120).
+# than the lease-break time. CONTEND_SECONDS (default 12; check-all: 120).
 . "$(dirname "$0")/wlib.sh"
 CONTEND=$ROOT/build/test/vm/contend
 [ -x "$CONTEND" ] || skip "build/test/vm/contend not built"
-seconds=${CONTEND_SECONDS:-20}
+seconds=${CONTEND_SECONDS:-12}
 cmb_mb=${TESTVM_CMB_MB:-64}
 bytes=$(( cmb_mb * 1048576 / 8 ))
 for i in $(seq 0 7); do

@@ -8,10 +8,10 @@
 #   - the CMB pool is back to what it was (nothing leaked by the dead process);
 # and a bystander holding a read-only served mapping of another file all
 # along still reads that file's bytes from CMB at the end (not disturbed).
-# KILL_STORM_ROUNDS (default 40; `make check-all` runs 300).
+# KILL_STORM_ROUNDS (default 20; `make check-all` runs 300).
 . "$(dirname "$0")/wlib.sh"
 . "$(dirname "$0")/lease_lib.sh"
-rounds=${KILL_STORM_ROUNDS:-40}
+rounds=${KILL_STORM_ROUNDS:-20}
 J=$(mktemp -d /run/storm.XXXXXX); trap 'rm -rf "$WORK" "$LOGS" "$J"' EXIT
 data_file "$WORK/f" 4
 start_holder bystander
