@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "prim/prim.h"
+#include "prim/procself.h"
 #include "shim/tier/fill.h"
 
 namespace cmbmap::scrub {
@@ -40,8 +41,27 @@ void* move_aside(void* at, size_t len) {
   // their place faults (SIGSEGV, which cmbmap's handler can hold) rather
   // than ask the device file for pages it does not have (SIGBUS).
   prim::protect(at, len, PROT_NONE);
-  void* moved = prim::remap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, spot);
-  if (moved != MAP_FAILED) return moved;
+  const int flags = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
+  if (prim::remap(at, len, len, flags, spot) != MAP_FAILED) return spot;
+  // One mremap cannot cross mappings, and dirty tracking's mprotects split a
+  // writable range into several that the kernel never merges again (device
+  // mappings are special): each piece moves to its place in the spot.
+  struct Move {
+    uintptr_t at, end, spot;
+    bool ok;
+  } m{(uintptr_t)at, (uintptr_t)at + len, (uintptr_t)spot, true};
+  const procself::Span span{m.at, m.end};
+  const bool read = procself::for_each_mapping_over(&span, 1, [](const procself::Mapping& piece, size_t, void* ctx) {
+    auto* mv = static_cast<Move*>(ctx);
+    const uintptr_t lo = piece.start > mv->at ? piece.start : mv->at;
+    const uintptr_t hi = piece.end < mv->end ? piece.end : mv->end;
+    mv->ok = prim::remap((void*)lo, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                         (void*)(mv->spot + (lo - mv->at))) != MAP_FAILED;
+    return mv->ok;
+  }, &m);
+  if (read && m.ok) return spot;
+  // Partly moved: what did move is zeroed now; the rest stays at `at`.
+  zero(spot, len);
   prim::unmap(spot, len);
   return nullptr;
 }

@@ -89,6 +89,32 @@ open_us "$WORK/l" > /dev/null
 n=$(left LEASE-BROKEN-NOW); echo "lease break: $n pages left"; [ "$n" = 0 ] || fail "a lease break left $n pages in the pool"
 finish lease
 
+# A writable range that took stores in every other page (dirty tracking's
+# mprotects leave it in many pieces), given back by a lease break.
+mark_file "$WORK/w" 2 WRITABLE-PIECES!
+rm -f "$LOGS/w.ready" "$LOGS/w.go"
+with_shim wpieces env CMBMAP_WRITABLE=1 CMBMAP_WRITEBACK_MS=0 "$PY" -c '
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+for p in range(0, len(m) // 4096, 2):
+    m[p * 4096: p * 4096 + 16] = b"STORED-IN-PIECES"
+cmb = sum(1 for x in open("/proc/self/maps") if "p2pmem" in x)
+open(sys.argv[2], "w").write("%d\n" % cmb)
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+' "$WORK/w" "$LOGS/w.ready" "$LOGS/w.go" 2> "$LOGS/wpieces.err" &
+wpid=$!
+wait_for "$LOGS/w.ready"
+pieces=$(cat "$LOGS/w.ready")
+[ "$pieces" -gt 1 ] || fail "writable: not served in pieces ($pieces p2pmem mappings)"
+open_us "$WORK/w" > /dev/null
+sleep 0.5
+touch "$LOGS/w.go"; wait "$wpid" || fail "writable run: $(cat "$LOGS/wpieces.err")"
+n=$(left WRITABLE-PIECES!); m=$(left STORED-IN-PIECES)
+echo "writable range in $pieces pieces, lease break: $n + $m pages left"
+[ "$n" = 0 ] && [ "$m" = 0 ] || fail "a writable range in pieces left $n + $m pages in the pool ($(grep -m1 unscrubbed "$LOGS/wpieces.log"))"
+
 # cmbmap reclaim --all.
 mark_file "$WORK/r" 4 RECLAIMED-BY-CLI
 hold reclaim -- "$WORK/r"
