@@ -128,6 +128,31 @@ suite_table() {
     }' "$results"
 }
 
+# suite_table_md RESULTS: the same table in Markdown (the README's format), one row per test.
+suite_table_md() {
+  awk '
+    function human(b,  u, i) {
+      split("B KiB MiB GiB TiB", u, " "); i = 1
+      while (b >= 1024 && i < 5) { b /= 1024; i++ }
+      return i == 1 ? sprintf("%d B", b) : sprintf("%.1f %s", b, u[i])
+    }
+    function cell(t, mode) { return ((t, mode) in r) ? r[t, mode] : "-" }
+    function served(t, mode) {
+      return ((t, mode) in b) ? sprintf("%s (%d maps)", human(b[t, mode]), m[t, mode]) : "-"
+    }
+    !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
+    { r[$1, $2] = $3; b[$1, $2] = $5; m[$1, $2] = $6 }
+    END {
+      print "| test | plain | shim | shim+writable | served (shim) | served (shim+writable) |"
+      print "|---|---|---|---|---|---|"
+      for (i = 1; i <= n; i++) {
+        t = order[i]
+        printf "| %s | %s | %s | %s | %s | %s |\n", t, cell(t, "plain"), cell(t, "shim"),
+          cell(t, "writable"), served(t, "shim"), served(t, "writable")
+      }
+    }' "$1"
+}
+
 # suite_tests FILE: the test names of a list file (# comments and blank lines dropped).
 suite_tests() {
   [ -f "$1" ] || die "no test list $1"
