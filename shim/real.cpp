@@ -26,6 +26,7 @@ struct Table {
   int (*mprotect)(void*, size_t, int);
   int (*pkey_mprotect)(void*, size_t, int, int);
   int (*madvise)(void*, size_t, int);
+  int (*mlock2)(const void*, size_t, unsigned);
   int (*msync)(void*, size_t, int);
   int (*openat)(int, const char*, int, ...);
   int (*close)(int);
@@ -116,6 +117,7 @@ void load_mapping_and_file_calls(Table& n) {
   load(n.mprotect, "mprotect");
   load(n.pkey_mprotect, "pkey_mprotect");
   load(n.madvise, "madvise");
+  load(n.mlock2, "mlock2");
   load(n.msync, "msync");
   load(n.openat, "openat");
   load(n.close, "close");
@@ -213,6 +215,10 @@ int pkey_mprotect(void* a, size_t l, int p, int k) {
 int madvise(void* a, size_t l, int adv) {
   if (auto fn = t.madvise) return fn(a, l, adv);
   return (int)sys(SYS_madvise, (long)a, (long)l, adv);
+}
+int mlock2(const void* a, size_t l, unsigned f) {
+  if (auto fn = t.mlock2) return fn(a, l, f);
+  return (int)sys(SYS_mlock2, (long)a, (long)l, (long)f);
 }
 int msync(void* a, size_t l, int f) {
   if (auto fn = t.msync) return fn(a, l, f);

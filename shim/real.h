@@ -22,6 +22,7 @@ int mprotect(void* addr, size_t len, int prot);
 // mprotect with a protection key; pkey -1 is plain mprotect.
 int pkey_mprotect(void* addr, size_t len, int prot, int pkey);
 int madvise(void* addr, size_t len, int advice);
+int mlock2(const void* addr, size_t len, unsigned flags);  // mlock is mlock2 with flags 0
 int msync(void* addr, size_t len, int flags);
 
 int openat(int dirfd, const char* path, int flags, mode_t mode);

@@ -77,6 +77,14 @@ void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, of
   return r;
 }
 
+int lock(const void* addr, size_t len, unsigned flags) {
+  // The kernel rounds addr down to its page; so does the give-back.
+  const uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(prim::page_size() - 1);
+  const size_t l = len + ((uintptr_t)addr - a);
+  if (!given_back((void*)a, l, CMBMAP_REMAPPED)) return -1;
+  return real::mlock2(addr, len, flags);
+}
+
 void write_back_before_replacing(void* addr, size_t len) {
   if (prim::page_aligned(addr) && dirty::tracks((uintptr_t)addr, len))
     commit::range(addr, prim::page_round_up(len), writeback::Mode::Freeze);

@@ -76,6 +76,14 @@ CMBMAP_EXPORT int madvise(void* addr, size_t len, int advice) {
   return core::advise(addr, len, advice);
 }
 
+CMBMAP_EXPORT int mlock2(const void* addr, size_t len, unsigned flags) {
+  core::Scope scope;
+  if (!scope.on() || !core::range_is_ours(const_cast<void*>(addr), len)) return real::mlock2(addr, len, flags);
+  return core::lock(addr, len, flags);
+}
+
+CMBMAP_EXPORT int mlock(const void* addr, size_t len) { return mlock2(addr, len, 0); }
+
 CMBMAP_EXPORT int msync(void* addr, size_t len, int flags) {
   core::Scope scope;
   if (!scope.on() || !core::range_is_ours(addr, len)) return real::msync(addr, len, flags);

@@ -16,6 +16,7 @@
 
 #include "common/stats.h"
 #include "prim/prim.h"
+#include "shim/core/core.h"
 #include "shim/giveback/lease.h"
 #include "shim/giveback/revoke.h"
 #include "shim/tier/registry.h"
@@ -184,5 +185,21 @@ Test(revoke, inherited_split_ranges_in_a_child) {
   for (size_t pg = 0; pg < 8; ++pg) cr_assert(!fake_tier::is_cmb(s.at + pg * page()), "page %zu still CMB", pg);
   cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
   cr_assert(fcntl(piece.fd, F_GETFD) < 0, "the ranges' fd is still open");
+  fixture::remove_file(s.f);
+}
+
+Test(revoke, mlock_locks_file_pages_in_place_of_served_ones) {
+  // The kernel refuses to lock device pages (mlock fails with EREMOTEIO on
+  // p2pmem; LTP madvise02): the locked part goes back to file pages first.
+  Served s = serve(16);
+  const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  cr_assert_eq(core::lock(s.at + 4 * pg + 100, 4 * pg, 0), 0, "mlock: %s", strerror(errno));
+  cr_assert(!fake_tier::is_cmb(s.at + 4 * pg), "a locked page is still CMB");
+  cr_assert(!fake_tier::is_cmb(s.at + 8 * pg), "the page holding the locked range's last byte is still CMB");
+  cr_assert(fake_tier::is_cmb(s.at) && fake_tier::is_cmb(s.at + 9 * pg), "pages outside the locked range were given back");
+  cr_assert(fixture::holds_file(s.at, s.len, s.f.fd));
+  cr_assert_eq(stats::get()->revoked_by_reason[CMBMAP_REMAPPED], 5 * pg);
+  munlock(s.at, s.len);
+  core::unmap(s.at, s.len);
   fixture::remove_file(s.f);
 }
