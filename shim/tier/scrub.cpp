@@ -13,6 +13,8 @@ namespace cmbmap::scrub {
 namespace {
 
 bool g_enabled = true;
+// Moves pages and leaves an empty mapping in their place (scrub.h).
+constexpr int kAside = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
 
 // Zeroes [p, p+len) as the program's protection left it (read-only when
 // served read-only or write-protected for dirty tracking). Every page's
@@ -41,8 +43,7 @@ void* move_aside(void* at, size_t len) {
   // their place faults (SIGSEGV, which cmbmap's handler can hold) rather
   // than ask the device file for pages it does not have (SIGBUS).
   prim::protect(at, len, PROT_NONE);
-  const int flags = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
-  if (prim::remap(at, len, len, flags, spot) != MAP_FAILED) return spot;
+  if (prim::remap(at, len, len, kAside, spot) != MAP_FAILED) return spot;
   // One mremap cannot cross mappings, and dirty tracking's mprotects split a
   // writable range into several that the kernel never merges again (device
   // mappings are special): each piece moves to its place in the spot.
@@ -55,14 +56,13 @@ void* move_aside(void* at, size_t len) {
     auto* mv = static_cast<Move*>(ctx);
     const uintptr_t lo = piece.start > mv->at ? piece.start : mv->at;
     const uintptr_t hi = piece.end < mv->end ? piece.end : mv->end;
-    mv->ok = prim::remap((void*)lo, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
-                         (void*)(mv->spot + (lo - mv->at))) != MAP_FAILED;
+    mv->ok = prim::remap((void*)lo, hi - lo, hi - lo, kAside, (void*)(mv->spot + (lo - mv->at))) != MAP_FAILED;
     return mv->ok;
   }, &m);
   if (read && m.ok) return spot;
-  // Partly moved: what did move is zeroed now; the rest stays at `at`.
-  zero(spot, len);
-  prim::unmap(spot, len);
+  // Partly moved: what did move goes back to the pool zeroed now; the rest
+  // stays at `at`.
+  release(spot, len);
   return nullptr;
 }
 
