@@ -8,6 +8,6 @@ t0=$SECONDS
 cat "$err" | grep 'tools/vm/run:'
 [ "$rc" = 125 ] || fail "exit status $rc, expected 125"
 grep -q '^tools/vm/run: timeout: .*(the command had started)' "$err" || fail "no timeout message"
-# (one retry before the command started is allowed: that is the early-boot flake path)
-[ "$(grep -c 'booting once more' "$err")" -le 1 ] || fail "booted more than twice"
+# (retries before the command started are allowed: that is the early-boot flake path)
+[ "$(grep -c 'booting once more' "$err")" -le 2 ] || fail "booted more than three times"
 [ $((SECONDS - t0)) -lt 60 ] || fail "took $((SECONDS - t0)) s for --timeout 25"
