@@ -111,7 +111,7 @@ check-vm: all test-helpers vm-test-progs
 # blocks in a partition, and a 16 MiB CMB. The kill storm, the contention and the
 # drive-fault tests run longer here.
 check-all: all check-unit check-fuzz check-sanitize check-abi check-cli check-host check-diff test-helpers vm-test-progs
-	@KILL_STORM_ROUNDS=300 CONTEND_SECONDS=120 FAULT_ROUNDS=30 test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
+	@KILL_STORM_ROUNDS=300 CONTEND_SECONDS=120 FAULT_ROUNDS=30 SHARED_PAGE_SECONDS=60 test/vm/run-all --config p2p:ext4:1 --config p2p:xfs:2:lba4096,part,cmb256 --config stock:ext4:1 \
 	  --config p2p:xfs:2 --config p2p:ext4:1:lba4096,part --config p2p:ext4:1:cmb16
 
 demo: all vm-test-progs
