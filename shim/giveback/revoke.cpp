@@ -165,6 +165,44 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
   return true;
 }
 
+// Gives back one batch of registered pieces (address order): one lookup in
+// /proc/self/maps and one read of /proc/self/smaps for the whole batch,
+// whatever the number of pieces (smaps lists every mapping of the process,
+// so a read per piece made giving back N pieces cost N x N). Logs each
+// piece given back when log_each, with its cause. Returns the bytes.
+size_t give_back_batch(const registry::Range* pieces, size_t n, bool log_each, int cause) {
+  bool ours[kBatch];
+  still_cmb(pieces, n, ours);
+  StickyParts sticky;
+  sticky.n = read_sticky(pieces, n, sticky.parts, kBatch);
+  registry::Range gone[kBatch];
+  size_t ngone = 0, total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const registry::Range& p = pieces[i];
+    if (ours[i] && !give_back(p, sticky)) continue;  // kept: its stores are nowhere else
+    if (ours[i]) {
+      total += p.end - p.start;
+      if (log_each && cause)
+        log::Line(LogLevel::Info).s("revoked ").size(p.end - p.start).s(" at ").x(p.start).s(": ")
+            .s(cmbmap_reason_name(cause)).emit();
+    } else {
+      // Unmapped or replaced behind cmbmap's back (a raw system call):
+      // whatever is there now is not cmbmap's to map over.
+      log::Line(LogLevel::Error).x(p.start).s("+").u(p.end - p.start)
+          .s(" is no longer cmbmap's CMB mapping: left as it is").emit();
+    }
+    registry::remove(p.start, p.end - p.start);
+    gone[ngone++] = p;
+  }
+  after_removal(gone, ngone);
+  return total;
+}
+
+void count_given_back(size_t total, int cause) {
+  if (total) forget_served(total);
+  if (total && cause) stats::add_revoke(cause, total);
+}
+
 }  // namespace
 
 size_t range(const void* addr, size_t len, int cause) {
@@ -175,43 +213,28 @@ size_t range(const void* addr, size_t len, int cause) {
   prim::KeepErrno keep;
   size_t total = 0;
   registry::for_each_batch((uintptr_t)addr, (uintptr_t)addr + len, [&](const registry::Range* pieces, size_t n) {
-    bool ours[kBatch];
-    still_cmb(pieces, n, ours);
-    StickyParts sticky;
-    sticky.n = read_sticky(pieces, n, sticky.parts, kBatch);
-    registry::Range gone[kBatch];
-    size_t ngone = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const registry::Range& p = pieces[i];
-      if (ours[i] && !give_back(p, sticky)) continue;  // kept: its stores are nowhere else
-      if (ours[i]) total += p.end - p.start;
-      else
-        // Unmapped or replaced behind cmbmap's back (a raw system call):
-        // whatever is there now is not cmbmap's to map over.
-        log::Line(LogLevel::Error).x(p.start).s("+").u(p.end - p.start)
-            .s(" is no longer cmbmap's CMB mapping: left as it is").emit();
-      registry::remove(p.start, p.end - p.start);
-      gone[ngone++] = p;
-    }
-    after_removal(gone, ngone);
+    total += give_back_batch(pieces, n, false, cause);
     return true;
   });
-  if (total) forget_served(total);
-  if (total && cause) {
-    stats::add_revoke(cause, total);
+  count_given_back(total, cause);
+  if (total && cause)
     log::Line(LogLevel::Info).s("revoked ").size(total).s(" at ").x((uintptr_t)addr).s(": ")
         .s(cmbmap_reason_name(cause)).emit();
-  }
   return total;
 }
 
 size_t file(dev_t dev, ino_t ino, int cause) {
   served_lock::Hold hold;
+  dirty::SignalsBlocked quiet(dirty::any());
+  prim::KeepErrno keep;
   size_t total = 0;
+  // The file's ranges a batch at a time (other files' ranges between them
+  // are not in the batch, and not touched).
   registry::for_each_batch_of_file(dev, ino, [&](const registry::Range* r, size_t n) {
-    for (size_t i = 0; i < n; ++i) total += range((void*)r[i].start, r[i].end - r[i].start, cause);
+    total += give_back_batch(r, n, true, cause);
     return true;
   });
+  count_given_back(total, cause);
   return total;
 }
 

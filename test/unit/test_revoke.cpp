@@ -81,6 +81,41 @@ Test(revoke, middle_piece_splits_the_range) {
   fixture::remove_file(s.f);
 }
 
+Test(revoke, every_range_of_a_file_across_batches_and_no_other) {
+  // Many ranges of one file (more than a batch), another file's ranges
+  // between them: giving the file back takes all of its ranges, a batch at
+  // a time, and none of the other's.
+  constexpr int kRanges = 150;
+  fixture::File a = fixture::make_file(page(), O_RDONLY, 1), b = fixture::make_file(page(), O_RDONLY, 2);
+  uint8_t* at_a[kRanges];
+  uint8_t* at_b[kRanges];
+  for (int i = 0; i < kRanges; ++i) {
+    uint64_t served = 0;
+    at_a[i] = static_cast<uint8_t*>(fixture::map_and_serve(a.fd, page(), PROT_READ, MAP_SHARED,
+                                                           fixture::default_options(), &served));
+    cr_assert_eq(served, page(), "range %d of a not served", i);
+    at_b[i] = static_cast<uint8_t*>(fixture::map_and_serve(b.fd, page(), PROT_READ, MAP_SHARED,
+                                                           fixture::default_options(), &served));
+    cr_assert_eq(served, page(), "range %d of b not served", i);
+  }
+  struct stat st;
+  fstat(a.fd, &st);
+  cr_assert_eq(revoke::file(st.st_dev, st.st_ino, CMBMAP_LEASE_BROKEN), kRanges * page());
+  cr_assert_eq(stats::get()->revoked_by_reason[CMBMAP_LEASE_BROKEN], kRanges * page());
+  for (int i = 0; i < kRanges; ++i) {
+    cr_assert(!fake_tier::is_cmb(at_a[i]), "range %d of a still served", i);
+    cr_assert(fixture::holds_file(at_a[i], page(), a.fd), "range %d of a differs from its file", i);
+    cr_assert(fake_tier::is_cmb(at_b[i]), "range %d of b given back with a", i);
+    cr_assert(fixture::holds_file(at_b[i], page(), b.fd), "range %d of b differs from its file", i);
+  }
+  fstat(b.fd, &st);
+  cr_assert_eq(revoke::file(st.st_dev, st.st_ino, CMBMAP_LEASE_BROKEN), kRanges * page());
+  cr_assert(registry::empty());
+  cr_assert_eq(lease::held(), 0u);
+  fixture::remove_file(a);
+  fixture::remove_file(b);
+}
+
 Test(revoke, keeps_the_programs_protection_and_sharing) {
   Served s = serve(8, PROT_READ, MAP_PRIVATE);
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);

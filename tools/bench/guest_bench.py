@@ -303,6 +303,33 @@ def scale_map_cost(cfg):
                     "ns and the served count per N"}
 
 
+def revoke_many(cfg):
+    """Giving back N served ranges of one file at once (the program's own open for writing)."""
+    f = "/mnt/nvme/bench-revoke-many"
+    random_file(f, 64 << 10)
+    us = {n: [] for n in cfg.revoke_ns}
+    # Interleaved round by round, so the emulator's noise hits every N alike.
+    for r in range(cfg.revoke_rounds):
+        for n in cfg.revoke_ns:
+            t, before, after = run([B("revokemany"), f, str(n)], shim=True)
+            if int(before) != n or int(after) != 0:
+                raise RuntimeError(f"revoke_many N={n}: {before} of {n} ranges served, {after} left after the open")
+            us[n].append(float(t) / n)
+        say(f"revoke round {r + 1}/{cfg.revoke_rounds}: " + ", ".join(
+            f"N={n} {us[n][-1]:.0f} us per range" for n in cfg.revoke_ns))
+    os.unlink(f)
+    lo, hi = cfg.revoke_ns[0], cfg.revoke_ns[-1]
+    per_round = [b / a for a, b in zip(us[lo], us[hi])]
+    return {"unit": f"us per range given back, N={hi} ranges of one file / N={lo}", "goal": "<= 1.5",
+            "goal_max": 1.5, "baseline": spread(us[lo]), "cmbmap": spread(us[hi]),
+            "ratio": {"min": min(per_round), "median": min(us[hi]) / min(us[lo]), "max": max(per_round),
+                      "n": len(per_round)},
+            "rows": [{"n": n, "us_per_range": spread(us[n])} for n in cfg.revoke_ns],
+            "note": "N 4 KiB read-only MAP_SHARED served mappings of one file, all given back by the "
+                    "process's own open(O_WRONLY) of the file (timed); the ratio's middle figure is min/min "
+                    "over interleaved rounds; rows: microseconds per range per N"}
+
+
 def machine():
     q = subprocess.run(["sh", "-c", "cat /sys/class/nvme/nvme0/model 2>/dev/null"], capture_output=True, text=True)
     return {"kernel": os.uname().release, "cpus": os.cpu_count(), "nvme0": q.stdout.strip(),
@@ -319,13 +346,14 @@ def main():
         reps=3 if a.quick else 7, fill_sizes=[4, 16] if a.quick else [1, 4, 16, 32],
         pass_rounds=7 if a.quick else 21, pass_iters=2000 if a.quick else 5000, read_mib=8 if a.quick else 16,
         commit_mib=8 if a.quick else 16, fill_rows=None, scale_ns=[1, 10, 100, 1000, 10000],
-        scale_rounds=3 if a.quick else 7, scale_iters=200 if a.quick else 400)
+        scale_rounds=3 if a.quick else 7, scale_iters=200 if a.quick else 400,
+        revoke_ns=[1, 10, 100, 1000], revoke_rounds=3 if a.quick else 7)
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "machine": machine(), "measures": {}}
     m = result["measures"]
     steps = [("pagecache_ratio", pagecache_ratio), ("fill_ratio", fill_ratio), ("scrub_ratio", scrub_ratio),
              ("passthrough_overhead", passthrough_overhead), ("lease", lease_costs),
              ("p2p_host_bytes", p2p_host_bytes), ("cpu_read_ratio", cpu_read_ratio),
-             ("commit_ratio", commit_ratio), ("scale_map_cost", scale_map_cost)]
+             ("commit_ratio", commit_ratio), ("scale_map_cost", scale_map_cost), ("revoke_many", revoke_many)]
     if a.only:
         steps = [s for s in steps if s[0] == a.only or (a.only in ("lease_break_ms", "revoke_ratio") and s[0] == "lease")
                  or (a.only == "scrub_ratio" and s[0] == "fill_ratio")]
