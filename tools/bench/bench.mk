@@ -4,9 +4,12 @@
 .PHONY: bench bench-quick bench-host bench-progs
 BENCH_PROGS := $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(wildcard tools/bench/*.c))
 
+# Libraries a program needs beyond libc: BENCH_LIBS_<name>.
+BENCH_LIBS_fillbench := -luring
+
 $(BUILD)/bench/%: tools/bench/%.c tools/bench/benchutil.h include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -Wall -o $@ $< -ldl
+	$(CC) -O2 -Wall -o $@ $< -ldl $(BENCH_LIBS_$*)
 
 bench-progs: $(LIB) $(CLI) $(BENCH_PROGS)
 
