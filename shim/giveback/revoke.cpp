@@ -77,8 +77,9 @@ struct StickyParts {
   size_t n;
 };
 
-// The sticky parts of the batch's own CMB mappings (not of whatever else
-// lies between its pieces).
+// The sticky parts of the batch's own mappings, by address (not of
+// whatever else lies between its pieces: other files' CMB ranges look the
+// same in /proc/self/maps).
 size_t read_sticky(const registry::Range* pieces, size_t n, procself::Sticky* out, size_t cap) {
   struct Batch { const registry::Range* pieces; size_t n; } b{pieces, n};
   return procself::sticky_flags(
@@ -86,7 +87,7 @@ size_t read_sticky(const registry::Range* pieces, size_t n, procself::Sticky* ou
       [](const procself::Mapping& m, void* ctx) {
         const auto* b = static_cast<const Batch*>(ctx);
         for (size_t i = 0; i < b->n; ++i)
-          if (m.dev == b->pieces[i].cmb_dev && m.ino == b->pieces[i].cmb_ino) return true;
+          if (m.start < b->pieces[i].end && b->pieces[i].start < m.end) return true;
         return false;
       },
       &b);
@@ -110,31 +111,27 @@ void restore_sticky(const registry::Range& p, const StickyParts& s) {
 }
 
 // Swaps the file's pages in for the CMB pages of p and scrubs those: the
-// file is mapped aside, the CMB pages moved out (an inaccessible mapping
-// keeps their place: never a hole, scrub.h), the file's moved in over it
-// (the range is hidden in between, dirty.h), and the CMB pages zeroed.
+// file is mapped aside, the CMB pages moved out and released (an
+// inaccessible mapping keeps their place: never a hole, scrub.h), and the
+// file's moved in over it (the range is hidden in between, dirty.h).
 // False if the file is not there: the CMB pages are, untouched (no room for
 // a second mapping, no handler), and the caller maps the file over them.
 bool swap_in_file(const registry::Range& p) {
   const size_t len = p.end - p.start;
   void* at = (void*)p.start;
   void* file = real::mmap(nullptr, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
-  void* cmb = nullptr;
   bool moved_in = false, in = false;
   if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
-    cmb = scrub::move_aside(at, len);
-    in = moved_in = cmb && prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
-    // Not moved in: the file is mapped over what is there (the CMB pages
-    // that could not move, inaccessible, or their placeholder), still
-    // hidden, so no thread runs on an inaccessible range.
-    if (!in) {
-      in = prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
-      if (in && !cmb) scrub::unscrubbed(at, len, "no room to move it aside");
-    }
+    const size_t left = scrub::clear_out(at, len, false);
+    // Over the placeholders and whatever CMB pages could not move.
+    in = moved_in = prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
+    // Not moved in: the file is mapped over what is there, still hidden, so
+    // no thread runs on an inaccessible range.
+    if (!in) in = prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
+    if (in && left) scrub::unscrubbed(at, left, "no room to move it aside");
     dirty::show(p.start, p.end);
   }
   if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
-  if (cmb) scrub::release(cmb, len);
   return in;
 }
 
@@ -175,10 +172,14 @@ size_t give_back_batch(const registry::Range* pieces, size_t n, bool log_each, i
   still_cmb(pieces, n, ours);
   StickyParts sticky;
   sticky.n = read_sticky(pieces, n, sticky.parts, kBatch);
+  // As many parts as there is room for: some may be missing, so each piece
+  // reads its own (a piece split into more than that keeps the first ones).
+  const bool per_piece = sticky.n == kBatch;
   registry::Range gone[kBatch];
   size_t ngone = 0, total = 0;
   for (size_t i = 0; i < n; ++i) {
     const registry::Range& p = pieces[i];
+    if (ours[i] && per_piece) sticky.n = read_sticky(&p, 1, sticky.parts, kBatch);
     if (ours[i] && !give_back(p, sticky)) continue;  // kept: its stores are nowhere else
     if (ours[i]) {
       total += p.end - p.start;
@@ -276,10 +277,11 @@ void scrub_before_unmap(const void* addr, size_t len) {
     for (size_t i = 0; i < n; ++i) {
       if (!ours[i]) continue;
       const uintptr_t a = pieces[i].start > lo ? pieces[i].start : lo, b = pieces[i].end < hi ? pieces[i].end : hi;
-      // The munmap that follows removes the empty mapping left at [a, b).
-      void* cmb = scrub::enabled() ? scrub::move_aside((void*)a, b - a) : nullptr;
-      if (cmb) scrub::release(cmb, b - a);
-      else scrub::in_place((void*)a, b - a);  // the program is unmapping it: nobody may read it now
+      // The munmap that follows removes the empty mappings left at [a, b);
+      // what could not move is zeroed in place (the program is unmapping
+      // it: nobody may read it now).
+      if (scrub::enabled()) scrub::clear_out((void*)a, b - a, true);
+      else scrub::in_place((void*)a, b - a);
     }
     return true;
   });

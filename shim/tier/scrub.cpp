@@ -14,7 +14,7 @@ namespace {
 
 bool g_enabled = true;
 // Moves pages and leaves an empty mapping in their place (scrub.h).
-constexpr int kAside = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
+constexpr int kAside = MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
 
 // Zeroes [p, p+len) as the program's protection left it (read-only when
 // served read-only or write-protected for dirty tracking). Every page's
@@ -34,36 +34,60 @@ bool zero(void* p, size_t len) {
 void set_enabled(bool on) { g_enabled = on; }
 bool enabled() { return g_enabled; }
 
-void* move_aside(void* at, size_t len) {
-  // A reserved spot to move to: mremap moves only to a fixed address when
-  // the length stays the same.
-  void* spot = prim::map(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (spot == MAP_FAILED) return nullptr;
+namespace {
+
+// Moves the CMB pages of one mapping [at, at+len) to an address of the
+// kernel's choice, leaving an empty mapping in their place, and releases
+// them there. No MREMAP_FIXED: a fixed target is unmapped by the kernel
+// before it checks the source, so a move that then fails (Linux before 6.17
+// cannot move a range that spans mappings) would leave a hole for another
+// thread's mmap, which the next move would replace.
+bool move_one(void* at, size_t len) {
+  void* moved = prim::remap(at, len, len, kAside, nullptr);
+  if (moved == MAP_FAILED) return false;
+  release(moved, len);
+  return true;
+}
+
+}  // namespace
+
+size_t clear_out(void* at, size_t len, bool zero_left_in_place) {
   // Inaccessible before the pages go, so that the empty mapping left in
   // their place faults (SIGSEGV, which cmbmap's handler can hold) rather
   // than ask the device file for pages it does not have (SIGBUS).
   prim::protect(at, len, PROT_NONE);
-  if (prim::remap(at, len, len, kAside, spot) != MAP_FAILED) return spot;
-  // One mremap cannot cross mappings, and dirty tracking's mprotects split a
-  // writable range into several that the kernel never merges again (device
-  // mappings are special): each piece moves to its place in the spot.
+  if (move_one(at, len)) return 0;
+  // Dirty tracking's mprotects split a writable range into several mappings
+  // that the kernel never merges again (device mappings are special): each
+  // piece moves on its own.
   struct Move {
-    uintptr_t at, end, spot;
-    bool ok;
-  } m{(uintptr_t)at, (uintptr_t)at + len, (uintptr_t)spot, true};
+    uintptr_t at, end;
+    bool zero_left;
+    size_t moved, left;
+  } m{(uintptr_t)at, (uintptr_t)at + len, zero_left_in_place, 0, 0};
   const procself::Span span{m.at, m.end};
   const bool read = procself::for_each_mapping_over(&span, 1, [](const procself::Mapping& piece, size_t, void* ctx) {
     auto* mv = static_cast<Move*>(ctx);
     const uintptr_t lo = piece.start > mv->at ? piece.start : mv->at;
     const uintptr_t hi = piece.end < mv->end ? piece.end : mv->end;
-    mv->ok = prim::remap((void*)lo, hi - lo, hi - lo, kAside, (void*)(mv->spot + (lo - mv->at))) != MAP_FAILED;
-    return mv->ok;
+    if (move_one((void*)lo, hi - lo)) {
+      mv->moved += hi - lo;
+    } else if (mv->zero_left) {
+      // Still the CMB pages themselves (an empty mapping is never zeroed:
+      // touching one asks the device file for pages it does not have).
+      in_place((void*)lo, hi - lo);
+      prim::protect((void*)lo, hi - lo, PROT_NONE);
+    } else {
+      mv->left += hi - lo;
+    }
+    return true;
   }, &m);
-  if (read && m.ok) return spot;
-  // Partly moved: what did move goes back to the pool zeroed now; the rest
-  // stays at `at`.
-  release(spot, len);
-  return nullptr;
+  if (read) return m.left;
+  // /proc/self/maps unreadable: what did not move is not known piece by
+  // piece; it stays as it is.
+  const size_t left = len - m.moved;
+  if (left) unscrubbed(at, left, "its mappings could not be read");
+  return zero_left_in_place ? 0 : left;
 }
 
 void release(void* aside, size_t len) {

@@ -16,16 +16,19 @@ namespace cmbmap::scrub {
 void set_enabled(bool on);
 bool enabled();
 
-// Moves the CMB pages at [at, at+len) (page aligned, wholly CMB) to an
-// address of the kernel's choice. `at` is never left unmapped, not for an
-// instant: another thread's mmap (malloc's, a thread stack's) would be
+// Takes the CMB pages at [at, at+len) (page aligned, wholly CMB) out of the
+// program's sight and releases them: each of its mappings is moved to an
+// address of the kernel's choice (mremap MREMAP_DONTUNMAP, never to a fixed
+// address), zeroed and unmapped there. `at` is never left unmapped, not for
+// an instant: another thread's mmap (malloc's, a thread stack's) would be
 // given that hole and then lose it to what the caller puts there. The
 // range is made inaccessible first and keeps an empty, inaccessible mapping
-// (mremap MREMAP_DONTUNMAP) until the caller maps over or unmaps it; a
-// thread touching it meanwhile faults (dirty.h's hide makes it wait).
-// The new address, or nullptr if the pages could not move (they stay at
-// `at`, inaccessible: the caller maps over them or zeroes them in place).
-void* move_aside(void* at, size_t len);
+// until the caller maps over or unmaps it; a thread touching it meanwhile
+// faults (dirty.h's hide makes it wait). Pages that could not move stay at
+// `at`, inaccessible: zeroed in place there if zero_left_in_place (the
+// program is unmapping them), else their bytes are returned for the caller
+// to map over and report (unscrubbed()).
+size_t clear_out(void* at, size_t len, bool zero_left_in_place);
 // Zeroes CMB memory nobody else sees (moved aside, or never shown to the
 // program) and unmaps it: its pages go back to the pool holding nothing.
 void release(void* aside, size_t len);

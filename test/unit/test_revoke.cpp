@@ -238,3 +238,32 @@ Test(revoke, mlock_locks_file_pages_in_place_of_served_ones) {
   core::unmap(s.at, s.len);
   fixture::remove_file(s.f);
 }
+
+Test(revoke, a_files_ranges_keep_their_settings_past_other_files_between_them) {
+  // The file's ranges go back a batch at a time, reading /proc/self/smaps
+  // once over the batch's span: other files' ranges between them, with
+  // settings of their own, must not crowd the file's out.
+  fixture::File a = fixture::make_file(page(), O_RDONLY, 1), b = fixture::make_file(page(), O_RDONLY, 2);
+  auto map = [](fixture::File& f) {
+    uint64_t served = 0;
+    auto* p = static_cast<uint8_t*>(fixture::map_and_serve(f.fd, page(), PROT_READ, MAP_SHARED,
+                                                           fixture::default_options(), &served));
+    cr_assert_eq(served, page());
+    cr_assert_eq(madvise(p, page(), MADV_DONTDUMP), 0);
+    return p;
+  };
+  uint8_t* first = map(a);
+  uint8_t* others[80];
+  for (auto& o : others) o = map(b);
+  uint8_t* last = map(a);
+  struct stat st;
+  fstat(a.fd, &st);
+  cr_assert_eq(revoke::file(st.st_dev, st.st_ino, CMBMAP_LEASE_BROKEN), 2 * page());
+  cr_assert(has_flag(vm_flags(first), "dd"), "dumped after the give-back: %s", vm_flags(first).c_str());
+  cr_assert(has_flag(vm_flags(last), "dd"), "dumped after the give-back: %s", vm_flags(last).c_str());
+  for (auto* o : others) cr_assert(fake_tier::is_cmb(o));
+  fstat(b.fd, &st);
+  revoke::file(st.st_dev, st.st_ino, CMBMAP_LEASE_BROKEN);
+  fixture::remove_file(a);
+  fixture::remove_file(b);
+}
