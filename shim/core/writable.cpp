@@ -68,7 +68,6 @@ int sync_range(void* addr, size_t len, int flags) {
   if (!valid || !dirty::tracks((uintptr_t)addr, len)) return real::msync(addr, len, flags);
   len = prim::page_round_up(len);
   if (flags & MS_SYNC) {
-    served_lock::Hold hold;
     writeback::Outcome o = commit::range(addr, len, writeback::Mode::Durable);
     // The kernel answers for the range (ENOMEM for a gap) and syncs the
     // ordinary pages in it; a failed writeback is an I/O error, as it is

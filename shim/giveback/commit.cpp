@@ -27,10 +27,13 @@ void batch(const registry::Range* r, size_t n, writeback::Mode mode, writeback::
 
 }  // namespace
 
+// No hold of the served-ranges lock across the batches: each piece takes it
+// and lets other threads in between windows of its I/O (writeback.h), so a
+// long writeback does not stall the program's mapping calls. A caller that
+// holds the lock (exit, a give-back) keeps the whole commit to itself.
 writeback::Outcome range(const void* addr, size_t len, writeback::Mode mode) {
   writeback::Outcome total{};
   if (!dirty::any()) return total;
-  served_lock::Hold hold;
   registry::for_each_batch((uintptr_t)addr, (uintptr_t)addr + len, [&](const registry::Range* r, size_t n) {
     batch(r, n, mode, &total);
     return true;
@@ -41,7 +44,6 @@ writeback::Outcome range(const void* addr, size_t len, writeback::Mode mode) {
 writeback::Outcome file(dev_t dev, ino_t ino, writeback::Mode mode) {
   writeback::Outcome total{};
   if (!dirty::any()) return total;
-  served_lock::Hold hold;
   registry::for_each_batch_of_file(dev, ino, [&](const registry::Range* r, size_t n) {
     batch(r, n, mode, &total);
     return true;

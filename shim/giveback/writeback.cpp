@@ -132,18 +132,19 @@ bool blocks_in_place(const registry::Range& p, const Blocks* l, Outcome* o) {
   return false;
 }
 
-// What one piece's runs came to.
+// What one window's runs came to.
 struct Written {
   bool direct = false, through_file = false;
   dirty::Run failed[64];
   size_t nfailed = 0;
 };
 
-void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool freeze, dirty::Run* runs,
-                size_t n, Outcome* o, Written* w) {
+// Writes the runs taken from [lo, hi), taking more until none are left there.
+void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool freeze, uintptr_t hi,
+                dirty::Run* runs, size_t n, Outcome* o, Written* w) {
   struct stat st;
   const uint64_t size = prim::fstat_fd(p.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-  for (; n > 0; n = runs[n - 1].end < p.end ? dirty::take(runs[n - 1].end, p.end, freeze, runs, 64) : 0) {
+  for (; n > 0; n = runs[n - 1].end < hi ? dirty::take(runs[n - 1].end, hi, freeze, runs, 64) : 0) {
     for (size_t i = 0; i < n; ++i) {
       bool d = false;
       const int err = write_run(p, l, in_place, runs[i], size, &d);
@@ -160,7 +161,14 @@ void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool f
       stats::add(&cmbmap_stats::writeback_errors, 1);
       log::Line(LogLevel::Error).s("writing back ").x(runs[i].start).s("+").u(runs[i].end - runs[i].start)
           .s(" failed (errno ").i(err).s(")").emit();
-      if (w->nfailed < 64) w->failed[w->nfailed++] = runs[i];
+      w->failed[w->nfailed++] = runs[i];
+      if (w->nfailed == sizeof w->failed / sizeof w->failed[0]) {
+        // No room to note more: the runs taken and not tried yet are dirty
+        // again now (not taken again by this call), the rest of the window
+        // stays untaken, and the caller makes the noted ones dirty again.
+        for (size_t k = i + 1; k < n; ++k) dirty::redirty(runs[k].start, runs[k].end);
+        return;
+      }
     }
   }
 }
@@ -175,6 +183,18 @@ void make_durable(const registry::Range& p, const Blocks* l, bool direct, Outcom
   if (synced < 0 && !o->err) o->err = -synced;
 }
 
+// A window's worth of a writeback between chances for other threads to
+// take the served-ranges lock (their mapping calls wait for it).
+constexpr uintptr_t kWindow = 1 << 20;
+
+// p is still registered as it was: same place, file, offset and fd.
+bool still_registered(const registry::Range& p) {
+  registry::Range now[2];
+  const size_t n = registry::collect(p.start, p.end - p.start, now, 2);
+  return n == 1 && now[0].start == p.start && now[0].end == p.end && now[0].dev == p.dev && now[0].ino == p.ino &&
+         now[0].file_offset == p.file_offset && now[0].fd == p.fd;
+}
+
 }  // namespace
 
 Outcome piece(const registry::Range& p, Mode mode) {
@@ -182,26 +202,60 @@ Outcome piece(const registry::Range& p, Mode mode) {
   if (!dirty::tracks(p.start, p.end - p.start)) return o;
   served_lock::Hold hold;
   prim::KeepErrno keep;
+  // A copy made before the lock was taken may be stale by now.
+  if (!still_registered(p)) return o;
   const uint64_t t0 = prim::monotonic_ns();
-  dirty::Run runs[64];
   const bool freeze = mode == Mode::Freeze;
-  const size_t n = dirty::take(p.start, p.end, freeze, runs, 64);
-  if (n == 0) return o;  // nothing dirty (and, when freezing, every page now frozen)
-  const Blocks* l = blocks_of(p.start);
-  const bool in_place = blocks_in_place(p, l, &o);
-  Written w;
-  write_runs(p, l, in_place, freeze, runs, n, &o, &w);
-  // Pages that could not be written stay dirty, frozen ones too: a caller
-  // about to replace the range must keep it (or lose the stores).
-  for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
-  if (o.err) note_error(p, o.err);
-  if (w.direct) {
-    // The blocks changed under the page cache: drop what it may hold of
-    // them (clean, unmapped pages), and stamp the change as a store would.
-    prim::fadvise(p.fd, p.file_offset, p.end - p.start, POSIX_FADV_DONTNEED);
-    prim::touch_mtime(p.fd);
+  bool checked = false, in_place = false, direct = false, through_file = false;
+  const Blocks* l = nullptr;
+  NvmeTarget target{};  // l's, copied: l's slot may be reused once p is gone
+  // A window at a time. Every page taken in a window is written (or made
+  // dirty again) before other threads may run cmbmap's calls: a give-back
+  // or munmap meanwhile then finds every store still dirty or written.
+  // Freezing (a give-back under way) takes the whole piece at once.
+  for (uintptr_t lo = p.start; lo < p.end;) {
+    const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
+    dirty::Run runs[64];
+    const size_t n = dirty::take(lo, hi, freeze, runs, 64);
+    if (n > 0) {
+      if (!checked) {
+        l = blocks_of(p.start);
+        in_place = blocks_in_place(p, l, &o);
+        if (l) target = l->target;
+        checked = true;
+      }
+      Written w;
+      write_runs(p, l, in_place, freeze, hi, runs, n, &o, &w);
+      // Pages that could not be written stay dirty, frozen ones too: a caller
+      // about to replace the range must keep it (or lose the stores).
+      for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
+      if (w.direct) {
+        // The blocks changed under the page cache: drop what it may hold of
+        // them (clean, unmapped pages), and stamp the change as a store would.
+        prim::fadvise(p.fd, p.file_offset + (lo - p.start), hi - lo, POSIX_FADV_DONTNEED);
+        prim::touch_mtime(p.fd);
+      }
+      direct |= w.direct;
+      through_file |= w.through_file;
+    }
+    lo = hi;
+    // Other threads' turn; the range may be gone or changed after it (given
+    // back, unmapped, split): what is left of it is theirs to write then.
+    if (lo < p.end && served_lock::let_others_in() && !still_registered(p)) {
+      if (o.err) note_error(p, o.err);
+      // p.fd may be closed by now; the drive's cache is flushed for what
+      // went by NVMe command (the caller's own msync/fsync, which follows,
+      // syncs the file).
+      if (mode == Mode::Durable && direct) {
+        const int err = nvme::flush(target);
+        if (err && !o.err) o.err = err;
+      }
+      return o;
+    }
+    if (lo < p.end && checked) l = blocks_of(p.start);
   }
-  if (mode == Mode::Durable && (w.direct || w.through_file || o.bytes)) make_durable(p, l, w.direct, &o);
+  if (o.err) note_error(p, o.err);
+  if (mode == Mode::Durable && (direct || through_file || o.bytes)) make_durable(p, l, direct, &o);
   if (o.bytes) {
     stats::add(&cmbmap_stats::writebacks, 1);
     stats::add(&cmbmap_stats::writeback_ns, prim::monotonic_ns() - t0);

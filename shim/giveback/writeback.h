@@ -9,6 +9,12 @@
 // (pwrite: the page cache), and blocks that moved are reported (Outcome::moved)
 // so the caller gives the range back (commit.h does).
 // piece() takes the served-ranges lock itself; the others need no lock.
+// Outside a give-back, piece() writes a window (1 MiB) at a time and lets
+// threads waiting for the lock in between (served_lock::let_others_in),
+// unless its caller holds the lock too: a long writeback no longer stalls
+// every mapping call of the process. Each window's pages are written (or
+// dirty again) before the lock is let go, so a give-back or munmap in
+// between loses nothing; the piece stops if its range changed meanwhile.
 #pragma once
 
 #include <cstddef>

@@ -12,6 +12,12 @@ namespace cmbmap::served_lock {
 void lock();
 void unlock();
 
+// Called by the holder between steps of a long job (a writeback's I/O):
+// if it holds the lock once (not nested) and other threads wait for it,
+// lets one of them have it, then takes it again. True if it did: the
+// caller must check that what it works on is still there.
+bool let_others_in();
+
 struct Hold {
   Hold() { lock(); }
   ~Hold() { unlock(); }

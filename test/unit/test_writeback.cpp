@@ -7,6 +7,8 @@
 #include <criterion/criterion.h>
 #include <csignal>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include "shim/giveback/lease.h"
 #include "shim/giveback/revoke.h"
 #include "shim/tier/registry.h"
+#include "shim/tier/served_lock.h"
 #include "test/unit/fake/fake_tier.h"
 #include "test/unit/fake/fixture.h"
 
@@ -268,5 +271,88 @@ Test(writeback, stores_past_eof_do_not_grow_the_file) {
   cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
   cr_assert_eq(file_byte(s, size + 50), 0, "an old store past EOF reached the file after it grew");
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
+namespace {
+
+// Bytes the writeback has written through the file so far (stats).
+uint64_t written_so_far() { return __atomic_load_n(&stats::get()->writeback_file_bytes, __ATOMIC_ACQUIRE); }
+
+struct Watcher {
+  uint64_t total;            // what the whole writeback writes
+  uint64_t seen_mid = 0;     // holds of the lock that met it part-way
+  bool done = false;
+};
+
+// Another thread takes the served-ranges lock again and again, as a mapping
+// call would, and counts the times it got it with the writeback part-way.
+void* take_the_lock(void* arg) {
+  auto* w = static_cast<Watcher*>(arg);
+  while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+    served_lock::Hold hold;
+    const uint64_t so_far = written_so_far();
+    if (so_far > 0 && so_far < w->total) ++w->seen_mid;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Test(writeback, other_threads_take_the_lock_while_a_long_writeback_runs) {
+  // A whole-mapping writeback does its I/O a window at a time and lets
+  // other threads' mapping calls in between: they do not wait for all of it.
+  constexpr size_t kPages = 4096;  // 16 MiB: many windows
+  Served s = serve_writable(kPages * page());
+  store_pages(s, 0, kPages);
+  Watcher w{kPages * page()};
+  pthread_t t;
+  pthread_create(&t, nullptr, take_the_lock, &w);
+  const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+  __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+  pthread_join(t, nullptr);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(o.bytes, kPages * page());
+  cr_assert_gt(w.seen_mid, 0u, "no other thread got the lock during the writeback");
+  for (size_t k = 0; k < kPages; k += 97) cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu", k);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
+namespace {
+
+struct GiveBack {
+  Served* s;
+  size_t given = 0;
+};
+
+// Gives the range back once the writeback is part-way (a lease break or the
+// program's own change arriving meanwhile).
+void* give_back_midway(void* arg) {
+  auto* g = static_cast<GiveBack*>(arg);
+  while (written_so_far() == 0) sched_yield();
+  g->given = revoke::range(g->s->at, g->s->len, CMBMAP_LEASE_BROKEN);
+  return nullptr;
+}
+
+}  // namespace
+
+Test(writeback, give_back_during_a_long_writeback_keeps_every_store) {
+  constexpr size_t kPages = 4096;
+  Served s = serve_writable(kPages * page());
+  store_pages(s, 0, kPages);
+  GiveBack g{&s};
+  pthread_t t;
+  pthread_create(&t, nullptr, give_back_midway, &g);
+  const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+  pthread_join(t, nullptr);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(g.given, s.len, "the range was not given back");
+  cr_assert(!fake_tier::is_cmb(s.at));
+  cr_assert(!dirty::any());
+  for (size_t k = 0; k < kPages; ++k) {
+    cr_assert_eq(s.at[k * page() + 17], stored(k), "page %zu lost its store in the mapping", k);
+    cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu lost its store in the file", k);
+  }
   fixture::remove_file(s.f);
 }

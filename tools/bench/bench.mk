@@ -6,6 +6,7 @@ BENCH_PROGS := $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(wildcard tools/benc
 
 # Libraries a program needs beyond libc: BENCH_LIBS_<name>.
 BENCH_LIBS_fillbench := -luring
+BENCH_LIBS_wbstall := -pthread
 
 $(BUILD)/bench/%: tools/bench/%.c tools/bench/benchutil.h include/cmbmap/cmbmap.h
 	@mkdir -p $(dir $@)
