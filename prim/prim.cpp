@@ -248,8 +248,13 @@ inline void cpu_relax() {
 
 bool SpinLock::try_lock() { return !__atomic_exchange_n(&word_, 1, __ATOMIC_ACQUIRE); }
 void SpinLock::lock() {
-  while (__atomic_exchange_n(&word_, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(&word_, __ATOMIC_RELAXED)) cpu_relax();
+  // After a short spin, give the CPU up: the holder may be a thread that was
+  // preempted (more threads than CPUs, an emulated CPU the host descheduled),
+  // and spinners would only burn the time it needs to finish.
+  for (unsigned spins = 0; __atomic_exchange_n(&word_, 1, __ATOMIC_ACQUIRE);)
+    while (__atomic_load_n(&word_, __ATOMIC_RELAXED))
+      if (++spins % 64 == 0) yield();
+      else cpu_relax();
 }
 void SpinLock::unlock() { __atomic_store_n(&word_, 0, __ATOMIC_RELEASE); }
 

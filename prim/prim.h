@@ -110,8 +110,9 @@ int kill_thread(pid_t pid, pid_t tid, int sig);
 uint64_t monotonic_ns();  // CLOCK_MONOTONIC (vDSO: no system call)
 
 // --- small portable pieces ---------------------------------------------------
-// A spin lock that never sleeps and never allocates. Holders that may be
-// interrupted by a signal handler taking the same lock block signals first.
+// A spin lock that never sleeps and never allocates (it yields the CPU after
+// a short spin). Holders that may be interrupted by a signal handler taking
+// the same lock block signals first.
 class SpinLock {
  public:
   void lock();
