@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 enum { kPages = 16 };
 
 static volatile int stop;
@@ -42,19 +44,6 @@ static void* map_loop(void* arg) {
   return NULL;
 }
 
-static int is_served(const void* addr) {
-  FILE* f = fopen("/proc/self/maps", "r");
-  char line[512];
-  int yes = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    unsigned long lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)addr >= lo && (unsigned long)addr < hi)
-      yes = strstr(line, "p2pmem") != NULL;
-  }
-  if (f) fclose(f);
-  return yes;
-}
-
 int main(int argc, char** argv) {
   if (argc != 3) { fprintf(stderr, "usage: %s FILE ROUNDS\n", argv[0]); return 2; }
   const int rounds = atoi(argv[2]);
@@ -68,7 +57,7 @@ int main(int argc, char** argv) {
     if (fd < 0) { perror(argv[1]); return 2; }
     unsigned char* p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) { perror("mmap"); return 2; }
-    served += is_served(p);
+    served += cmb_bytes(p, len) == len;
     const unsigned char v = (unsigned char)(r * 7 + 1);
     for (int k = 0; k < kPages; k += 2) p[k * 4096 + 5] = v;
     if (r % 2) {

@@ -18,14 +18,6 @@
 
 #define PIECE 4096
 
-static long served_mappings(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  long n = 0;
-  while (f && fgets(line, sizeof line, f)) n += strstr(line, "p2pmem") != NULL;
-  if (f) fclose(f);
-  return n;
-}
 
 int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: revokemany FILE N\n"); return 2; }

@@ -31,14 +31,6 @@ static void room_for_fds(long n) {
   if (setrlimit(RLIMIT_NOFILE, &r) != 0) perror("setrlimit RLIMIT_NOFILE");
 }
 
-static long served_mappings(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  long n = 0;
-  while (f && fgets(line, sizeof line, f)) n += strstr(line, "p2pmem") != NULL;
-  if (f) fclose(f);
-  return n;
-}
 
 static int open_or_die(const char *path) {
   int fd = open(path, O_RDONLY);
