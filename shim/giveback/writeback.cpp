@@ -195,6 +195,40 @@ bool still_registered(const registry::Range& p) {
          now[0].file_offset == p.file_offset && now[0].fd == p.fd;
 }
 
+// What a piece's windows have found and done so far.
+struct Progress {
+  bool checked = false, in_place = false, direct = false, through_file = false;
+  const Blocks* l = nullptr;
+  NvmeTarget target{};  // l's, copied: l's slot may be reused once p is gone
+};
+
+// Takes the dirty pages of [lo, hi) and writes them; those that could not be
+// written are dirty again before this returns.
+void write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t hi, Progress* g, Outcome* o) {
+  dirty::Run runs[64];
+  const size_t n = dirty::take(lo, hi, freeze, runs, 64);
+  if (n == 0) return;
+  if (!g->checked) {
+    g->l = blocks_of(p.start);
+    g->in_place = blocks_in_place(p, g->l, o);
+    if (g->l) g->target = g->l->target;
+    g->checked = true;
+  }
+  Written w;
+  write_runs(p, g->l, g->in_place, freeze, hi, runs, n, o, &w);
+  // Pages that could not be written stay dirty, frozen ones too: a caller
+  // about to replace the range must keep it (or lose the stores).
+  for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
+  if (w.direct) {
+    // The blocks changed under the page cache: drop what it may hold of
+    // them (clean, unmapped pages), and stamp the change as a store would.
+    prim::fadvise(p.fd, p.file_offset + (lo - p.start), hi - lo, POSIX_FADV_DONTNEED);
+    prim::touch_mtime(p.fd);
+  }
+  g->direct |= w.direct;
+  g->through_file |= w.through_file;
+}
+
 }  // namespace
 
 Outcome piece(const registry::Range& p, Mode mode) {
@@ -206,38 +240,14 @@ Outcome piece(const registry::Range& p, Mode mode) {
   if (!still_registered(p)) return o;
   const uint64_t t0 = prim::monotonic_ns();
   const bool freeze = mode == Mode::Freeze;
-  bool checked = false, in_place = false, direct = false, through_file = false;
-  const Blocks* l = nullptr;
-  NvmeTarget target{};  // l's, copied: l's slot may be reused once p is gone
+  Progress g;
   // A window at a time. Every page taken in a window is written (or made
   // dirty again) before other threads may run cmbmap's calls: a give-back
   // or munmap meanwhile then finds every store still dirty or written.
   // Freezing (a give-back under way) takes the whole piece at once.
   for (uintptr_t lo = p.start; lo < p.end;) {
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
-    dirty::Run runs[64];
-    const size_t n = dirty::take(lo, hi, freeze, runs, 64);
-    if (n > 0) {
-      if (!checked) {
-        l = blocks_of(p.start);
-        in_place = blocks_in_place(p, l, &o);
-        if (l) target = l->target;
-        checked = true;
-      }
-      Written w;
-      write_runs(p, l, in_place, freeze, hi, runs, n, &o, &w);
-      // Pages that could not be written stay dirty, frozen ones too: a caller
-      // about to replace the range must keep it (or lose the stores).
-      for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
-      if (w.direct) {
-        // The blocks changed under the page cache: drop what it may hold of
-        // them (clean, unmapped pages), and stamp the change as a store would.
-        prim::fadvise(p.fd, p.file_offset + (lo - p.start), hi - lo, POSIX_FADV_DONTNEED);
-        prim::touch_mtime(p.fd);
-      }
-      direct |= w.direct;
-      through_file |= w.through_file;
-    }
+    write_window(p, freeze, lo, hi, &g, &o);
     lo = hi;
     // Other threads' turn; the range may be gone or changed after it (given
     // back, unmapped, split): what is left of it is theirs to write then.
@@ -246,16 +256,16 @@ Outcome piece(const registry::Range& p, Mode mode) {
       // p.fd may be closed by now; the drive's cache is flushed for what
       // went by NVMe command (the caller's own msync/fsync, which follows,
       // syncs the file).
-      if (mode == Mode::Durable && direct) {
-        const int err = nvme::flush(target);
+      if (mode == Mode::Durable && g.direct) {
+        const int err = nvme::flush(g.target);
         if (err && !o.err) o.err = err;
       }
       return o;
     }
-    if (lo < p.end && checked) l = blocks_of(p.start);
+    if (lo < p.end && g.checked) g.l = blocks_of(p.start);
   }
   if (o.err) note_error(p, o.err);
-  if (mode == Mode::Durable && (direct || through_file || o.bytes)) make_durable(p, l, direct, &o);
+  if (mode == Mode::Durable && (g.direct || g.through_file || o.bytes)) make_durable(p, g.l, g.direct, &o);
   if (o.bytes) {
     stats::add(&cmbmap_stats::writebacks, 1);
     stats::add(&cmbmap_stats::writeback_ns, prim::monotonic_ns() - t0);
