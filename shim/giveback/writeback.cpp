@@ -251,7 +251,8 @@ Outcome piece(const registry::Range& p, Mode mode) {
     lo = hi;
     // Other threads' turn; the range may be gone or changed after it (given
     // back, unmapped, split): what is left of it is theirs to write then.
-    if (lo < p.end && served_lock::let_others_in() && !still_registered(p)) {
+    if (lo >= p.end || !served_lock::let_others_in()) continue;
+    if (!still_registered(p)) {
       if (o.err) note_error(p, o.err);
       // p.fd may be closed by now; the drive's cache is flushed for what
       // went by NVMe command (the caller's own msync/fsync, which follows,
@@ -262,7 +263,7 @@ Outcome piece(const registry::Range& p, Mode mode) {
       }
       return o;
     }
-    if (lo < p.end && g.checked) g.l = blocks_of(p.start);
+    if (g.checked) g.l = blocks_of(p.start);  // its slot may have been reused meanwhile
   }
   if (o.err) note_error(p, o.err);
   if (mode == Mode::Durable && (g.direct || g.through_file || o.bytes)) make_durable(p, g.l, g.direct, &o);

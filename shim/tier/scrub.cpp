@@ -84,10 +84,11 @@ size_t clear_out(void* at, size_t len, bool zero_left_in_place) {
   }, &m);
   if (read) return m.left;
   // /proc/self/maps unreadable: what did not move is not known piece by
-  // piece; it stays as it is.
+  // piece; it stays as it is (reported here on munmap, else by the caller).
   const size_t left = len - m.moved;
+  if (!zero_left_in_place) return left;
   if (left) unscrubbed(at, left, "its mappings could not be read");
-  return zero_left_in_place ? 0 : left;
+  return 0;
 }
 
 void release(void* aside, size_t len) {

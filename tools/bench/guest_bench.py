@@ -57,6 +57,14 @@ def spread(values):
     return {"min": min(values), "median": statistics.median(values), "max": max(values), "n": len(values)}
 
 
+def best_ratio(num, den):
+    """num/den over interleaved rounds: noise under emulation only ever adds time, so the
+    middle figure is best against best (min/min); per-round ratios give min and max."""
+    per_round = [a / b for a, b in zip(num, den)]
+    return {"min": min(per_round), "median": min(num) / min(den), "max": max(per_round), "n": len(per_round),
+            "median_round": statistics.median(per_round)}
+
+
 def served_or_fail(word, what):
     if word != "served":
         raise RuntimeError(f"{what}: the mapping was not served ({word})")
@@ -149,13 +157,7 @@ def passthrough_overhead(cfg):
         t["preloaded"].append(float(run(loop, shim=True)[0]))
         t["disabled"].append(float(run(loop, shim=True, CMBMAP_DISABLE="1")[0]))
     os.unlink(f)
-    # Noise under emulation only ever adds time: the headline ratio is best
-    # against best (min/min); per-round ratios give the spread around it.
-    def ratio(k):
-        per_round = [a / b for a, b in zip(t[k], t["plain"])]
-        return {"min": min(per_round), "median": min(t[k]) / min(t["plain"]), "max": max(per_round),
-                "n": len(per_round), "median_round": statistics.median(per_round)}
-    pre, dis = ratio("preloaded"), ratio("disabled")
+    pre, dis = best_ratio(t["preloaded"], t["plain"]), best_ratio(t["disabled"], t["plain"])
     say(f"passthrough: preloaded {pre['median']:.3f}, disabled {dis['median']:.3f} (min/min)")
     return {"unit": "ns per mmap+munmap / without the library", "goal": "<= 1.03 (disabled <= 1.01)",
             "goal_max": 1.03, "baseline": spread(t["plain"]), "cmbmap": spread(t["preloaded"]), "ratio": pre,
@@ -292,12 +294,10 @@ def scale_map_cost(cfg):
     os.unlink(many)
     os.unlink(one)
     lo, hi = cfg.scale_ns[0], cfg.scale_ns[-1]
-    per_round = [b / a for a, b in zip(ns[lo], ns[hi])]
     rows = [{"n": n, "ns": spread(ns[n]), "served": min(held[n])} for n in cfg.scale_ns]
     return {"unit": f"ns per mmap+munmap with N={hi} served ranges live / with N={lo}", "goal": "<= 1.5",
             "goal_max": 1.5, "baseline": spread(ns[lo]), "cmbmap": spread(ns[hi]),
-            "ratio": {"min": min(per_round), "median": min(ns[hi]) / min(ns[lo]), "max": max(per_round),
-                      "n": len(per_round)},
+            "ratio": best_ratio(ns[hi], ns[lo]),
             "rows": rows,
             "note": "a served 4 KiB read-only MAP_SHARED mapping of a second file, mapped, loaded once and "
                     "unmapped, while N 4 KiB mappings of another file are served; each run reports its "
@@ -321,11 +321,9 @@ def revoke_many(cfg):
             f"N={n} {us[n][-1]:.0f} us per range" for n in cfg.revoke_ns))
     os.unlink(f)
     lo, hi = cfg.revoke_ns[0], cfg.revoke_ns[-1]
-    per_round = [b / a for a, b in zip(us[lo], us[hi])]
     return {"unit": f"us per range given back, N={hi} ranges of one file / N={lo}", "goal": "<= 1.5",
             "goal_max": 1.5, "baseline": spread(us[lo]), "cmbmap": spread(us[hi]),
-            "ratio": {"min": min(per_round), "median": min(us[hi]) / min(us[lo]), "max": max(per_round),
-                      "n": len(per_round)},
+            "ratio": best_ratio(us[hi], us[lo]),
             "rows": [{"n": n, "us_per_range": spread(us[n])} for n in cfg.revoke_ns],
             "note": "N 4 KiB read-only MAP_SHARED served mappings of one file, all given back by the "
                     "process's own open(O_WRONLY) of the file (timed); the ratio's middle figure is min/min "
