@@ -57,9 +57,17 @@ bool value_of(const std::string& text, uint64_t* v) {
 
 }  // namespace
 
+// The copy is removed when the fuzzer exits (each run made one in /tmp).
+std::string g_copy;
+void remove_copy() {
+  if (!g_copy.empty()) (void)!system(("rm -rf " + g_copy).c_str());
+}
+
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   char dir[] = "/tmp/cmbmap-fuzz-sysfs.XXXXXX";
   if (!mkdtemp(dir)) abort();
+  g_copy = dir;
+  atexit(remove_copy);
   g_root = std::string(dir) + "/partition";
   // The fixture from the tree (run from its top, as make and test/fuzz/run do).
   const std::string cp = "cp -a test/fixtures/sysfs/partition " + std::string(dir) + "/";
