@@ -22,7 +22,14 @@ run_sng() {
      --metrics-brief > "$LOGS/$name.out" 2>&1)
   local rc=$?
   grep -E "passed:|failed:|skipped:|successful run|unsuccessful" "$LOGS/$name.out" | sed "s/^/$name: /" | tail -3
-  [ $rc = 0 ] || { tail -20 "$LOGS/$name.out"; fail "$name: stress-ng exited $rc"; }
+  if [ $rc != 0 ]; then
+    # What failed: stress-ng's own fail/error lines (the metrics table says nothing), the
+    # kernel's last words, and whether our files are still there.
+    grep -iE "fail|error|warn|abort" "$LOGS/$name.out" | grep -v "metrc" | head -30
+    dmesg | tail -30
+    ls -la "$WORK" "$WORK/sng"
+    fail "$name: stress-ng exited $rc"
+  fi
   ! grep -qiE "verif.*fail|: fail" "$LOGS/$name.out" || fail "$name: a verification failed"
 }
 run_sng plain
