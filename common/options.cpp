@@ -40,6 +40,15 @@ const OptionDef kTable[] = {
      "Comma-separated controllers (nvme0) or PCI addresses that may be used."},
     {"CMBMAP_BUDGET", OptionType::Size, "0",
      "Most CMB bytes this process may use (K/M/G suffixes; 0 means no limit)."},
+    {"CMBMAP_SHARE", OptionType::Bool, "1",
+     "1: a mapping that finds the CMB full asks other processes under cmbmap (the same user's; "
+     "root's asks everyone's) to give back their least recently used ranges, least recently "
+     "active process first, and this process gives its own when asked. 0: neither "
+     "(`cmbmap reclaim` still works)."},
+    {"CMBMAP_SHARE_GRACE_MS", OptionType::Millis, "1000",
+     "Ranges this process used (served, or touched by a mapping call) within this many "
+     "milliseconds are not given to another process's mapping, so busy processes do not take "
+     "CMB memory back and forth."},
     {"CMBMAP_FILL", OptionType::Choice, "auto",
      "How the drive fills CMB memory: pread (O_DIRECT pread), uring (io_uring reads), passthru "
      "(NVMe reads through io_uring on the namespace's char device; needs access to /dev/ngXnY); "
@@ -160,6 +169,7 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
             else if (equal(d.name, "CMBMAP_STATS")) o->stats = b;
             else if (equal(d.name, "CMBMAP_WRITABLE")) o->writable = b;
             else if (equal(d.name, "CMBMAP_SCRUB")) o->scrub = b;
+            else if (equal(d.name, "CMBMAP_SHARE")) o->share = b;
           }
           break;
         }
@@ -184,7 +194,7 @@ void parse_options(const char* (*lookup)(const char*), void (*warn)(const char*)
           break;
         case OptionType::Millis:
           expected = "a number of milliseconds";
-          ok = text::parse_u64(text, &o->writeback_ms);
+          ok = text::parse_u64(text, equal(d.name, "CMBMAP_SHARE_GRACE_MS") ? &o->share_grace_ms : &o->writeback_ms);
           break;
         case OptionType::Signal:
           expected = "RTMIN+N, RTMAX-N or a real-time signal number";

@@ -24,6 +24,8 @@ struct Options {
   uint64_t writeback_ms; // periodic writeback of writable mappings; 0: none
   bool scrub;            // zero CMB memory before it goes back to the pool
   bool dirty_all;        // CMBMAP_DIRTY=all: every writable served page counts as dirty
+  bool share;            // ask other processes for room in a full CMB, and give them ours
+  uint64_t share_grace_ms;  // ranges used within this are not given to other processes
 };
 
 enum class OptionType { Bool, Size, Log, List, Choice, Signal, Millis };

@@ -234,6 +234,10 @@ uint64_t monotonic_ns() {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
+void sleep_ns(uint64_t ns) {
+  timespec t{(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  raw(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, (long)&t, 0);
+}
 
 // --- spin lock -------------------------------------------------------------
 namespace {

@@ -108,6 +108,7 @@ int kill_thread(pid_t pid, pid_t tid, int sig);
 
 // --- time ------------------------------------------------------------------
 uint64_t monotonic_ns();  // CLOCK_MONOTONIC (vDSO: no system call)
+void sleep_ns(uint64_t ns);  // clock_nanosleep; a signal may end it early
 
 // --- small portable pieces ---------------------------------------------------
 // A spin lock that never sleeps and never allocates (it yields the CPU after

@@ -80,6 +80,7 @@ enum cmbmap_reason {
 	CMBMAP_JOURNALLED_DATA,   /* ext4 data=journal mount or chattr +j file: the journal rewrites the blocks later */
 	CMBMAP_FS_NOT_SUPPORTED,  /* filesystem not proven to keep blocks in place (only ext4 and xfs are) */
 	CMBMAP_WRITE_APPEND,      /* writable MAP_SHARED of an O_APPEND open without RWF_NOAPPEND (kernel < 6.9) */
+	CMBMAP_TAKEN_BY_PEER,     /* another process's mapping found the CMB full; this range was least recently used */
 	CMBMAP_REASON_COUNT
 };
 
@@ -94,7 +95,7 @@ const char *cmbmap_version(void);
  * small shared file under /run/cmbmap/ (read by `cmbmap stat`) and prints it
  * at exit with CMBMAP_STATS=1.
  */
-#define CMBMAP_STATS_MAGIC 0x434d424d53543035ULL /* "CMBMST05" */
+#define CMBMAP_STATS_MAGIC 0x434d424d53543036ULL /* "CMBMST06" */
 struct cmbmap_stats {
 	uint64_t magic;
 	uint64_t pid;
@@ -141,6 +142,14 @@ struct cmbmap_stats {
 	uint64_t scrubbed_bytes;      /* zeroed before going back */
 	uint64_t scrub_ns;            /* time spent zeroing */
 	uint64_t unscrubbed_bytes;    /* went back holding its bytes (the log says why) */
+	/* One CMB shared between processes: a mapping that finds it full asks
+	 * the least recently active processes for their least recently used
+	 * ranges (CMBMAP_SHARE, CMBMAP_SHARE_GRACE_MS). */
+	uint64_t share_requests;      /* requests this process sent */
+	uint64_t share_got_bytes;     /* CMB other processes gave back for its mappings */
+	uint64_t share_given_bytes;   /* CMB it gave back for other processes' mappings */
+	uint64_t share_given_to_pid;  /* the last process it gave CMB to */
+	uint64_t last_use_ns[8];      /* per controller slot: CLOCK_MONOTONIC of the last serve or mapping call on its CMB */
 };
 
 /* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */

@@ -17,7 +17,9 @@
 #include "shim/giveback/commit.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
+#include "shim/giveback/reclaim.h"
 #include "shim/giveback/revoke.h"
+#include "shim/giveback/share.h"
 #include "shim/giveback/watcher.h"
 #include "shim/giveback/writeback.h"
 #include "shim/real.h"
@@ -104,6 +106,8 @@ void init() {
   }
   machine::init(g_opts);
   scrub::set_enabled(g_opts.scrub);
+  share::set_enabled(g_opts.share);
+  reclaim::set_share(g_opts.share, g_opts.share_grace_ms);
   // The statistics page now, where the program's first file mapping would
   // publish it anyway: made later, the kernel could put it in a hole the
   // program has just made and means to grow into (mremap in place).

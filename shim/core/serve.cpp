@@ -18,6 +18,7 @@
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
 #include "shim/giveback/reclaim.h"
+#include "shim/giveback/share.h"
 #include "shim/giveback/watcher.h"
 #include "shim/giveback/writeback.h"
 #include "shim/real.h"
@@ -183,7 +184,8 @@ bool within_budget(const Serve& s, size_t len) {
 }
 
 // CMB memory at the run; a full CMB first gets back what this process holds
-// there least recently used (outside this mapping).
+// there least recently used (outside this mapping), then asks the other
+// processes that hold memory there (share.h).
 int map_cmb(const Serve& s, const Run& r, p2pmem::Identity* id) {
   int why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
   if (why == CMBMAP_CMB_FULL && s.ctrl >= 0) {
@@ -191,6 +193,8 @@ int map_cmb(const Serve& s, const Run& r, p2pmem::Identity* id) {
     stats::add(&cmbmap_stats::evicted_bytes, freed);
     if (freed) why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
   }
+  if (why == CMBMAP_CMB_FULL && share::ask(s.f.target.controller, r.len))
+    why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
   return why;
 }
 

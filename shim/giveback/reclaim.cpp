@@ -13,11 +13,21 @@
 
 namespace cmbmap::reclaim {
 
-size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause) {
+namespace {
+bool g_share = true;
+uint64_t g_grace_ns = 1000ull * 1000 * 1000;
+}  // namespace
+
+void set_share(bool enabled, uint64_t grace_ms) {
+  g_share = enabled;
+  g_grace_ns = grace_ms * 1000 * 1000;
+}
+
+size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause, uint64_t used_before) {
   served_lock::Hold hold;
   size_t freed = 0;
   registry::Range r;
-  while (freed < bytes && registry::oldest(ctrl, keep, keep_len, &r)) {
+  while (freed < bytes && registry::oldest(ctrl, keep, keep_len, &r, used_before)) {
     size_t n = revoke::range((void*)r.start, r.end - r.start, cause);
     if (n == 0) break;
     freed += n;
@@ -43,11 +53,24 @@ void lease_breaks() {
   }
 }
 
-void requested(uint64_t message) {
+void requested(uint64_t message, pid_t from) {
   const uint64_t want = watcher_message::bytes_wanted(message, prim::page_size());
-  size_t freed = evict(watcher_message::slot(message), want, 0, 0, CMBMAP_RECLAIMED);
+  const int slot = watcher_message::slot(message);
+  size_t freed = 0;
+  if (!watcher_message::from_peer(message)) {
+    freed = evict(slot, want, 0, 0, CMBMAP_RECLAIMED);
+    log::Line(LogLevel::Info).s("reclaim request: gave back ").size(freed).emit();
+  } else if (g_share) {
+    // Another process's mapping found the CMB full: what this one used
+    // within its grace time stays (no ping-pong between busy processes).
+    const uint64_t now = prim::monotonic_ns();
+    freed = evict(slot, want, 0, 0, CMBMAP_TAKEN_BY_PEER, now > g_grace_ns ? now - g_grace_ns : 0);
+    stats::add(&cmbmap_stats::share_given_bytes, freed);
+    if (freed) __atomic_store_n(&stats::get()->share_given_to_pid, (uint64_t)from, __ATOMIC_RELAXED);
+    log::Line(LogLevel::Info).s("process ").i(from).s(" found the CMB full: gave it ").size(freed)
+        .s(" of ranges unused for ").u(g_grace_ns / 1000000).s(" ms").emit();
+  }
   stats::add(&cmbmap_stats::reclaimed_bytes, freed);
-  log::Line(LogLevel::Info).s("reclaim request: gave back ").size(freed).emit();
   // Last: `cmbmap reclaim` waits for this count to move.
   stats::add(&cmbmap_stats::reclaim_requests, 1);
 }

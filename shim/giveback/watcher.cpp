@@ -57,7 +57,7 @@ void* run(void*) {
     else if (own && value == watcher_message::kStop)
       break;
     else if (si.si_code == SI_QUEUE)
-      reclaim::requested(value);
+      reclaim::requested(value, si.si_pid);
     else
       reclaim::lease_breaks();
   }

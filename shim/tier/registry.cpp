@@ -48,7 +48,7 @@ size_t g_count;       // ranges; read racily only through empty()
 size_t g_slots_used;  // slots ever handed out (their high-water mark)
 size_t g_free_count;
 size_t g_fd_count;    // distinct fds
-uint64_t g_clock;     // use stamps
+uint64_t g_clock;     // the last use stamp handed out
 // What the registry starts with (as many ranges as it ever held before it
 // could grow), reserved at start-up: a later first mapping could land in a
 // hole the program has just made and means to grow into. Doublings beyond
@@ -219,6 +219,17 @@ bool has_file(dev_t dev, ino_t ino) {
   return j < g_count && same_file(g_pool[g_by_file[j]], dev, ino);
 }
 
+// A use stamp: the time (CLOCK_MONOTONIC, the same in every process, so
+// other processes can tell how long ago this one used its CMB), strictly
+// increasing here; published per controller (cmbmap_stats.last_use_ns).
+// Under the registry's lock.
+static uint64_t next_stamp(int ctrl) {
+  const uint64_t now = prim::monotonic_ns();
+  g_clock = now > g_clock ? now : g_clock + 1;
+  if (ctrl >= 0 && ctrl < 8) __atomic_store_n(&stats::get()->last_use_ns[ctrl], g_clock, __ATOMIC_RELAXED);
+  return g_clock;
+}
+
 bool add(const Range& r) {
   if (r.start >= r.end) return false;
   Guard g;
@@ -227,7 +238,7 @@ bool add(const Range& r) {
   const size_t i = first_ending_after(r.start);
   if (i < g_count && at(i).start < r.end) return false;
   Range stamped = r;
-  stamped.stamp = ++g_clock;
+  stamped.stamp = next_stamp(r.ctrl);
   insert_range(i, stamped);
   stats::add_held(r.ctrl, (int64_t)(r.end - r.start));
   return true;
@@ -312,11 +323,11 @@ void set_prot(uintptr_t start, size_t len, int prot) {
 void touch(uintptr_t start, size_t len) {
   const uintptr_t end = start + len;
   Guard g;
-  ++g_clock;
-  for (size_t i = first_ending_after(start); i < g_count && at(i).start < end; ++i) at(i).stamp = g_clock;
+  for (size_t i = first_ending_after(start); i < g_count && at(i).start < end; ++i)
+    at(i).stamp = next_stamp(at(i).ctrl);
 }
 
-bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out) {
+bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out, uint64_t used_before) {
   // A pass over all ranges: asked only to evict, once per range given back,
   // which costs far more (a give-back reads /proc/self/maps).
   const uintptr_t keep_end = keep + keep_len;
@@ -324,7 +335,7 @@ bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out) {
   const Range* best = nullptr;
   for (size_t i = 0; i < g_count; ++i) {
     const Range& r = at(i);
-    if ((ctrl >= 0 && r.ctrl != ctrl) || (r.start < keep_end && keep < r.end)) continue;
+    if ((ctrl >= 0 && r.ctrl != ctrl) || (r.start < keep_end && keep < r.end) || r.stamp >= used_before) continue;
     if (!best || r.stamp < best->stamp) best = &r;
   }
   if (best) *out = *best;

@@ -28,7 +28,7 @@ struct Range {
   int prot;            // as the program asked
   int flags;           // MAP_SHARED or MAP_PRIVATE (plus harmless flags)
   int ctrl;            // the controller's stats slot (stats::controller_slot), -1 none
-  uint64_t stamp;      // last use, for least-recently-used eviction (set by add/touch)
+  uint64_t stamp;      // last use (CLOCK_MONOTONIC ns), for least-recently-used eviction (set by add/touch)
   dev_t cmb_dev;       // the CMB mapping's identity in /proc/self/maps, so a
   ino_t cmb_ino;       // give-back never maps over something else
 };
@@ -81,8 +81,9 @@ void set_prot(uintptr_t start, size_t len, int prot);
 // Marks the ranges overlapping [start, start+len) as just used.
 void touch(uintptr_t start, size_t len);
 // The least recently used range on controller slot ctrl (-1: any) that lies
-// outside [keep, keep+keep_len); false if there is none.
-bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out);
+// outside [keep, keep+keep_len) and was last used before used_before (a
+// monotonic time); false if there is none.
+bool oldest(int ctrl, uintptr_t keep, size_t keep_len, Range* out, uint64_t used_before = UINT64_MAX);
 size_t count();
 void after_fork_child();
 void clear();                             // after exec-like resets, tests

@@ -3,6 +3,7 @@
 
 #include "shim/tier/registry.h"
 #include "common/stats.h"
+#include "prim/prim.h"
 
 using namespace cmbmap;
 
@@ -104,4 +105,39 @@ Test(registry, held_per_controller_follows_adds_and_removes) {
   cr_assert_eq(stats::get()->held_by_controller[slot] - before, 0xc000u);
   registry::remove(0, 0x100000);
   cr_assert_eq(stats::get()->held_by_controller[slot], before);
+}
+
+Test(registry, stamps_are_the_time_and_published_per_controller) {
+  // Other processes compare them with their own clock (share.h): the
+  // monotonic time, not a count of this process's own.
+  const int slot = stats::controller_slot("nvme6");
+  cr_assert_geq(slot, 0);
+  const uint64_t before = prim::monotonic_ns();
+  registry::add(R(0x10000, 0x20000, 1, slot));
+  const uint64_t after = prim::monotonic_ns();
+  registry::Range r;
+  cr_assert(registry::oldest(slot, 0, 0, &r));
+  cr_assert(r.stamp >= before && r.stamp <= after + 1, "stamp %lu outside [%lu, %lu]", (unsigned long)r.stamp,
+            (unsigned long)before, (unsigned long)after);
+  cr_assert_eq(stats::get()->last_use_ns[slot], r.stamp);
+  registry::touch(0x10000, 0x1000);
+  registry::Range again;
+  cr_assert(registry::oldest(slot, 0, 0, &again));
+  cr_assert_gt(again.stamp, r.stamp);
+  cr_assert_eq(stats::get()->last_use_ns[slot], again.stamp);
+}
+
+Test(registry, oldest_leaves_ranges_used_since_the_cutoff) {
+  registry::add(R(0x10000, 0x20000, 1));
+  registry::add(R(0x30000, 0x40000, 2));
+  registry::Range first, second;
+  cr_assert(registry::oldest(-1, 0, 0, &first));
+  cr_assert(registry::oldest(-1, 0x10000, 0x10000, &second));
+  cr_assert_lt(first.stamp, second.stamp);
+  registry::Range r;
+  // Used before the second's stamp: only the first.
+  cr_assert(registry::oldest(-1, 0, 0, &r, second.stamp));
+  cr_assert_eq(r.start, 0x10000u);
+  cr_assert_not(registry::oldest(-1, 0x10000, 0x10000, &r, second.stamp), "the second was used at the cutoff");
+  cr_assert_not(registry::oldest(-1, 0, 0, &r, first.stamp), "nothing was used before the first");
 }

@@ -15,6 +15,7 @@
 #include "common/watcher_message.h"
 #include "prim/prim.h"
 #include "shim/giveback/lease.h"
+#include "shim/giveback/reclaim.h"
 #include "shim/giveback/revoke.h"
 #include "shim/giveback/watcher.h"
 #include "shim/tier/registry.h"
@@ -52,6 +53,11 @@ Test(watcher, messages_round_trip) {
   cr_assert_eq(pages(encode(0, ~uint64_t{0} >> 1)), kAllPages, "a huge request saturates to everything");
   cr_assert_neq(encode(7, kAllPages), kWriteback);
   cr_assert_neq(encode(7, kAllPages), kWake);
+  cr_assert(!from_peer(request(2, 8192, 4096)));
+  cr_assert(from_peer(peer_request(2, 8192, 4096)));
+  cr_assert_eq(slot(peer_request(2, 8192, 4096)), 2, "the peer mark leaves the slot alone");
+  cr_assert_eq(pages(peer_request(2, 8192, 4096)), 2u);
+  cr_assert_neq(peer_request(kMaxSlot, UINT64_MAX, 4096), kWriteback, "no peer request is the library's own");
 }
 
 Test(watcher, lease_break_gives_the_file_back) {
@@ -115,6 +121,51 @@ Test(watcher, reclaim_of_some_pages_takes_the_oldest_first) {
   revoke::range(ma, 8 * page(), CMBMAP_RECLAIMED);
   fixture::remove_file(a);
   fixture::remove_file(b);
+}
+
+// Another process's mapping found the CMB full (share.h): only ranges
+// unused for this process's grace time go, least recently used first, and
+// are counted as given to that process.
+Test(watcher, peer_request_takes_only_ranges_unused_for_the_grace_time) {
+  fixture::File a = fixture::make_file(8 * page(), O_RDONLY, 1), b = fixture::make_file(8 * page(), O_RDONLY, 2);
+  uint64_t served = 0;
+  void* ma = fixture::map_and_serve(a.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  void* mb = fixture::map_and_serve(b.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  const Options opts = fixture::default_options();
+  reclaim::set_share(true, 60 * 1000);
+  cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal,
+                                     watcher_message::peer_request(-1, 16 * page(), page())), 0);
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 1; }));
+  cr_assert(fake_tier::is_cmb(ma) && fake_tier::is_cmb(mb), "a range used within the grace time was taken");
+  cr_assert_eq(stats::get()->share_given_bytes, 0u);
+  reclaim::set_share(true, 0);
+  cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal,
+                                     watcher_message::peer_request(-1, page(), page())), 0);
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 2; }));
+  reclaim::set_share(true, 1000);
+  cr_assert(!fake_tier::is_cmb(ma), "the least recently used range was not given");
+  cr_assert(fake_tier::is_cmb(mb), "more than asked was given");
+  cr_assert(fixture::holds_file(ma, 8 * page(), a.fd));
+  cr_assert_eq(stats::get()->share_given_bytes, 8 * page());
+  cr_assert_eq(stats::get()->revoked_by_reason[CMBMAP_TAKEN_BY_PEER], 8 * page());
+  cr_assert_eq(stats::get()->share_given_to_pid, (uint64_t)prim::pid());
+  revoke::range(mb, 8 * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(a);
+  fixture::remove_file(b);
+}
+
+Test(watcher, peer_request_gives_nothing_with_sharing_off) {
+  fixture::File a = fixture::make_file(8 * page(), O_RDONLY, 1);
+  uint64_t served = 0;
+  void* ma = fixture::map_and_serve(a.fd, 8 * page(), PROT_READ, MAP_SHARED, fixture::default_options(), &served);
+  reclaim::set_share(false, 0);
+  cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), fixture::default_options().signal,
+                                     watcher_message::peer_request(-1, 8 * page(), page())), 0);
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 1; }));
+  reclaim::set_share(true, 1000);
+  cr_assert(fake_tier::is_cmb(ma), "CMBMAP_SHARE=0 gave a range to another process");
+  revoke::range(ma, 8 * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(a);
 }
 
 Test(watcher, writeback_message_writes_stores_back) {

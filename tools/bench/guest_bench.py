@@ -354,6 +354,107 @@ def writeback_stall(cfg):
                     "loop, during the writeback and then alone for as long"}
 
 
+def big_fill_ratio(cfg):
+    """A large file's whole mmap() vs raw O_DIRECT reads of the same bytes into p2pmem."""
+    cmb_mib = int(os.environ.get("TESTVM_CMB_MB", "64"))
+    mib = cfg.big_mib
+    if cmb_mib < 2 * mib:
+        raise RuntimeError(f"needs a CMB of at least {2 * mib} MiB (tools/bench/run boots one with --cmb-mb 1024); "
+                           f"this machine has {cmb_mib} MiB")
+    f = "/mnt/nvme/bench-big"
+    random_file(f, mib << 20)
+    raw_s, map_s, fill_mbps = [], [], []
+    for r in range(cfg.big_reps):
+        drop_caches()
+        raw = float(run([B("fillbench"), "rawq", f])[0])
+        drop_caches()
+        out = run([B("fillbench"), "mapped", f], shim=True)
+        served_or_fail(out[-1], f"big_fill_ratio {mib} MiB")
+        raw_s.append(mib * 1.048576 / raw)
+        map_s.append(mib * 1.048576 / float(out[1]))
+        fill_mbps.append(float(out[0]))
+        say(f"big fill round {r + 1}/{cfg.big_reps}: raw {raw:.0f} MB/s, whole mmap() {float(out[1]):.0f} MB/s "
+            f"(its fill {fill_mbps[-1]:.0f} MB/s)")
+    os.unlink(f)
+    return {"unit": f"raw O_DIRECT read time / whole mmap() time, {mib} MiB file, {cmb_mib} MiB CMB (seconds)",
+            "goal": ">= 0.8", "goal_min": 0.8, "baseline": spread(raw_s), "cmbmap": spread(map_s),
+            "ratio": best_ratio(raw_s, map_s), "fill_mbps": spread(fill_mbps),
+            "note": "the second mmap() of the file in a process (the first sets up the lease, the watcher and "
+                    "the io_uring rings), timed whole: plan, CMB allocation and mapping, fill (io_uring, 8 in "
+                    "flight); baseline: io_uring O_DIRECT reads of the file, 8 in flight, into p2pmem pages "
+                    "faulted in first (untimed); min/min over the rounds"}
+
+
+SHARE_HOLDER = """import mmap, sys
+m = None
+for line in sys.stdin:
+    if m is not None:
+        m.close()
+    with open(sys.argv[1], "rb") as f:
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    cmb = 0
+    for l in open("/proc/self/maps"):
+        if "p2pmem" in l:
+            lo, hi = (int(x, 16) for x in l.split()[0].split("-"))
+            cmb += hi - lo
+    print(cmb, flush=True)
+"""
+
+
+def share_rounds(cfg, size, files, **extra):
+    """Processes in turn unmap their last mapping and map their file again; the share of
+    each new mapping that was served, per process, over the rounds."""
+    procs = [subprocess.Popen([sys.executable, "-c", SHARE_HOLDER, f], env=env(True, **extra), text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for f in files]
+    shares = [[] for _ in procs]
+    try:
+        for _ in range(cfg.share_rounds):
+            for i, p in enumerate(procs):
+                p.stdin.write("map\n")
+                p.stdin.flush()
+                shares[i].append(int(p.stdout.readline()) / size)
+                # Past the holders' default grace time (CMBMAP_SHARE_GRACE_MS, 1000 ms)
+                # by the time the second next process asks.
+                time.sleep(0.6)
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait()
+    return shares
+
+
+def share_fairness(cfg):
+    """Processes in turn mapping files that together exceed the CMB: how much of each one's most
+    recent mapping was served, with the CMB shared (CMBMAP_SHARE=1) and without (=0)."""
+    cmb_mib = int(os.environ.get("TESTVM_CMB_MB", "64"))
+    size = (cmb_mib * 3 // 8) << 20
+    files = [f"/mnt/nvme/bench-share-{i}" for i in range(cfg.share_procs)]
+    for f in files:
+        random_file(f, size)
+    without = share_rounds(cfg, size, files, CMBMAP_SHARE="0")
+    shared = share_rounds(cfg, size, files)
+    for f in files:
+        os.unlink(f)
+    say("share of each process's newest mapping served, per round: without sharing "
+        + "; ".join(" ".join(f"{s:.2f}" for s in p) for p in without) + " | shared "
+        + "; ".join(" ".join(f"{s:.2f}" for s in p) for p in shared))
+    # Per process: the mean over its mappings; the figure is the worst-treated process.
+    worst = lambda per: min(statistics.mean(p) for p in per)  # noqa: E731
+    flat = lambda per: [s for p in per for s in p]  # noqa: E731
+    return {"unit": f"served share of each process's most recent mapping, the least served process's mean "
+                    f"({cfg.share_procs} processes, {size >> 20} MiB files, {cmb_mib} MiB CMB)",
+            "goal": ">= 0.9", "goal_min": 0.9,
+            "baseline": {**spread(flat(without)), "median": worst(without)},
+            "cmbmap": {**spread(flat(shared)), "median": worst(shared)},
+            "ratio": {**spread(flat(shared)), "median": worst(shared)},
+            "per_process": {"without": without, "shared": shared},
+            "note": f"{cfg.share_procs} processes under the shim take turns ({cfg.share_rounds} rounds, 0.6 s "
+                    "apart): each unmaps its last mapping and maps its file again, read-only MAP_SHARED; the "
+                    "share served is its p2pmem bytes in /proc/self/maps over the file size; baseline: the same "
+                    "with CMBMAP_SHARE=0 (a full CMB asks nobody); middle figure: the least served process's "
+                    "mean, min and max over all mappings"}
+
+
 def machine():
     q = subprocess.run(["sh", "-c", "cat /sys/class/nvme/nvme0/model 2>/dev/null"], capture_output=True, text=True)
     return {"kernel": os.uname().release, "cpus": os.cpu_count(), "nvme0": q.stdout.strip(),
@@ -372,15 +473,18 @@ def main():
         commit_mib=8 if a.quick else 16, fill_rows=None, scale_ns=[1, 10, 100, 1000, 10000],
         scale_rounds=3 if a.quick else 7, scale_iters=200 if a.quick else 400,
         revoke_ns=[1, 10, 100, 1000], revoke_rounds=3 if a.quick else 7,
-        stall_mib=32)
+        stall_mib=32, share_procs=4, share_rounds=3 if a.quick else 5, big_mib=512, big_reps=2 if a.quick else 3)
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "machine": machine(), "measures": {}}
     m = result["measures"]
     steps = [("pagecache_ratio", pagecache_ratio), ("fill_ratio", fill_ratio), ("scrub_ratio", scrub_ratio),
              ("passthrough_overhead", passthrough_overhead), ("lease", lease_costs),
              ("p2p_host_bytes", p2p_host_bytes), ("cpu_read_ratio", cpu_read_ratio),
              ("commit_ratio", commit_ratio), ("scale_map_cost", scale_map_cost), ("revoke_many", revoke_many),
-             ("writeback_stall", writeback_stall)]
-    if a.only:
+             ("writeback_stall", writeback_stall), ("share_fairness", share_fairness)]
+    # big_fill_ratio needs a 1 GiB CMB: tools/bench/run boots a second machine for it alone.
+    if a.only == "big_fill_ratio":
+        steps = [("big_fill_ratio", big_fill_ratio)]
+    elif a.only:
         steps = [s for s in steps if s[0] == a.only or (a.only in ("lease_break_ms", "revoke_ratio") and s[0] == "lease")
                  or (a.only == "scrub_ratio" and s[0] == "fill_ratio")]
         if not steps:

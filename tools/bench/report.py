@@ -8,7 +8,8 @@ import os
 import sys
 
 ORDER = ["pagecache_ratio", "fill_ratio", "scrub_ratio", "passthrough_overhead", "revoke_ratio", "lease_break_ms",
-         "p2p_host_bytes", "commit_ratio", "cpu_read_ratio", "scale_map_cost", "revoke_many", "writeback_stall"]
+         "p2p_host_bytes", "commit_ratio", "cpu_read_ratio", "scale_map_cost", "revoke_many", "writeback_stall",
+         "share_fairness", "big_fill_ratio"]
 
 
 def verdict(name, m):

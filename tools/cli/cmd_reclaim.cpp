@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "prim/text.h"
+#include "common/live_block.h"
 #include "common/watcher_message.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/json.h"
@@ -39,28 +40,9 @@ void usage() {
          "not answer), 2 on a usage error.\n");
 }
 
-// The block names a watcher thread of that very process, owned by the same
-// user as the file, waiting on a real-time signal: anything else is not
-// signalled (a forged block must not make this command send SIGKILL).
-bool plausible(const LiveStats& l) {
-  const cmbmap_stats& s = l.s;
-  if (!s.watcher_tid || (int)s.watcher_signal < SIGRTMIN || (int)s.watcher_signal > SIGRTMAX) return false;
-  std::string task = "/proc/" + std::to_string(s.pid) + "/task/" + std::to_string(s.watcher_tid);
-  char comm[32] = "";
-  FILE* f = fopen((task + "/comm").c_str(), "r");
-  if (!f) return false;
-  bool named = fgets(comm, sizeof comm, f) && !strncmp(comm, "cmbmap-watch", 12);
-  fclose(f);
-  struct stat file_st, proc_st;
-  return named && stat(l.path.c_str(), &file_st) == 0 && stat(task.c_str(), &proc_st) == 0 &&
-         file_st.st_uid == proc_st.st_uid;
-}
-
+// The CLI's slot argument: -1 (any) when no controller was named.
 int slot_of(const cmbmap_stats& s, const char* controller) {
-  if (!controller) return -1;
-  for (size_t i = 0; i < sizeof s.controller / sizeof s.controller[0]; ++i)
-    if (!strncmp(s.controller[i], controller, sizeof s.controller[i])) return (int)i;
-  return -2;
+  return controller ? live_block::slot_of(s, controller) : -1;
 }
 
 uint64_t now_ms() {
@@ -186,7 +168,7 @@ int cmd_reclaim(int argc, char** argv) {
   bool failed = false;
   for (const LiveStats& l : procs) {
     if (!r.all && given >= r.bytes) break;
-    if (!plausible(l)) {
+    if (!live_block::watcher_plausible(l.path.c_str(), l.s)) {
       answers.push_back({l.s.pid, 0, 0, held_on(l.s, controller), "no cmbmap watcher thread to ask"});
       failed = true;
       continue;

@@ -8,12 +8,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/live_block.h"
 #include "common/stats.h"
 
 namespace cmbmap::cli {
 namespace {
-
-bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
 void read_dir(const std::string& dir, std::vector<LiveStats>* out) {
   DIR* d = opendir(dir.c_str());
@@ -23,7 +22,7 @@ void read_dir(const std::string& dir, std::vector<LiveStats>* out) {
     if (name.size() < 7 || name.compare(name.size() - 6, 6, ".stats")) continue;
     LiveStats l;
     l.path = dir + "/" + name;
-    if (reread(l.path, &l.s) && alive((pid_t)l.s.pid)) out->push_back(l);
+    if (reread(l.path, &l.s) && live_block::alive(l.s.pid)) out->push_back(l);
   }
   closedir(d);
 }
@@ -31,12 +30,8 @@ void read_dir(const std::string& dir, std::vector<LiveStats>* out) {
 }  // namespace
 
 bool reread(const std::string& path, cmbmap_stats* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   *out = cmbmap_stats{};
-  bool ok = read(fd, out, sizeof *out) == (ssize_t)sizeof *out && out->magic == CMBMAP_STATS_MAGIC;
-  close(fd);
-  return ok;
+  return live_block::read(path.c_str(), out);
 }
 
 std::vector<LiveStats> live_stats() {
@@ -51,12 +46,6 @@ std::vector<LiveStats> live_stats() {
   return all;
 }
 
-uint64_t held_on(const cmbmap_stats& s, const char* controller) {
-  uint64_t n = 0;
-  for (size_t i = 0; i < sizeof s.controller / sizeof s.controller[0]; ++i)
-    if (!controller || !*controller || !strncmp(s.controller[i], controller, sizeof s.controller[i]))
-      n += s.held_by_controller[i];
-  return n;
-}
+uint64_t held_on(const cmbmap_stats& s, const char* controller) { return live_block::held_on(s, controller); }
 
 }  // namespace cmbmap::cli

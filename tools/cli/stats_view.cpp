@@ -47,7 +47,10 @@ const struct {
     {"writeback_ns", &cmbmap_stats::writeback_ns}, {"writeback_errors", &cmbmap_stats::writeback_errors},
     {"commit_check_failures", &cmbmap_stats::commit_check_failures},
     {"scrubbed_bytes", &cmbmap_stats::scrubbed_bytes}, {"scrub_ns", &cmbmap_stats::scrub_ns},
-    {"unscrubbed_bytes", &cmbmap_stats::unscrubbed_bytes}
+    {"unscrubbed_bytes", &cmbmap_stats::unscrubbed_bytes},
+    {"share_requests", &cmbmap_stats::share_requests}, {"share_got_bytes", &cmbmap_stats::share_got_bytes},
+    {"share_given_bytes", &cmbmap_stats::share_given_bytes},
+    {"share_given_to_pid", &cmbmap_stats::share_given_to_pid}
 };
 
 }  // namespace
@@ -110,6 +113,12 @@ std::string stats_row(const cmbmap_stats& s) {
     append(reasons, "written back " + human_size(s.writeback_direct_bytes + s.writeback_file_bytes) +
                         (s.writeback_errors ? " (" + std::to_string(s.writeback_errors) + " errors)" : ""));
   if (s.unscrubbed_bytes) append(reasons, "unscrubbed " + human_size(s.unscrubbed_bytes));
+  // Sharing the CMB: what other processes' mappings took from this one (and
+  // the last of them), and what this one's took from others.
+  if (s.share_given_bytes)
+    append(reasons, "gave " + human_size(s.share_given_bytes) + " to other processes (last: pid " +
+                        std::to_string(s.share_given_to_pid) + ")");
+  if (s.share_got_bytes) append(reasons, "got " + human_size(s.share_got_bytes) + " from other processes");
   return format("%-8llu %-7llu %-11s %-11s %-20s %-7llu %-11s %-11s %s\n", (unsigned long long)s.pid,
                 (unsigned long long)s.mmap_calls, human_size(s.mmap_bytes).c_str(),
                 human_size(s.eligible_bytes).c_str(), held.empty() ? "0" : held.c_str(),

@@ -1,0 +1,41 @@
+// One CMB shared between processes. A mapping that finds the CMB full (after
+// this process gave back its own least recently used ranges) asks the other
+// processes under cmbmap that hold memory there, least recently active first,
+// for their least recently used ranges: the request `cmbmap reclaim` sends,
+// marked as from a peer, to each one's watcher thread. Each keeps the ranges
+// it used within its grace time (CMBMAP_SHARE_GRACE_MS), so busy processes do
+// not take memory back and forth. The kernel lets a process signal only the
+// same user's processes (root: everyone's); the others are not asked.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+#include "cmbmap/cmbmap.h"
+
+namespace cmbmap::share {
+
+// Another process that may be asked, from its statistics block.
+struct Peer {
+  uint64_t pid, tid;
+  int signal, slot;             // its watcher's signal; its slot for the controller
+  uint64_t held, last_use;      // CMB it holds there now; when it last used it
+  uint64_t answered, given;     // its reclaim_requests and reclaimed_bytes when read
+  char path[112];               // the block, read again for the answer
+};
+constexpr size_t kMaxPeers = 16;
+
+// Whether the block at path is a peer to ask for room on controller: another
+// live process that holds CMB there, with a watcher thread to ask; fills *out.
+bool candidate(const char* path, const cmbmap_stats& s, const char* controller, pid_t self, Peer* out);
+// Adds p to list (n entries, at most cap), least recently active first; when
+// the list is full the most recently active one is left out.
+void consider(Peer* list, size_t* n, size_t cap, const Peer& p);
+// Asks other processes for bytes of CMB on controller (a name, "nvme0"),
+// waiting for each answer; returns the bytes they gave back.
+uint64_t ask(const char* controller, uint64_t bytes);
+// CMBMAP_SHARE: false, and this process never asks.
+void set_enabled(bool on);
+
+}  // namespace cmbmap::share
