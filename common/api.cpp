@@ -1,6 +1,9 @@
 // The public C API of include/cmbmap/cmbmap.h: the one name table for enum
 // cmbmap_reason, the version, and a copy of this process's statistics.
 #include "cmbmap/cmbmap.h"
+
+#include <cstddef>
+#include <cstring>
 #include "common/export.h"
 #include "common/stats.h"
 #include "prim/prim.h"
@@ -33,10 +36,19 @@ CMBMAP_EXPORT const char* cmbmap_reason_name(int reason) {
 
 CMBMAP_EXPORT const char* cmbmap_version(void) { return CMBMAP_VERSION_STRING; }
 
-CMBMAP_EXPORT int cmbmap_get_stats(cmbmap_stats* out) {
+CMBMAP_EXPORT int cmbmap_read_stats(cmbmap_stats* out, size_t size) {
   if (!out) return -1;
-  *out = *cmbmap::stats::get();
-  out->magic = CMBMAP_STATS_MAGIC;
-  out->pid = (uint64_t)cmbmap::prim::pid();
+  cmbmap_stats now = *cmbmap::stats::get();
+  now.magic = CMBMAP_STATS_MAGIC;
+  now.pid = (uint64_t)cmbmap::prim::pid();
+  const size_t ours = sizeof now < size ? sizeof now : size;
+  memcpy(out, &now, ours);
+  if (size > ours) memset((char*)out + ours, 0, size - ours);
   return 0;
 }
+
+// The struct as it was before the sharing fields: what programs built
+// against that header pass (copying more overran their stack).
+constexpr size_t kStatsBeforeSharing = offsetof(cmbmap_stats, share_requests);
+
+CMBMAP_EXPORT int cmbmap_get_stats(cmbmap_stats* out) { return cmbmap_read_stats(out, kStatsBeforeSharing); }

@@ -12,6 +12,7 @@
 #ifndef CMBMAP_CMBMAP_H
 #define CMBMAP_CMBMAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -152,7 +153,19 @@ struct cmbmap_stats {
 	uint64_t last_use_ns[8];      /* per controller slot: CLOCK_MONOTONIC of the last serve or mapping call on its CMB */
 };
 
-/* Copy this process's statistics; 0 on success, -1 if cmbmap is inactive. */
+/*
+ * Copy this process's statistics into out, at most size bytes (pass
+ * sizeof *out): a program built against an older or newer header gets the
+ * fields both know, and zeros in those the library does not have.
+ * 0 on success, -1 if out is null.
+ */
+int cmbmap_read_stats(struct cmbmap_stats *out, size_t size);
+
+/*
+ * The same, for programs built before cmbmap_read_stats existed: copies the
+ * fields up to unscrubbed_bytes only (the layout those programs know), so
+ * their smaller struct is never overrun. New code: cmbmap_read_stats.
+ */
 int cmbmap_get_stats(struct cmbmap_stats *out);
 
 #ifdef __cplusplus

@@ -5,6 +5,8 @@
 // gives back least recently used ranges; an MS_ASYNC message writes stores
 // back; messages encode and decode.
 #include <criterion/criterion.h>
+#include <cstddef>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -193,4 +195,31 @@ Test(watcher_message, sizes_near_the_limits_do_not_wrap) {
   const uint64_t m = watcher_message::request(0, UINT64_MAX, 4096);
   cr_assert_eq(watcher_message::slot(m), 0);
   cr_assert_geq(watcher_message::bytes_wanted(m, 4096), UINT64_MAX - 4095);
+}
+
+// A program built against an earlier cmbmap.h has a smaller struct
+// cmbmap_stats: cmbmap_get_stats must not write past the layout those
+// programs know (it wrote the whole, grown struct: fillbench, built before
+// the sharing fields were added, crashed returning to address 0 after its
+// stack copy overflowed). cmbmap_read_stats takes the caller's size.
+Test(watcher_message, stats_copies_stay_inside_the_callers_struct) {
+  struct {
+    cmbmap_stats s;
+    unsigned char canary[512];
+  } old;
+  memset(&old, 0xa5, sizeof old);
+  cr_assert_eq(cmbmap_get_stats(&old.s), 0);
+  const size_t known = offsetof(cmbmap_stats, share_requests);  // the layout before sharing ("CMBMST05")
+  for (size_t i = known; i < sizeof old; ++i)
+    cr_assert_eq(((unsigned char*)&old)[i], 0xa5, "cmbmap_get_stats wrote byte %zu, past the %zu it may", i, known);
+  cr_assert_eq(old.s.pid, (uint64_t)prim::pid());
+  memset(&old, 0xa5, sizeof old);
+  cr_assert_eq(cmbmap_read_stats(&old.s, 100), 0);
+  for (size_t i = 100; i < sizeof old; ++i) cr_assert_eq(((unsigned char*)&old)[i], 0xa5, "byte %zu written", i);
+  // A caller newer than the library: what it does not have reads as zero.
+  memset(&old, 0xa5, sizeof old);
+  cr_assert_eq(cmbmap_read_stats(&old.s, sizeof old), 0);
+  cr_assert_eq(old.s.pid, (uint64_t)prim::pid());
+  for (size_t i = sizeof old.s; i < sizeof old; ++i) cr_assert_eq(((unsigned char*)&old)[i], 0, "byte %zu not zeroed", i);
+  cr_assert_eq(cmbmap_read_stats(nullptr, 8), -1);
 }
