@@ -15,6 +15,7 @@
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
 #include "shim/giveback/revoke.h"
+#include "shim/giveback/writeback.h"
 #include "shim/tier/io_cache.h"
 #include "shim/tier/registry.h"
 #include "shim/tier/served_lock.h"
@@ -32,6 +33,8 @@ void keep_own_fd(int fd) {
   if (!holds_fds() || in_vfork_child()) return;
   served_lock::Hold hold;
   if (!registry::uses_fd(fd) && !lease::uses_fd(fd) && !io_cache::uses_fd(fd)) return;
+  // A writeback in another thread may be writing through it right now.
+  writeback::wait_for_fd(fd);
   int moved = prim::dup_above_floor(fd);
   if (moved >= 0) {
     registry::relocate_fd(fd, moved);

@@ -7,6 +7,7 @@
 #include "resolver/fiemap.h"
 #include "prim/prim.h"
 #include "shim/giveback/dirty.h"
+#include "shim/tier/io_cache.h"
 #include "shim/tier/nvme.h"
 #include "common/log.h"
 #include "shim/tier/served_lock.h"
@@ -55,6 +56,7 @@ alignas(4096) uint8_t g_tail[4096];
 
 // NVMe writes of the file bytes [off, off+len) from CMB memory at src.
 int write_blocks(const Blocks* l, uintptr_t src, uint64_t off, size_t len) {
+  io_cache::Use use;  // g_tail too: writebacks of two threads may run at once
   const size_t lba = l->target.lba_size ? l->target.lba_size : 512;
   const size_t whole = len / lba * lba;
   if (whole) {
@@ -183,16 +185,56 @@ void make_durable(const registry::Range& p, const Blocks* l, bool direct, Outcom
   if (synced < 0 && !o->err) o->err = -synced;
 }
 
-// A window's worth of a writeback between chances for other threads to
-// take the served-ranges lock (their mapping calls wait for it).
+// A window's worth of a writeback: its pages are taken under the
+// served-ranges lock, then written without it.
 constexpr uintptr_t kWindow = 1 << 20;
 
-// p is still registered as it was: same place, file, offset and fd.
-bool still_registered(const registry::Range& p) {
+// Windows being written without the served-ranges lock. Their pages are
+// write-protected and their stores on the way to the file; a give-back,
+// munmap or fd move of their range waits until the writes are done
+// (wait_for_io), so the CMB pages, the fd and the blocks they are written
+// from stay where they are meanwhile. Slots are claimed under the lock; the
+// writer alone clears busy, without it.
+struct InFlight {
+  uintptr_t lo, hi;
+  int fd;
+  int busy;
+};
+InFlight g_inflight[8];
+
+InFlight* claim(uintptr_t lo, uintptr_t hi, int fd) {
+  for (InFlight& f : g_inflight)
+    if (!__atomic_load_n(&f.busy, __ATOMIC_ACQUIRE)) {
+      f.lo = lo;
+      f.hi = hi;
+      f.fd = fd;
+      __atomic_store_n(&f.busy, 1, __ATOMIC_RELEASE);
+      return &f;
+    }
+  return nullptr;  // all in use: this window is written under the lock
+}
+
+bool writing(uintptr_t lo, uintptr_t hi, int fd) {
+  for (const InFlight& f : g_inflight)
+    if (__atomic_load_n(&f.busy, __ATOMIC_ACQUIRE) && ((f.lo < hi && lo < f.hi) || (fd >= 0 && f.fd == fd)))
+      return true;
+  return false;
+}
+
+void wait_while_writing(uintptr_t lo, uintptr_t hi, int fd) {
+  while (writing(lo, hi, fd)) prim::sleep_ns(50 * 1000);
+}
+
+// p is still registered as it was: same place, file and offset. Its fd may
+// have moved (the program reused the number): *fd is the one to use now.
+bool still_registered(const registry::Range& p, int* fd) {
   registry::Range now[2];
   const size_t n = registry::collect(p.start, p.end - p.start, now, 2);
-  return n == 1 && now[0].start == p.start && now[0].end == p.end && now[0].dev == p.dev && now[0].ino == p.ino &&
-         now[0].file_offset == p.file_offset && now[0].fd == p.fd;
+  if (n != 1 || now[0].start != p.start || now[0].end != p.end || now[0].dev != p.dev || now[0].ino != p.ino ||
+      now[0].file_offset != p.file_offset)
+    return false;
+  *fd = now[0].fd;
+  return true;
 }
 
 // What a piece's windows have found and done so far.
@@ -203,17 +245,22 @@ struct Progress {
 };
 
 // Takes the dirty pages of [lo, hi) and writes them; those that could not be
-// written are dirty again before this returns.
-void write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t hi, Progress* g, Outcome* o) {
+// written are dirty again before this returns. With unlocked (the caller
+// holds the served-ranges lock once), the writes run without the lock;
+// true if they did: the caller must look at its range again.
+bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t hi, Progress* g, Outcome* o,
+                  bool unlocked) {
   dirty::Run runs[64];
   const size_t n = dirty::take(lo, hi, freeze, runs, 64);
-  if (n == 0) return;
+  if (n == 0) return false;
   if (!g->checked) {
     g->l = blocks_of(p.start);
     g->in_place = blocks_in_place(p, g->l, o);
     if (g->l) g->target = g->l->target;
     g->checked = true;
   }
+  InFlight* pin = unlocked ? claim(lo, hi, p.fd) : nullptr;
+  if (pin) served_lock::unlock();
   Written w;
   write_runs(p, g->l, g->in_place, freeze, hi, runs, n, o, &w);
   // Pages that could not be written stay dirty, frozen ones too: a caller
@@ -227,32 +274,41 @@ void write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
   }
   g->direct |= w.direct;
   g->through_file |= w.through_file;
+  if (!pin) return false;
+  __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);
+  served_lock::lock();
+  return true;
 }
 
 }  // namespace
 
-Outcome piece(const registry::Range& p, Mode mode) {
+Outcome piece(const registry::Range& range, Mode mode) {
   Outcome o{};
-  if (!dirty::tracks(p.start, p.end - p.start)) return o;
+  if (!dirty::tracks(range.start, range.end - range.start)) return o;
   served_lock::Hold hold;
   prim::KeepErrno keep;
+  // Another thread's windows of this range finish first: a give-back must
+  // not take the pages they are written from (nor a second writer race them).
+  wait_while_writing(range.start, range.end, -1);
   // A copy made before the lock was taken may be stale by now.
-  if (!still_registered(p)) return o;
+  registry::Range p = range;
+  if (!still_registered(range, &p.fd)) return o;
   const uint64_t t0 = prim::monotonic_ns();
   const bool freeze = mode == Mode::Freeze;
+  // Written without the lock when it is held once here (a caller holding it
+  // too counts on nothing changing under it), so mapping calls of other
+  // threads wait for a window to be taken, not for its writes. Freezing (a
+  // give-back under way) takes the whole piece at once, under the lock.
+  const bool unlocked = !freeze && served_lock::held_once();
   Progress g;
-  // A window at a time. Every page taken in a window is written (or made
-  // dirty again) before other threads may run cmbmap's calls: a give-back
-  // or munmap meanwhile then finds every store still dirty or written.
-  // Freezing (a give-back under way) takes the whole piece at once.
   for (uintptr_t lo = p.start; lo < p.end;) {
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
-    write_window(p, freeze, lo, hi, &g, &o);
+    const bool let_go = write_window(p, freeze, lo, hi, &g, &o, unlocked);
     lo = hi;
-    // Other threads' turn; the range may be gone or changed after it (given
-    // back, unmapped, split): what is left of it is theirs to write then.
-    if (lo >= p.end || !served_lock::let_others_in()) continue;
-    if (!still_registered(p)) {
+    // Other threads have had the lock; the range may be gone or changed
+    // (given back, unmapped, split): what is left of it is theirs to write.
+    if (!let_go && (lo >= p.end || !served_lock::let_others_in())) continue;
+    if (!still_registered(p, &p.fd)) {
       if (o.err) note_error(p, o.err);
       // p.fd may be closed by now; the drive's cache is flushed for what
       // went by NVMe command (the caller's own msync/fsync, which follows,
@@ -291,6 +347,9 @@ bool any_error() { return __atomic_load_n(&g_failed_count, __ATOMIC_ACQUIRE) != 
 void after_fork_child() {
   g_failed_count = 0;
   for (Blocks& l : g_blocks) l.start = l.end = 0;
+  for (InFlight& f : g_inflight) f.busy = 0;  // the parent's writer threads are not here
 }
+
+void wait_for_fd(int fd) { wait_while_writing(0, 0, fd); }
 
 }  // namespace cmbmap::writeback

@@ -9,12 +9,13 @@
 // (pwrite: the page cache), and blocks that moved are reported (Outcome::moved)
 // so the caller gives the range back (commit.h does).
 // piece() takes the served-ranges lock itself; the others need no lock.
-// Outside a give-back, piece() writes a window (1 MiB) at a time and lets
-// threads waiting for the lock in between (served_lock::let_others_in),
-// unless its caller holds the lock too: a long writeback no longer stalls
-// every mapping call of the process. Each window's pages are written (or
-// dirty again) before the lock is let go, so a give-back or munmap in
-// between loses nothing; the piece stops if its range changed meanwhile.
+// Outside a give-back, piece() takes a window (1 MiB) of dirty pages at a
+// time under the lock and writes them without it, unless its caller holds
+// the lock too: a long writeback does not stall the mapping calls of other
+// threads. A window being written is pinned: a give-back, munmap or fd move
+// of its range waits until its writes are done (their pages stay dirty if
+// they failed), so nothing is lost; the piece goes on with what is left of
+// its range, and stops if the range is gone or changed meanwhile.
 #pragma once
 
 #include <cstddef>
@@ -58,5 +59,8 @@ int take_error(dev_t dev, ino_t ino);
 bool any_error();
 
 void after_fork_child();
+// Under the served-ranges lock, before cmbmap moves or gives up its fd fd:
+// waits for writes from another thread that use it to finish.
+void wait_for_fd(int fd);
 
 }  // namespace cmbmap::writeback

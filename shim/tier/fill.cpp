@@ -61,6 +61,7 @@ int by_pread(const Source& s, uint8_t* dst, uint64_t off, size_t want) {
 // --- io_uring reads --------------------------------------------------------
 int by_uring(const Source& s, uint8_t* dst, uint64_t off, size_t want, int* used) {
   // io_uring may be disabled (kernel.io_uring_disabled, seccomp): use pread.
+  io_cache::Use use;
   io_uring* ring = io_cache::ring(io_cache::RingKind::Plain);
   if (!ring) { *used = kPread; return by_pread(s, dst, off, want); }
   *used = kUring;

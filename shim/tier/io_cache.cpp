@@ -2,6 +2,7 @@
 #include "shim/tier/io_cache.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 
 #include "prim/prim.h"
 #include "prim/text.h"
@@ -34,6 +35,8 @@ struct CachedRing {
 CachedRing g_rings[2];  // RingKind order
 
 CachedRing& cached(RingKind kind) { return g_rings[kind == RingKind::Plain ? 0 : 1]; }
+
+pthread_mutex_t g_use = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 void drop(CachedRing& c) {
   io_uring_queue_exit(&c.ring);
@@ -96,7 +99,13 @@ int device(const char* path) {
   return d.fd;
 }
 
+Use::Use() { pthread_mutex_lock(&g_use); }
+Use::~Use() { pthread_mutex_unlock(&g_use); }
+
 void after_fork_child() {
+  // A writeback in another thread of the parent may have held it.
+  pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+  g_use = fresh;
   for (CachedRing& c : g_rings)
     if (c.owner) {
       // The ring's memory is the child's copy: unmap it and close the fd.
@@ -114,12 +123,14 @@ void after_fork_child() {
 bool holds_fds() { return __atomic_load_n(&g_cached_fds, __ATOMIC_RELAXED) > 0; }
 
 bool uses_fd(int fd) {
+  Use use;
   bool used = false;
   each_fd([&](int& f) { used |= f == fd; });
   return used;
 }
 
 void relocate_fd(int from, int to) {
+  Use use;
   const pid_t self = prim::pid();
   for (CachedRing& c : g_rings)
     if (c.owner == self && c.ring.ring_fd == from) c.ring.ring_fd = c.ring.enter_ring_fd = to;
@@ -128,6 +139,7 @@ void relocate_fd(int from, int to) {
 }
 
 void release_fds_in(unsigned first, unsigned last) {
+  Use use;
   auto in = [&](int fd) { return fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last; };
   const pid_t self = prim::pid();
   for (CachedRing& c : g_rings)

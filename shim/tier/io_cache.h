@@ -1,8 +1,10 @@
 // The io_uring rings and NVMe char-device fds the tier keeps for the
 // process: setting them up costs more than a 1 MiB read under emulation.
 // Their fds live above prim::kOwnFdFloor, close-on-exec; a forked child
-// never uses its parent's ring (it makes its own). Fills and NVMe writes run
-// one at a time (under the served-ranges lock).
+// never uses its parent's ring (it makes its own). Their users hold Use:
+// fills run under the served-ranges lock, but a writeback's NVMe writes run
+// without it (writeback.h), so the rings and the device table have a lock
+// of their own (taken after the served-ranges lock, never before it).
 //
 // The close hooks ask about these fds: move one out of the program's way,
 // or give up those in a range the program closes wholesale.
@@ -16,6 +18,15 @@
 namespace cmbmap::io_cache {
 
 constexpr unsigned kDepth = 8;  // io_uring requests in flight
+
+// Held while using a ring or a device fd from here, and by the calls below
+// that change them. Recursive.
+struct Use {
+  Use();
+  ~Use();
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+};
 
 enum class RingKind { Plain, NvmeCommands };
 // The process's ring of that kind (NvmeCommands: SQE128|CQE32), or null if

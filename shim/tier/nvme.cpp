@@ -101,6 +101,7 @@ int run(int fd, io_uring* ring, const NvmeTarget& t, const Cmd* cmds, size_t ncm
 
 int transfer(const NvmeTarget& t, const Segment* segs, size_t nsegs, uint8_t* buf, uint64_t off, size_t len,
              uint8_t opcode) {
+  io_cache::Use use;
   io_uring* ring = nullptr;
   const int fd = open_device(t, &ring);
   if (fd < 0) return ENODEV;
@@ -113,6 +114,7 @@ int transfer(const NvmeTarget& t, const Segment* segs, size_t nsegs, uint8_t* bu
 }  // namespace
 
 bool available(const NvmeTarget& t) {
+  io_cache::Use use;
   io_uring* ring = nullptr;
   return open_device(t, &ring) >= 0;
 }
@@ -130,6 +132,7 @@ int write_blocks(const NvmeTarget& t, const Segment* segs, size_t nsegs, const v
 
 int flush(const NvmeTarget& t) {
   prim::KeepErrno keep;
+  io_cache::Use use;
   io_uring* ring = nullptr;
   const int fd = open_device(t, &ring);
   if (fd < 0) return ENODEV;

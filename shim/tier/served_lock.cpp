@@ -26,6 +26,8 @@ void unlock() {
   pthread_mutex_unlock(&g_mutex);
 }
 
+bool held_once() { return g_depth == 1; }
+
 bool let_others_in() {
   if (g_depth != 1 || __atomic_load_n(&g_waiting, __ATOMIC_RELAXED) == 0) return false;
   // A recursive holder (depth > 1) keeps the lock: its callers count on

@@ -17,6 +17,8 @@ void unlock();
 // lets one of them have it, then takes it again. True if it did: the
 // caller must check that what it works on is still there.
 bool let_others_in();
+// The caller holds the lock once, not nested: unlock() lets it go entirely.
+bool held_once();
 
 struct Hold {
   Hold() { lock(); }

@@ -11,14 +11,17 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/stats.h"
+#include "prim/prim.h"
 #include "shim/core/core.h"
 #include "shim/giveback/commit.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
 #include "shim/giveback/revoke.h"
+#include "shim/giveback/writeback.h"
 #include "shim/tier/registry.h"
 #include "shim/tier/served_lock.h"
 #include "test/unit/fake/fake_tier.h"
@@ -321,6 +324,51 @@ Test(writeback, other_threads_take_the_lock_while_a_long_writeback_runs) {
 
 namespace {
 
+struct MidWindow {
+  uint64_t window_bytes;     // what one window writes
+  uint64_t total;
+  uint64_t seen_inside = 0;  // holds of the lock that met a window part-written
+  bool done = false;
+};
+
+// Takes the served-ranges lock again and again, as a mapping call would,
+// and counts the times a window's writes were part-way: the writeback does
+// its writes without the lock.
+void* take_the_lock_mid_window(void* arg) {
+  auto* w = static_cast<MidWindow*>(arg);
+  while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+    served_lock::Hold hold;
+    const uint64_t so_far = written_so_far();
+    if (so_far > 0 && so_far < w->total && so_far % w->window_bytes != 0) ++w->seen_inside;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Test(writeback, other_threads_take_the_lock_while_a_window_is_written) {
+  // Every other page stored: a 1 MiB window is 128 one-page writes. Holding
+  // the lock across a window's writes (as before), another thread could
+  // only ever see whole windows written.
+  constexpr size_t kPages = 2048;
+  Served s = serve_writable(kPages * page());
+  for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+  MidWindow w{(1u << 20) / 2, kPages / 2 * page()};
+  pthread_t t;
+  pthread_create(&t, nullptr, take_the_lock_mid_window, &w);
+  const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+  __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+  pthread_join(t, nullptr);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(o.bytes, kPages / 2 * page());
+  cr_assert_gt(w.seen_inside, 0u, "no other thread got the lock while a window was being written");
+  for (size_t k = 0; k < kPages; k += 2) cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu", k);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
+}
+
+namespace {
+
 struct GiveBack {
   Served* s;
   size_t given = 0;
@@ -336,6 +384,64 @@ void* give_back_midway(void* arg) {
 }
 
 }  // namespace
+
+// Gives back two pages near the end of the first window once its writes
+// have begun: their own stores are then taken (no longer marked dirty) and
+// not yet written.
+void* give_back_in_the_window(void* arg) {
+  auto* g = static_cast<GiveBack*>(arg);
+  while (written_so_far() == 0) sched_yield();
+  g->given = revoke::range(g->s->at + 252 * page(), 2 * page(), CMBMAP_LEASE_BROKEN);
+  return nullptr;
+}
+
+Test(writeback, give_back_of_pages_being_written_waits_for_their_writes) {
+  constexpr size_t kPages = 512;
+  for (int round = 0; round < 8; ++round) {
+    Served s = serve_writable(kPages * page());
+    for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+    GiveBack g{&s};
+    pthread_t t;
+    pthread_create(&t, nullptr, give_back_in_the_window, &g);
+    const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+    pthread_join(t, nullptr);
+    cr_assert_eq(o.err, 0);
+    cr_assert_eq(g.given, 2 * page(), "round %d: the two pages were not given back", round);
+    cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
+    for (size_t k = 0; k < kPages; k += 2) {
+      cr_assert_eq(s.at[k * page() + 17], stored(k), "round %d: page %zu lost its store in the mapping", round, k);
+      cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "round %d: page %zu lost its store in the file", round, k);
+    }
+    revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+    fixture::remove_file(s.f);
+    __atomic_store_n(&stats::get()->writeback_file_bytes, 0, __ATOMIC_RELEASE);
+  }
+}
+
+Test(writeback, give_back_while_a_window_is_written_keeps_every_store) {
+  // Every other page stored: windows of many small writes, done without the
+  // lock, so the give-back arrives in the middle of one. It must wait for
+  // that window's writes: their pages are no longer marked dirty, and
+  // file pages put in their place would be written back over the stores.
+  constexpr size_t kPages = 2048;
+  for (int round = 0; round < 4; ++round) {
+    Served s = serve_writable(kPages * page());
+    for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+    GiveBack g{&s};
+    pthread_t t;
+    pthread_create(&t, nullptr, give_back_midway, &g);
+    const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+    pthread_join(t, nullptr);
+    cr_assert_eq(o.err, 0);
+    cr_assert_eq(g.given, s.len, "the range was not given back");
+    for (size_t k = 0; k < kPages; k += 2) {
+      cr_assert_eq(s.at[k * page() + 17], stored(k), "round %d: page %zu lost its store in the mapping", round, k);
+      cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "round %d: page %zu lost its store in the file", round, k);
+    }
+    fixture::remove_file(s.f);
+    __atomic_store_n(&stats::get()->writeback_file_bytes, 0, __ATOMIC_RELEASE);
+  }
+}
 
 Test(writeback, give_back_during_a_long_writeback_keeps_every_store) {
   constexpr size_t kPages = 4096;
@@ -354,5 +460,65 @@ Test(writeback, give_back_during_a_long_writeback_keeps_every_store) {
     cr_assert_eq(s.at[k * page() + 17], stored(k), "page %zu lost its store in the mapping", k);
     cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu lost its store in the file", k);
   }
+  fixture::remove_file(s.f);
+}
+
+namespace {
+
+struct Reuse {
+  Served* s;
+  int decoy;        // the program's other file, dup2'ed over cmbmap's fd
+  int moved_from = -1;
+};
+
+// Part-way through the writeback, the program reuses the number of
+// cmbmap's fd for the range (dup2 of another file over it), as it may: the
+// close/dup2 hook first moves cmbmap's fd out of the way, as here
+// (core/file_events.cpp keep_own_fd; its in_vfork_child guard needs the
+// library's constructor, which this test binary does not run).
+void* reuse_fd_midway(void* arg) {
+  auto* r = static_cast<Reuse*>(arg);
+  while (written_so_far() == 0) sched_yield();
+  registry::Range now;
+  if (registry::collect((uintptr_t)r->s->at, r->s->len, &now, 1) != 1) return nullptr;
+  r->moved_from = now.fd;
+  {
+    served_lock::Hold hold;
+    writeback::wait_for_fd(now.fd);
+    const int moved = prim::dup_above_floor(now.fd);
+    if (moved < 0) return nullptr;
+    registry::relocate_fd(now.fd, moved);
+    lease::relocate_fd(now.fd, moved);
+  }
+  dup2(r->decoy, now.fd);
+  return nullptr;
+}
+
+}  // namespace
+
+Test(writeback, fd_reuse_during_a_writeback_never_writes_into_the_programs_file) {
+  // The writes run without the lock: the fd move must wait for those using
+  // the fd, or they would go on into whatever the program put at its number.
+  constexpr size_t kPages = 2048;
+  Served s = serve_writable(kPages * page());
+  for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+  char decoy_path[] = "/tmp/cmbmap-decoy.XXXXXX";
+  const int decoy = mkstemp(decoy_path);
+  cr_assert_geq(decoy, 0);
+  Reuse r{&s, decoy};
+  pthread_t t;
+  pthread_create(&t, nullptr, reuse_fd_midway, &r);
+  const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Durable);
+  pthread_join(t, nullptr);
+  cr_assert_geq(r.moved_from, 0, "the range had no fd to reuse");
+  struct stat st;
+  cr_assert_eq(fstat(decoy, &st), 0);
+  cr_assert_eq(st.st_size, 0, "the writeback wrote %lld bytes into the program's other file", (long long)st.st_size);
+  cr_assert_eq(o.err, 0);
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
+  for (size_t k = 0; k < kPages; k += 2) cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu", k);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  close(decoy);
+  unlink(decoy_path);
   fixture::remove_file(s.f);
 }
