@@ -31,26 +31,28 @@ void task_dir(char* buf, size_t cap, uint64_t pid, uint64_t tid) {
 
 }  // namespace
 
-bool read(const char* path, cmbmap_stats* out) {
-  const int fd = prim::open_read(path, O_NOFOLLOW);
+bool read(const char* path, cmbmap_stats* out, uid_t* owner) {
+  const int fd = prim::open_read(path, O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return false;
-  const long n = prim::pread_fd(fd, out, sizeof *out, 0);
+  struct stat st;
+  const bool regular = prim::fstat_fd(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const long n = regular ? prim::pread_fd(fd, out, sizeof *out, 0) : -1;
   prim::close_fd(fd);
+  if (owner) *owner = st.st_uid;
   return n == (long)sizeof *out && out->magic == CMBMAP_STATS_MAGIC;
 }
 
-bool watcher_plausible(const char* path, const cmbmap_stats& s) {
-  if (!s.watcher_tid || (int)s.watcher_signal < SIGRTMIN || (int)s.watcher_signal > SIGRTMAX) return false;
+bool watcher_plausible(uid_t owner, uint64_t pid, uint64_t tid, uint64_t signal) {
+  if (!pid || !tid || tid == pid || (int)signal < SIGRTMIN || (int)signal > SIGRTMAX) return false;
   char task[64], comm_path[80], comm[32];
-  task_dir(task, sizeof task, s.pid, s.watcher_tid);
+  task_dir(task, sizeof task, pid, tid);
   if (!text::join(comm_path, sizeof comm_path, task, "comm")) return false;
   if (prim::read_text(comm_path, comm, sizeof comm) < 12) return false;
   const char* want = "cmbmap-watch";
   for (int i = 0; i < 12; ++i)
     if (comm[i] != want[i]) return false;
-  struct stat file_st, task_st;
-  return prim::fstat_at(AT_FDCWD, path, &file_st) == 0 && prim::fstat_at(AT_FDCWD, task, &task_st) == 0 &&
-         file_st.st_uid == task_st.st_uid;
+  struct stat task_st;
+  return prim::fstat_at(AT_FDCWD, task, &task_st) == 0 && task_st.st_uid == owner;
 }
 
 int slot_of(const cmbmap_stats& s, const char* controller) {

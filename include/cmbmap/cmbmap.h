@@ -149,7 +149,8 @@ struct cmbmap_stats {
 	uint64_t share_requests;      /* requests this process sent */
 	uint64_t share_got_bytes;     /* CMB other processes gave back for its mappings */
 	uint64_t share_given_bytes;   /* CMB it gave back for other processes' mappings */
-	uint64_t share_given_to_pid;  /* the last process it gave CMB to */
+	uint64_t share_given_to_pid;  /* the last process it gave CMB to (as the request's sender said) */
+	uint64_t share_answers;       /* other processes' requests answered (the asker waits for it to move) */
 	uint64_t last_use_ns[8];      /* per controller slot: CLOCK_MONOTONIC of the last serve or mapping call on its CMB */
 };
 

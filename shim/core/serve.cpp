@@ -64,6 +64,7 @@ struct Serve {
   bool leased = false;          // a lease pinned for this serve (settled at the end)
   int own_fd = -1;              // cmbmap's dup of the program's fd, to map the file back
   int ctrl = -1;                // the controller's statistics slot
+  mutable bool asked_peers = false;  // other processes had no room: not asked again in this call
 };
 
 // One run of eligible segments [first, last] at addr.
@@ -193,8 +194,22 @@ int map_cmb(const Serve& s, const Run& r, p2pmem::Identity* id) {
     stats::add(&cmbmap_stats::evicted_bytes, freed);
     if (freed) why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
   }
-  if (why == CMBMAP_CMB_FULL && share::ask(s.f.target.controller, r.len))
-    why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
+  if (why == CMBMAP_CMB_FULL && !s.asked_peers) {
+    struct Try {
+      const Serve& s;
+      const Run& r;
+      p2pmem::Identity* id;
+      int why;
+    } t{s, r, id, why};
+    share::ask(s.f.target.controller, r.len, [](void* ctx) {
+      Try& t = *static_cast<Try*>(ctx);
+      t.why = p2pmem::map_at(t.s.f.target.pci_path, (void*)t.r.addr, t.r.len, t.id);
+      return t.why != CMBMAP_CMB_FULL;
+    }, &t);
+    // Once they had no room, not asked again in this call: its waiting stays bounded.
+    s.asked_peers = t.why == CMBMAP_CMB_FULL;
+    why = t.why;
+  }
   return why;
 }
 

@@ -18,9 +18,10 @@ bool g_share = true;
 uint64_t g_grace_ns = 1000ull * 1000 * 1000;
 }  // namespace
 
+// Set at start-up (tests change them while the watcher runs: atomics).
 void set_share(bool enabled, uint64_t grace_ms) {
-  g_share = enabled;
-  g_grace_ns = grace_ms * 1000 * 1000;
+  __atomic_store_n(&g_share, enabled, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_grace_ns, grace_ms < UINT64_MAX / 1000000 ? grace_ms * 1000000 : UINT64_MAX, __ATOMIC_RELAXED);
 }
 
 size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int cause, uint64_t used_before) {
@@ -56,20 +57,24 @@ void lease_breaks() {
 void requested(uint64_t message, pid_t from) {
   const uint64_t want = watcher_message::bytes_wanted(message, prim::page_size());
   const int slot = watcher_message::slot(message);
-  size_t freed = 0;
-  if (!watcher_message::from_peer(message)) {
-    freed = evict(slot, want, 0, 0, CMBMAP_RECLAIMED);
-    log::Line(LogLevel::Info).s("reclaim request: gave back ").size(freed).emit();
-  } else if (g_share) {
+  if (watcher_message::from_peer(message)) {
     // Another process's mapping found the CMB full: what this one used
     // within its grace time stays (no ping-pong between busy processes).
-    const uint64_t now = prim::monotonic_ns();
-    freed = evict(slot, want, 0, 0, CMBMAP_TAKEN_BY_PEER, now > g_grace_ns ? now - g_grace_ns : 0);
+    // Counted apart from `cmbmap reclaim`'s requests, so neither asker takes
+    // the other's answer for its own.
+    const uint64_t now = prim::monotonic_ns(), grace = __atomic_load_n(&g_grace_ns, __ATOMIC_RELAXED);
+    const bool share = __atomic_load_n(&g_share, __ATOMIC_RELAXED);
+    const size_t freed = share ? evict(slot, want, 0, 0, CMBMAP_TAKEN_BY_PEER, now > grace ? now - grace : 0) : 0;
     stats::add(&cmbmap_stats::share_given_bytes, freed);
     if (freed) __atomic_store_n(&stats::get()->share_given_to_pid, (uint64_t)from, __ATOMIC_RELAXED);
     log::Line(LogLevel::Info).s("process ").i(from).s(" found the CMB full: gave it ").size(freed)
-        .s(" of ranges unused for ").u(g_grace_ns / 1000000).s(" ms").emit();
+        .s(" of ranges unused for ").u(grace / 1000000).s(" ms").emit();
+    // Last: the asker waits for this count to move.
+    stats::add(&cmbmap_stats::share_answers, 1);
+    return;
   }
+  const size_t freed = evict(slot, want, 0, 0, CMBMAP_RECLAIMED);
+  log::Line(LogLevel::Info).s("reclaim request: gave back ").size(freed).emit();
   stats::add(&cmbmap_stats::reclaimed_bytes, freed);
   // Last: `cmbmap reclaim` waits for this count to move.
   stats::add(&cmbmap_stats::reclaim_requests, 1);

@@ -137,20 +137,22 @@ Test(watcher, peer_request_takes_only_ranges_unused_for_the_grace_time) {
   reclaim::set_share(true, 60 * 1000);
   cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal,
                                      watcher_message::peer_request(-1, 16 * page(), page())), 0);
-  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 1; }));
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->share_answers, __ATOMIC_ACQUIRE) == 1; }));
   cr_assert(fake_tier::is_cmb(ma) && fake_tier::is_cmb(mb), "a range used within the grace time was taken");
-  cr_assert_eq(stats::get()->share_given_bytes, 0u);
+  cr_assert_eq(__atomic_load_n(&stats::get()->share_given_bytes, __ATOMIC_ACQUIRE), 0u);
   reclaim::set_share(true, 0);
   cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), opts.signal,
                                      watcher_message::peer_request(-1, page(), page())), 0);
-  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 2; }));
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->share_answers, __ATOMIC_ACQUIRE) == 2; }));
   reclaim::set_share(true, 1000);
   cr_assert(!fake_tier::is_cmb(ma), "the least recently used range was not given");
   cr_assert(fake_tier::is_cmb(mb), "more than asked was given");
   cr_assert(fixture::holds_file(ma, 8 * page(), a.fd));
-  cr_assert_eq(stats::get()->share_given_bytes, 8 * page());
-  cr_assert_eq(stats::get()->revoked_by_reason[CMBMAP_TAKEN_BY_PEER], 8 * page());
-  cr_assert_eq(stats::get()->share_given_to_pid, (uint64_t)prim::pid());
+  cr_assert_eq(__atomic_load_n(&stats::get()->share_given_bytes, __ATOMIC_ACQUIRE), 8 * page());
+  cr_assert_eq(__atomic_load_n(&stats::get()->revoked_by_reason[CMBMAP_TAKEN_BY_PEER], __ATOMIC_ACQUIRE), 8 * page());
+  cr_assert_eq(__atomic_load_n(&stats::get()->share_given_to_pid, __ATOMIC_ACQUIRE), (uint64_t)prim::pid());
+  cr_assert_eq(__atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_ACQUIRE), 0u, "counted as a `cmbmap reclaim` answer, whose asker would take it for its own");
+  cr_assert_eq(__atomic_load_n(&stats::get()->reclaimed_bytes, __ATOMIC_ACQUIRE), 0u);
   revoke::range(mb, 8 * page(), CMBMAP_RECLAIMED);
   fixture::remove_file(a);
   fixture::remove_file(b);
@@ -163,7 +165,7 @@ Test(watcher, peer_request_gives_nothing_with_sharing_off) {
   reclaim::set_share(false, 0);
   cr_assert_eq(watcher_message::send(prim::pid(), watcher_tid(), fixture::default_options().signal,
                                      watcher_message::peer_request(-1, 8 * page(), page())), 0);
-  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->reclaim_requests, __ATOMIC_RELAXED) == 1; }));
+  cr_assert(wait_for([] { return __atomic_load_n(&stats::get()->share_answers, __ATOMIC_ACQUIRE) == 1; }));
   reclaim::set_share(true, 1000);
   cr_assert(fake_tier::is_cmb(ma), "CMBMAP_SHARE=0 gave a range to another process");
   revoke::range(ma, 8 * page(), CMBMAP_RECLAIMED);

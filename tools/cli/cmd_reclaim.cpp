@@ -40,9 +40,12 @@ void usage() {
          "not answer), 2 on a usage error.\n");
 }
 
-// The CLI's slot argument: -1 (any) when no controller was named.
+// The CLI's slot argument: -1 (any) when no controller was named, -2
+// (none: no range matches it) when the process has no slot for it.
 int slot_of(const cmbmap_stats& s, const char* controller) {
-  return controller ? live_block::slot_of(s, controller) : -1;
+  if (!controller) return -1;
+  const int slot = live_block::slot_of(s, controller);
+  return slot >= 0 ? slot : -2;
 }
 
 uint64_t now_ms() {
@@ -168,7 +171,7 @@ int cmd_reclaim(int argc, char** argv) {
   bool failed = false;
   for (const LiveStats& l : procs) {
     if (!r.all && given >= r.bytes) break;
-    if (!live_block::watcher_plausible(l.path.c_str(), l.s)) {
+    if (!live_block::watcher_plausible(l.owner, l.s.pid, l.s.watcher_tid, l.s.watcher_signal)) {
       answers.push_back({l.s.pid, 0, 0, held_on(l.s, controller), "no cmbmap watcher thread to ask"});
       failed = true;
       continue;

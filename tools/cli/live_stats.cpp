@@ -22,16 +22,16 @@ void read_dir(const std::string& dir, std::vector<LiveStats>* out) {
     if (name.size() < 7 || name.compare(name.size() - 6, 6, ".stats")) continue;
     LiveStats l;
     l.path = dir + "/" + name;
-    if (reread(l.path, &l.s) && live_block::alive(l.s.pid)) out->push_back(l);
+    if (reread(l.path, &l.s, &l.owner) && live_block::alive(l.s.pid)) out->push_back(l);
   }
   closedir(d);
 }
 
 }  // namespace
 
-bool reread(const std::string& path, cmbmap_stats* out) {
+bool reread(const std::string& path, cmbmap_stats* out, uid_t* owner) {
   *out = cmbmap_stats{};
-  return live_block::read(path.c_str(), out);
+  return live_block::read(path.c_str(), out, owner);
 }
 
 std::vector<LiveStats> live_stats() {

@@ -14,11 +14,12 @@ namespace cmbmap::cli {
 struct LiveStats {
   cmbmap_stats s;
   std::string path;   // the block's file, to read it again
+  uid_t owner;        // the file's owner (live_block::watcher_plausible)
 };
 
 std::vector<LiveStats> live_stats();
 // Reads path again into *out; false if it is gone or not a block.
-bool reread(const std::string& path, cmbmap_stats* out);
+bool reread(const std::string& path, cmbmap_stats* out, uid_t* owner = nullptr);
 // CMB the process holds now on controller name ("" or null: on all).
 uint64_t held_on(const cmbmap_stats& s, const char* controller);
 
