@@ -324,6 +324,19 @@ Test(writeback, other_threads_take_the_lock_while_a_long_writeback_runs) {
 
 namespace {
 
+// Every other page stored: windows of many one-page writes.
+void store_every_other_page(Served& s, size_t pages) {
+  for (size_t k = 0; k < pages; k += 2) s.at[k * page() + 17] = stored(k);
+}
+
+// Each of those stores is in the mapping and in the file.
+void expect_every_other_page(const Served& s, size_t pages, int round) {
+  for (size_t k = 0; k < pages; k += 2) {
+    cr_assert_eq(s.at[k * page() + 17], stored(k), "round %d: page %zu lost its store in the mapping", round, k);
+    cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "round %d: page %zu lost its store in the file", round, k);
+  }
+}
+
 struct MidWindow {
   uint64_t window_bytes;     // what one window writes
   uint64_t total;
@@ -352,7 +365,7 @@ Test(writeback, other_threads_take_the_lock_while_a_window_is_written) {
   // only ever see whole windows written.
   constexpr size_t kPages = 2048;
   Served s = serve_writable(kPages * page());
-  for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+  store_every_other_page(s, kPages);
   MidWindow w{(1u << 20) / 2, kPages / 2 * page()};
   pthread_t t;
   pthread_create(&t, nullptr, take_the_lock_mid_window, &w);
@@ -362,7 +375,7 @@ Test(writeback, other_threads_take_the_lock_while_a_window_is_written) {
   cr_assert_eq(o.err, 0);
   cr_assert_eq(o.bytes, kPages / 2 * page());
   cr_assert_gt(w.seen_inside, 0u, "no other thread got the lock while a window was being written");
-  for (size_t k = 0; k < kPages; k += 2) cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu", k);
+  expect_every_other_page(s, kPages, 0);
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
   fixture::remove_file(s.f);
 }
@@ -399,7 +412,7 @@ Test(writeback, give_back_of_pages_being_written_waits_for_their_writes) {
   constexpr size_t kPages = 512;
   for (int round = 0; round < 8; ++round) {
     Served s = serve_writable(kPages * page());
-    for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+    store_every_other_page(s, kPages);
     GiveBack g{&s};
     pthread_t t;
     pthread_create(&t, nullptr, give_back_in_the_window, &g);
@@ -408,10 +421,7 @@ Test(writeback, give_back_of_pages_being_written_waits_for_their_writes) {
     cr_assert_eq(o.err, 0);
     cr_assert_eq(g.given, 2 * page(), "round %d: the two pages were not given back", round);
     cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
-    for (size_t k = 0; k < kPages; k += 2) {
-      cr_assert_eq(s.at[k * page() + 17], stored(k), "round %d: page %zu lost its store in the mapping", round, k);
-      cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "round %d: page %zu lost its store in the file", round, k);
-    }
+    expect_every_other_page(s, kPages, round);
     revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
     fixture::remove_file(s.f);
     __atomic_store_n(&stats::get()->writeback_file_bytes, 0, __ATOMIC_RELEASE);
@@ -426,7 +436,7 @@ Test(writeback, give_back_while_a_window_is_written_keeps_every_store) {
   constexpr size_t kPages = 2048;
   for (int round = 0; round < 4; ++round) {
     Served s = serve_writable(kPages * page());
-    for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+    store_every_other_page(s, kPages);
     GiveBack g{&s};
     pthread_t t;
     pthread_create(&t, nullptr, give_back_midway, &g);
@@ -434,10 +444,7 @@ Test(writeback, give_back_while_a_window_is_written_keeps_every_store) {
     pthread_join(t, nullptr);
     cr_assert_eq(o.err, 0);
     cr_assert_eq(g.given, s.len, "the range was not given back");
-    for (size_t k = 0; k < kPages; k += 2) {
-      cr_assert_eq(s.at[k * page() + 17], stored(k), "round %d: page %zu lost its store in the mapping", round, k);
-      cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "round %d: page %zu lost its store in the file", round, k);
-    }
+    expect_every_other_page(s, kPages, round);
     fixture::remove_file(s.f);
     __atomic_store_n(&stats::get()->writeback_file_bytes, 0, __ATOMIC_RELEASE);
   }
@@ -501,7 +508,7 @@ Test(writeback, fd_reuse_during_a_writeback_never_writes_into_the_programs_file)
   // the fd, or they would go on into whatever the program put at its number.
   constexpr size_t kPages = 2048;
   Served s = serve_writable(kPages * page());
-  for (size_t k = 0; k < kPages; k += 2) s.at[k * page() + 17] = stored(k);
+  store_every_other_page(s, kPages);
   char decoy_path[] = "/tmp/cmbmap-decoy.XXXXXX";
   const int decoy = mkstemp(decoy_path);
   cr_assert_geq(decoy, 0);
@@ -516,7 +523,7 @@ Test(writeback, fd_reuse_during_a_writeback_never_writes_into_the_programs_file)
   cr_assert_eq(st.st_size, 0, "the writeback wrote %lld bytes into the program's other file", (long long)st.st_size);
   cr_assert_eq(o.err, 0);
   cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
-  for (size_t k = 0; k < kPages; k += 2) cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu", k);
+  expect_every_other_page(s, kPages, 0);
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
   close(decoy);
   unlink(decoy_path);
