@@ -43,6 +43,8 @@ std::string field(const Options& o, size_t i) {
   if (n == "CMBMAP_SCRUB") return std::to_string(o.scrub);
   if (n == "CMBMAP_DEVICES") return o.devices;
   if (n == "CMBMAP_BUDGET") return std::to_string(o.budget);
+  if (n == "CMBMAP_SHARE") return std::to_string(o.share);
+  if (n == "CMBMAP_SHARE_GRACE_MS") return std::to_string(o.share_grace_ms);
   if (n == "CMBMAP_FILL") return std::to_string(o.fill);
   if (n == "CMBMAP_SIGNAL") return std::to_string(o.signal);
   FUZZ_CHECK(false, "%s: an option this target does not know (update field())", n.c_str());
@@ -69,7 +71,7 @@ bool ref_allowed(const std::string& list, const std::string& name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   g_table = option_table(&g_count);
-  FUZZ_CHECK(g_count == 12, "the table has %zu options; this target names 12 (update field())", g_count);
+  FUZZ_CHECK(g_count == 14, "the table has %zu options; this target names 14 (update field())", g_count);
   g_values.clear();
   g_warnings.clear();
   const std::string all((const char*)data, size);
