@@ -19,6 +19,14 @@ void batch(const registry::Range* r, size_t n, writeback::Mode mode, writeback::
   for (size_t i = 0; i < n; ++i) {
     writeback::Outcome o = writeback::piece(r[i], mode);
     if (o.moved) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_FILE_CHANGED);
+    // Split or partly given back meanwhile: what is still served of the rest
+    // is written too (an msync must not return with stores it covers unwritten).
+    if (o.rest && !o.moved) {
+      const writeback::Outcome rest = range((void*)o.rest, r[i].end - o.rest, mode);
+      o.bytes += rest.bytes;
+      o.moved |= rest.moved;
+      if (rest.err && !o.err) o.err = rest.err;
+    }
     total->bytes += o.bytes;
     total->moved |= o.moved;
     if (o.err && !total->err) total->err = o.err;

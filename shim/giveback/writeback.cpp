@@ -280,6 +280,25 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
   return true;
 }
 
+// Writes [from, p.end) of p a window at a time. Returns the address it
+// stopped at because p changed while other threads had the lock (given
+// back, unmapped, split: the caller writes what is still served there), or
+// p.end.
+uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, uintptr_t from, Progress* g, Outcome* o) {
+  for (uintptr_t lo = from; lo < p.end;) {
+    const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
+    // Another writer's window here first: its pages are taken, not yet
+    // written; once it is done they are written or dirty again.
+    wait_while_writing(lo, hi, -1);
+    const bool let_go = write_window(p, freeze, lo, hi, g, o, unlocked);
+    lo = hi;
+    if (!let_go && (lo >= p.end || !served_lock::let_others_in())) continue;
+    if (!still_registered(p, &p.fd)) return lo;
+    if (g->checked) g->l = blocks_of(p.start);  // its slot may have been reused meanwhile
+  }
+  return p.end;
+}
+
 }  // namespace
 
 Outcome piece(const registry::Range& range, Mode mode) {
@@ -301,27 +320,25 @@ Outcome piece(const registry::Range& range, Mode mode) {
   // give-back under way) takes the whole piece at once, under the lock.
   const bool unlocked = !freeze && served_lock::held_once();
   Progress g;
-  for (uintptr_t lo = p.start; lo < p.end;) {
-    const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
-    const bool let_go = write_window(p, freeze, lo, hi, &g, &o, unlocked);
-    lo = hi;
-    // Other threads have had the lock; the range may be gone or changed
-    // (given back, unmapped, split): what is left of it is theirs to write.
-    if (!let_go && (lo >= p.end || !served_lock::let_others_in())) continue;
-    if (!still_registered(p, &p.fd)) {
-      if (o.err) note_error(p, o.err);
-      // p.fd may be closed by now; the drive's cache is flushed for what
-      // went by NVMe command (the caller's own msync/fsync, which follows,
-      // syncs the file).
-      if (mode == Mode::Durable && g.direct) {
-        const int err = nvme::flush(g.target);
-        if (err && !o.err) o.err = err;
-      }
-      return o;
-    }
-    if (g.checked) g.l = blocks_of(p.start);  // its slot may have been reused meanwhile
+  uintptr_t stopped = write_windows(p, freeze, unlocked, p.start, &g, &o);
+  if (stopped == p.end && !freeze) {
+    // Pages another writer took while these windows ran, and could not
+    // write, are dirty again: a second pass, after its windows are done.
+    wait_while_writing(p.start, p.end, -1);
+    stopped = write_windows(p, freeze, unlocked, p.start, &g, &o);
   }
   if (o.err) note_error(p, o.err);
+  if (stopped < p.end) {
+    o.rest = stopped;
+    // p.fd may be closed by now; the drive's cache is flushed for what
+    // went by NVMe command (the caller's own msync/fsync, which follows,
+    // syncs the file).
+    if (mode == Mode::Durable && g.direct) {
+      const int err = nvme::flush(g.target);
+      if (err && !o.err) o.err = err;
+    }
+    return o;
+  }
   if (mode == Mode::Durable && (g.direct || g.through_file || o.bytes)) make_durable(p, g.l, g.direct, &o);
   if (o.bytes) {
     stats::add(&cmbmap_stats::writebacks, 1);

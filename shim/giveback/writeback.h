@@ -44,6 +44,7 @@ struct Outcome {
   int err;          // 0, or the errno of a write that failed (stores lost)
   bool moved;       // the commit check failed: give the range back
   uint64_t bytes;   // bytes written
+  uintptr_t rest;   // nonzero: the range changed part-way; [rest, its end) is the caller's to write
 };
 
 // Writes back the dirty pages of one served piece (a registry range).
