@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Four processes each map 3/8 of the CMB (24 MiB of the default 64) while
 # holding the others' mappings: more than the CMB holds. Every byte is
-# right, the overflow falls back (CMB_FULL), nothing fails.
+# right, the overflow falls back (CMB_FULL), nothing fails. With
+# CMBMAP_SHARE=0: sharing would have the holders give their ranges to each
+# newcomer instead (cmb_shared_between_processes.sh tests that).
 . "$(dirname "$0")/lib.sh"
 each=$(( ${TESTVM_CMB_MB:-64} * 3 / 8 ))
 for i in 1 2 3 4; do random_file "$WORK/f$i" $((each << 20)); done
 mkfifo "$WORK/go"
 pids=()
 for i in 1 2 3 4; do
-  with_shim ex$i "$PY" -c '
+  CMBMAP_SHARE=0 with_shim ex$i "$PY" -c '
 import hashlib, mmap, sys
 f = open(sys.argv[1], "rb")
 m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
