@@ -38,18 +38,6 @@ CachedRing& cached(RingKind kind) { return g_rings[kind == RingKind::Plain ? 0 :
 
 pthread_mutex_t g_use = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-void drop(CachedRing& c) {
-  io_uring_queue_exit(&c.ring);
-  c.owner = 0;
-  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
-}
-
-void drop(CachedDevice& d) {
-  prim::close_fd(d.fd);
-  d.path[0] = '\0';
-  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
-}
-
 // Calls fn(fd) for each fd this process holds here, by reference.
 template <typename Fn>
 void each_fd(Fn fn) {
@@ -58,6 +46,31 @@ void each_fd(Fn fn) {
     if (c.owner == self) fn(c.ring.ring_fd);
   for (CachedDevice& d : g_devices)
     if (d.path[0]) fn(d.fd);
+}
+
+// The fds above, copied after each change (under Use) for uses_fd, which the
+// close hooks call for every close the program makes: they must not wait
+// behind an NVMe write that holds Use for as long as the drive takes.
+int g_published[sizeof g_rings / sizeof g_rings[0] + sizeof g_devices / sizeof g_devices[0]];
+
+void publish() {
+  size_t n = 0;
+  each_fd([&](int& f) { __atomic_store_n(&g_published[n++], f + 1, __ATOMIC_RELEASE); });
+  while (n < sizeof g_published / sizeof g_published[0]) __atomic_store_n(&g_published[n++], 0, __ATOMIC_RELEASE);
+}
+
+void drop(CachedRing& c) {
+  io_uring_queue_exit(&c.ring);
+  c.owner = 0;
+  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
+  publish();
+}
+
+void drop(CachedDevice& d) {
+  prim::close_fd(d.fd);
+  d.path[0] = '\0';
+  __atomic_fetch_sub(&g_cached_fds, 1, __ATOMIC_RELAXED);
+  publish();
 }
 
 }  // namespace
@@ -78,6 +91,7 @@ io_uring* ring(RingKind kind) {
   c.ring.ring_fd = c.ring.enter_ring_fd = hi;
   c.owner = self;
   __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
+  publish();
   return &c.ring;
 }
 
@@ -96,6 +110,7 @@ int device(const char* path) {
   d.fd = fd;
   text::copy(d.path, sizeof d.path, path);
   __atomic_fetch_add(&g_cached_fds, 1, __ATOMIC_RELAXED);
+  publish();
   return d.fd;
 }
 
@@ -118,15 +133,15 @@ void after_fork_child() {
       d.path[0] = '\0';
     }
   g_cached_fds = 0;
+  publish();
 }
 
 bool holds_fds() { return __atomic_load_n(&g_cached_fds, __ATOMIC_RELAXED) > 0; }
 
 bool uses_fd(int fd) {
-  Use use;
-  bool used = false;
-  each_fd([&](int& f) { used |= f == fd; });
-  return used;
+  for (const int& f : g_published)
+    if (fd >= 0 && __atomic_load_n(&f, __ATOMIC_ACQUIRE) == fd + 1) return true;
+  return false;
 }
 
 void relocate_fd(int from, int to) {
@@ -136,6 +151,7 @@ void relocate_fd(int from, int to) {
     if (c.owner == self && c.ring.ring_fd == from) c.ring.ring_fd = c.ring.enter_ring_fd = to;
   for (CachedDevice& d : g_devices)
     if (d.path[0] && d.fd == from) d.fd = to;
+  publish();
 }
 
 void release_fds_in(unsigned first, unsigned last) {

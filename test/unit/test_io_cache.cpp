@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "prim/prim.h"
+#include "shim/core/core.h"
 #include "shim/tier/io_cache.h"
 
 using namespace cmbmap;
@@ -85,4 +87,52 @@ Test(io_cache, forked_child_gives_them_up) {
   waitpid(pid, &status, 0);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked child kept the parent's ring or device fd");
   cr_assert_geq(own_fds(), 2, "the parent lost its fds");
+}
+
+// A writeback's NVMe writes hold the rings (Use) for as long as the drive
+// takes; every close the program makes asks whether the fd is one of these.
+// That question must not wait for them. (Found in review: close() waited
+// behind the writes, holding the served-ranges lock.)
+namespace {
+int g_held, g_let_go;
+void* hold_the_rings(void*) {
+  io_cache::Use use;
+  __atomic_store_n(&g_held, 1, __ATOMIC_RELEASE);
+  while (!__atomic_load_n(&g_let_go, __ATOMIC_ACQUIRE)) usleep(1000);
+  return nullptr;
+}
+int g_closed;
+void* close_a_program_fd(void* arg) {
+  const int fd = *static_cast<int*>(arg);
+  core::fd_replaced(fd);  // the close hook, before the real close
+  close(fd);
+  __atomic_store_n(&g_closed, 1, __ATOMIC_RELEASE);
+  return nullptr;
+}
+}  // namespace
+
+Test(io_cache, a_program_close_does_not_wait_for_the_rings) {
+  // The hooks act for the process that started cmbmap (not a vfork child):
+  // start it, inactive, so it knows which one that is.
+  setenv("CMBMAP_DISABLE", "1", 1);
+  core::init();
+  int fd = open("/dev/null", O_RDONLY);
+  cr_assert_geq(fd, 0);
+  pthread_t holder, closer;
+  pthread_create(&holder, nullptr, hold_the_rings, nullptr);
+  while (!__atomic_load_n(&g_held, __ATOMIC_ACQUIRE)) sched_yield();
+  pthread_create(&closer, nullptr, close_a_program_fd, &fd);
+  // Not a timing: the rings stay held until the close is done or 10 s pass.
+  for (int i = 0; i < 10000 && !__atomic_load_n(&g_closed, __ATOMIC_ACQUIRE); ++i) usleep(1000);
+  const bool closed_while_held = __atomic_load_n(&g_closed, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&g_let_go, 1, __ATOMIC_RELEASE);
+  pthread_join(closer, nullptr);
+  pthread_join(holder, nullptr);
+  cr_assert(closed_while_held, "close() of the program's fd waited for the rings held by an NVMe write");
+  // Its own fds are still recognised, without Use too.
+  int ours = -1;
+  for (int f = prim::kOwnFdFloor; f < prim::kOwnFdFloor + 64 && ours < 0; ++f)
+    if (fcntl(f, F_GETFD) >= 0) ours = f;
+  cr_assert(io_cache::uses_fd(ours), "fd %d, the cache's own, is not recognised", ours);
+  cr_assert(!io_cache::uses_fd(1));
 }
