@@ -37,7 +37,13 @@ void after_removal(const registry::Range* pieces, size_t n) {
       seen_fd |= pieces[k].fd == pieces[i].fd;
       seen_file |= pieces[k].dev == pieces[i].dev && pieces[k].ino == pieces[i].ino;
     }
-    if (!seen_fd && !registry::uses_fd(pieces[i].fd)) prim::close_fd(pieces[i].fd);
+    if (!seen_fd && !registry::uses_fd(pieces[i].fd)) {
+      // A writer out of a piece unmapped or replaced behind cmbmap's back
+      // (its own give-back waited, in piece()) may still be writing through
+      // the fd: once closed, the program may open another file at its number.
+      writeback::wait_for_fd(pieces[i].fd);
+      prim::close_fd(pieces[i].fd);
+    }
     if (!seen_file) lease::release_if_unused(pieces[i].dev, pieces[i].ino);
   }
 }
@@ -188,7 +194,9 @@ size_t give_back_batch(const registry::Range* pieces, size_t n, bool log_each, i
             .s(cmbmap_reason_name(cause)).emit();
     } else {
       // Unmapped or replaced behind cmbmap's back (a raw system call):
-      // whatever is there now is not cmbmap's to map over.
+      // whatever is there now is not cmbmap's to map over. A writer out of
+      // it finishes first (it makes failed pages dirty again, without the lock).
+      writeback::wait_for_writes(p.start, p.end, -1);
       log::Line(LogLevel::Error).x(p.start).s("+").u(p.end - p.start)
           .s(" is no longer cmbmap's CMB mapping: left as it is").emit();
     }

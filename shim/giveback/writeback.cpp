@@ -368,5 +368,6 @@ void after_fork_child() {
 }
 
 void wait_for_fd(int fd) { wait_while_writing(0, 0, fd); }
+void wait_for_writes(uintptr_t lo, uintptr_t hi, int fd) { wait_while_writing(lo, hi, fd); }
 
 }  // namespace cmbmap::writeback

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/stats.h"
@@ -578,7 +579,7 @@ void pause_thread(pthread_t t, int already) {
 // pin is on [0, 1 MiB), so A does not wait, takes its first window's pages and
 // writes them without the lock. B then reaches [1 MiB, 2 MiB), finds those
 // pages clean (taken by A, not yet written), skips them and returns "durable".
-Test(writeback, a_durable_commit_waits_for_another_writers_pages) {
+Test(writeback, a_durable_commit_waits_for_another_writers_pages, .timeout = 120) {
   constexpr size_t kPages = 512;  // 2 MiB: two windows
   struct sigaction sa{};
   sa.sa_handler = pause_here;
@@ -621,7 +622,7 @@ Test(writeback, a_durable_commit_waits_for_another_writers_pages) {
 // another thread). The piece sees its range changed and returns; the rest of
 // its range, still served and dirty, is not written, and the commit reports
 // success.
-Test(writeback, a_durable_commit_writes_the_rest_of_a_range_split_meanwhile) {
+Test(writeback, a_durable_commit_writes_the_rest_of_a_range_split_meanwhile, .timeout = 120) {
   constexpr size_t kPages = 512;
   struct sigaction sa{};
   sa.sa_handler = pause_here;
@@ -645,4 +646,61 @@ Test(writeback, a_durable_commit_writes_the_rest_of_a_range_split_meanwhile) {
   cr_assert_eq(b.o.err, 0);
   cr_assert_eq(missing, 0u, "the durable commit returned 0 with %zu stored pages not in the file (first: page %zu)",
                missing, first_missing);
+}
+
+// The program replaces a range behind cmbmap's back (a raw mmap system call
+// over it) while a window of it is written without the lock. The give-back
+// that finds it no longer cmbmap's closes the range's fd: it must wait for
+// those writes, or they go on into whatever the program opens at that number.
+namespace {
+struct Give {
+  const Served* s;
+  int done;
+};
+void* give_back_range(void* arg) {
+  auto* g = static_cast<Give*>(arg);
+  revoke::range(g->s->at, g->s->len, CMBMAP_REMAPPED);
+  __atomic_store_n(&g->done, 1, __ATOMIC_RELEASE);
+  return nullptr;
+}
+}  // namespace
+
+Test(writeback, a_range_replaced_behind_cmbmaps_back_keeps_its_fd_until_its_writes_end, .timeout = 120) {
+  constexpr size_t kPages = 512;
+  struct sigaction sa{};
+  sa.sa_handler = pause_here;
+  sigaction(SIGUSR1, &sa, nullptr);
+  Served s = serve_writable(kPages * page());
+  store_every_other_page(s, kPages);
+  registry::Range now;
+  cr_assert_eq(registry::collect((uintptr_t)s.at, s.len, &now, 1), 1u);
+  Job b{s.at, s.len, writeback::Mode::Durable};
+  pthread_t tb, tg;
+  pthread_create(&tb, nullptr, run_commit, &b);
+  while (written_so_far() == 0) sched_yield();
+  pause_thread(tb, 0);
+  cr_assert_lt(written_so_far(), (1u << 20) / 2, "inconclusive");
+  // Readable memory where the range was: writes from it would succeed.
+  void* over = (void*)syscall(SYS_mmap, s.at, s.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                              -1, 0);
+  cr_assert_eq(over, s.at);
+  Give g{&s, 0};
+  pthread_create(&tg, nullptr, give_back_range, &g);
+  // Not a timing: the writer stays paused until the give-back is done or 1 s passed.
+  for (int i = 0; i < 1000 && !__atomic_load_n(&g.done, __ATOMIC_ACQUIRE); ++i) usleep(1000);
+  // The program opens a file; it gets the number if cmbmap let it go.
+  char decoy_path[] = "/tmp/cmbmap-decoy.XXXXXX";
+  const int decoy = mkstemp(decoy_path);
+  cr_assert_geq(decoy, 0);
+  if (fcntl(now.fd, F_GETFD) < 0) dup2(decoy, now.fd);
+  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  pthread_join(tb, nullptr);
+  pthread_join(tg, nullptr);
+  struct stat st;
+  cr_assert_eq(fstat(decoy, &st), 0);
+  cr_assert_eq(st.st_size, 0, "the writeback wrote %lld bytes into the program's other file", (long long)st.st_size);
+  cr_assert_eq(registry::collect((uintptr_t)s.at, s.len, &now, 1), 0u, "the replaced range is still registered");
+  close(decoy);
+  unlink(decoy_path);
+  fixture::remove_file(s.f);
 }
