@@ -161,7 +161,40 @@ int list_dir(const char* dir, bool (*fn)(const char*, void*), void* ctx) {
   }
 }
 
-int dup_above_floor(int fd) { return (int)raw(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kOwnFdFloor); }
+namespace {
+int g_closing;  // close_range calls under way; their numbers, widened to one range
+unsigned g_closing_first = ~0u, g_closing_last;
+}  // namespace
+
+void fds_closing(unsigned first, unsigned last) {
+  __atomic_add_fetch(&g_closing, 1, __ATOMIC_ACQ_REL);
+  unsigned f = __atomic_load_n(&g_closing_first, __ATOMIC_ACQUIRE);
+  while (first < f && !__atomic_compare_exchange_n(&g_closing_first, &f, first, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+  }
+  unsigned l = __atomic_load_n(&g_closing_last, __ATOMIC_ACQUIRE);
+  while (last > l && !__atomic_compare_exchange_n(&g_closing_last, &l, last, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+  }
+}
+
+void fds_closed() {
+  // The last one out resets the range (one starting meanwhile may lose its
+  // widening: then an fd of cmbmap's may be closed, as without this).
+  if (__atomic_sub_fetch(&g_closing, 1, __ATOMIC_ACQ_REL) == 0) {
+    __atomic_store_n(&g_closing_first, ~0u, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_closing_last, 0u, __ATOMIC_RELEASE);
+  }
+}
+
+int dup_above_floor(int fd) {
+  const int r = (int)raw(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kOwnFdFloor);
+  if (r >= 0 && __atomic_load_n(&g_closing, __ATOMIC_ACQUIRE) > 0 &&
+      (unsigned)r >= __atomic_load_n(&g_closing_first, __ATOMIC_ACQUIRE) &&
+      (unsigned)r <= __atomic_load_n(&g_closing_last, __ATOMIC_ACQUIRE)) {
+    close_fd(r);
+    return -EBUSY;
+  }
+  return r;
+}
 
 // --- memory ----------------------------------------------------------------
 void* map(void* addr, size_t len, int prot, int flags, int fd, off_t off, int* err) {

@@ -66,7 +66,13 @@ int list_dir(const char* dir, bool (*fn)(const char* name, void* ctx), void* ctx
 // that count on low fd numbers.
 constexpr int kOwnFdFloor = 1000;
 // A close-on-exec duplicate of fd at or above kOwnFdFloor, or -errno.
+// -EBUSY if it would land in a range the program is closing wholesale.
 int dup_above_floor(int fd);
+// The program's close_range/closefrom of [first, last] is under way: until
+// fds_closed(), dup_above_floor makes no fd there (another thread's fill or
+// writeback would have it closed under its feet, and the number reused).
+void fds_closing(unsigned first, unsigned last);
+void fds_closed();
 
 // --- memory ----------------------------------------------------------------
 // The mapping or MAP_FAILED (never -errno: addresses may look negative).

@@ -77,7 +77,9 @@ void fd_read_elsewhere(int fd);
 void fd_replaced(int fd);  // about to be closed or dup2'ed over
 // close_range/closefrom over [first, last]: the ranges and leases whose fds
 // lie there are given back first (there is no fd number left to move them to).
-void fds_closing(unsigned first, unsigned last);
+// True if fds_closed() must follow the close.
+bool fds_closing(unsigned first, unsigned last);
+void fds_closed();
 // The file behind fd / path is about to change (write, truncate,
 // fallocate...): served ranges of it must not outlive the change, and until
 // file_changed() a serve under a write lease (which this process's own

@@ -130,13 +130,16 @@ bool opening(int dirfd, const char* path, int flags) {
   return truncating;
 }
 
-void fds_closing(unsigned first, unsigned last) {
-  if (in_vfork_child()) return;
+bool fds_closing(unsigned first, unsigned last) {
+  if (in_vfork_child()) return false;
+  // From here until the close is done no fd of cmbmap's is made there
+  // (the rings and device fds are reopened on demand, without the lock).
+  prim::fds_closing(first, last);
   lease::note_closed_range(first, last);
   // The log's own fd goes too: forget it, or a later fd of cmbmap's own
   // (a dup of one of the program's files) could get its number and the log.
   if (log::fd() >= 0 && (unsigned)log::fd() >= first && (unsigned)log::fd() <= last) log::forget_fd();
-  if (!holds_fds()) return;
+  if (!holds_fds()) return true;
   served_lock::Hold hold;
   prim::KeepErrno keep;  // io_uring's teardown is not ours to vouch for
   io_cache::release_fds_in(first, last);
@@ -149,6 +152,9 @@ void fds_closing(unsigned first, unsigned last) {
   ino_t inos[64];
   for (size_t n; (n = lease::files_with_fd_in(first, last, devs, inos, 64)) > 0;)
     for (size_t i = 0; i < n; ++i) revoke::file_and_lease(devs[i], inos[i], CMBMAP_REMAPPED);
+  return true;
 }
+
+void fds_closed() { prim::fds_closed(); }  // atomics only: errno stays the close's
 
 }  // namespace cmbmap::core

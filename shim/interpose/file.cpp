@@ -202,18 +202,23 @@ CMBMAP_EXPORT int close(int fd) {
   return real::close(fd);
 }
 CMBMAP_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  bool marked = false;
   {
     core::Scope scope;
-    if (scope.on() && !(flags & CLOSE_RANGE_CLOEXEC)) core::fds_closing(first, last);
+    if (scope.on() && !(flags & CLOSE_RANGE_CLOEXEC)) marked = core::fds_closing(first, last);
   }
-  return real::close_range(first, last, flags);
+  const int r = real::close_range(first, last, flags);
+  if (marked) core::fds_closed();
+  return r;
 }
 CMBMAP_EXPORT void closefrom(int lowfd) {
+  bool marked = false;
   {
     core::Scope scope;
-    if (scope.on() && lowfd >= 0) core::fds_closing((unsigned)lowfd, ~0u);
+    if (scope.on() && lowfd >= 0) marked = core::fds_closing((unsigned)lowfd, ~0u);
   }
   real::closefrom(lowfd);
+  if (marked) core::fds_closed();
 }
 CMBMAP_EXPORT int dup2(int oldfd, int newfd) {
   {

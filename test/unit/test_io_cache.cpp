@@ -136,3 +136,23 @@ Test(io_cache, a_program_close_does_not_wait_for_the_rings) {
   cr_assert(io_cache::uses_fd(ours), "fd %d, the cache's own, is not recognised", ours);
   cr_assert(!io_cache::uses_fd(1));
 }
+
+// Between the close hook and the program's close_range itself, a fill or a
+// writeback in another thread may reopen a ring or a device fd: none may
+// land in the range being closed (it would be closed under cmbmap's feet and
+// the number reused by the program's next open).
+Test(io_cache, no_new_fd_in_a_range_the_program_is_closing) {
+  setenv("CMBMAP_DISABLE", "1", 1);
+  core::init();
+  const int others = own_fds() - 2;  // the test runner's; setup made a ring and a device fd
+  cr_assert(core::fds_closing(prim::kOwnFdFloor, ~0u));
+  cr_assert(!io_cache::uses_fd(-1));
+  // The hook gave up what was there; another thread asks again.
+  cr_assert_null(io_cache::ring(io_cache::RingKind::Plain), "a ring was made in the range being closed");
+  cr_assert_lt(io_cache::device(g_dev), 0, "a device fd was opened in the range being closed");
+  cr_assert_eq(own_fds(), others, "the ring and device fd were not given up, or new ones were made");
+  core::fds_closed();
+  cr_assert_not_null(io_cache::ring(io_cache::RingKind::Plain));
+  cr_assert_geq(io_cache::device(g_dev), prim::kOwnFdFloor);
+  cr_assert_eq(own_fds(), others + 2);
+}
