@@ -34,8 +34,15 @@ while [ $SECONDS -lt $end ]; do
 done
 status=0
 for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || { status=1; echo "process $((i + 1)) failed: $(head -c 400 "$LOGS/p$((i + 1)).err")"; }
+  if ! wait "${pids[$i]}"; then
+    status=1
+    echo "process $((i + 1)) failed: $(head -c 400 "$LOGS/p$((i + 1)).err")"
+    # What cmbmap did last in it (the logs go with the test's directory).
+    grep -v ' info: mmap ' "$LOGS/p$((i + 1)).log" | tail -n 15 | sed 's/^/    /'
+  fi
 done
+# A crash: where, and on what kind of access (the kernel's line).
+dmesg | grep -E 'contend.*(segfault|general protection)|traps: contend' | tail -n 4 | sed 's/^/  kernel: /' || true
 cat "$LOGS"/p*.out
 [ $status = 0 ] || fail "a process saw a byte the file does not hold, or failed"
 sum() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) s += $(i + 1)} END {print s + 0}' "$LOGS"/p*.out; }
