@@ -212,8 +212,10 @@ bool move_over(void* from, void* at, size_t len) {
   unmap(from, len);
   return false;
 }
-bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off) {
-  void* p = map(nullptr, len, prot, flags & ~MAP_FIXED, fd, off);
+bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off, int* err) {
+  int e = 0;
+  void* p = map(nullptr, len, prot, flags & ~MAP_FIXED, fd, off, &e);
+  if (err) *err = e;
   return p != MAP_FAILED && move_over(p, at, len);
 }
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {

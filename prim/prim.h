@@ -88,7 +88,8 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 // failure `from` is unmapped and `at` unchanged: false.
 bool move_over(void* from, void* at, size_t len);
 // A mapping of fd made elsewhere, then moved over [at, at+len) as above.
-bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off);
+// On failure *err (if given) is mmap's errno, or 0 if the move failed.
+bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off, int* err = nullptr);
 int protect(void* addr, size_t len, int prot);
 int lock_memory(void* addr, size_t len);  // mlock
 size_t page_size();

@@ -155,15 +155,19 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
     return false;
   }
   bool in = scrub::enabled() && swap_in_file(p);
-  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset)))
+  int err = 0;
+  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset, &err)))
     scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
   if (in) restore_sticky(p, sticky);
   if (!in) {
     // The CMB copy may be stale by now, and nothing would track it:
     // better a fault on access than old bytes.
     prim::protect((void*)p.start, len, PROT_NONE);
-    log::Line(LogLevel::Error).s("could not give ").x(p.start).s("+").u(len)
-        .s(" back to the page cache (no room for a mapping): access to it now faults").emit();
+    log::Line line(LogLevel::Error);
+    line.s("could not give ").x(p.start).s("+").u(len).s(" back to the page cache (");
+    if (err) line.s("mmap of fd ").i(p.fd).s(" failed, errno ").i(err);
+    else line.s("moving the file's mapping in failed");
+    line.s("): access to it now faults").emit();
   }
   return true;
 }
