@@ -63,6 +63,7 @@ struct Serve {
   lease::Grant grant{CMBMAP_LEASE_DENIED, -1, false};
   bool leased = false;          // a lease pinned for this serve (settled at the end)
   int own_fd = -1;              // cmbmap's dup of the program's fd, to map the file back
+  int held_before = -1;         // registry::hold_fd's previous fd
   int ctrl = -1;                // the controller's statistics slot
   mutable bool asked_peers = false;  // other processes had no room: not asked again in this call
 };
@@ -167,6 +168,8 @@ void gates(Serve& s, const Plan& plan) {
   if (s.block == CMBMAP_ELIGIBLE) {
     s.own_fd = own_fd_for(s);
     if (s.own_fd < 0) s.block = CMBMAP_FILL_FAILED;
+    // Shared with another range of the file, which making room may give back.
+    else s.held_before = registry::hold_fd(s.own_fd);
   }
   if (s.block == CMBMAP_ELIGIBLE) s.ctrl = stats::controller_slot(s.f.target.controller);
 }
@@ -297,6 +300,7 @@ int serve_run(const Serve& s, const Run& r) {
 
 // Settles the serve: the fd, the statistics, the watcher, the lease.
 void settle(const Serve& s, uint64_t served) {
+  if (s.own_fd >= 0) registry::hold_fd(s.held_before);
   if (s.own_fd >= 0 && !registry::uses_fd(s.own_fd)) prim::close_fd(s.own_fd);
   // Stores to track now: the watcher's periodic writeback must wake for them.
   if (served && s.writable && s.opts.writeback_ms) watcher::wake();

@@ -286,7 +286,14 @@ size_t collect_file(dev_t dev, ino_t ino, Range* out, size_t cap, uintptr_t from
   return n;
 }
 
+namespace {
+int g_held_fd = -1;
+}  // namespace
+
+int hold_fd(int fd) { return __atomic_exchange_n(&g_held_fd, fd, __ATOMIC_ACQ_REL); }
+
 bool uses_fd(int fd) {
+  if (fd >= 0 && __atomic_load_n(&g_held_fd, __ATOMIC_ACQUIRE) == fd) return true;
   if (empty()) return false;
   Guard g;
   return fd_at(fd_position(fd), fd);

@@ -72,7 +72,13 @@ void for_each_batch_of_file(dev_t dev, ino_t ino, Fn fn) {
     from = batch[n - 1].end;
   }
 }
+// True if a registered range, or the serve under way, uses fd (whoever
+// gives a range back closes its fd only when this is false).
 bool uses_fd(int fd);
+// The serve under way (under the served-ranges lock) holds fd before its
+// ranges are registered: room made for it may give back the ranges it shares
+// the fd with. Returns the fd held before (restore it when done).
+int hold_fd(int fd);
 // True if every range overlapping [start, start+len) lies inside it.
 bool covers_whole(uintptr_t start, size_t len);
 void relocate_fd(int from, int to);   // the program is about to reuse `from`
