@@ -280,12 +280,12 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
   return true;
 }
 
-// Writes [from, p.end) of p a window at a time. Returns the address it
+// Writes p a window at a time. Returns the address it
 // stopped at because p changed while other threads had the lock (given
 // back, unmapped, split: the caller writes what is still served there), or
 // p.end.
-uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, uintptr_t from, Progress* g, Outcome* o) {
-  for (uintptr_t lo = from; lo < p.end;) {
+uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, Progress* g, Outcome* o) {
+  for (uintptr_t lo = p.start; lo < p.end;) {
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
     // Another writer's window here first: its pages are taken, not yet
     // written; once it is done they are written or dirty again.
@@ -320,12 +320,12 @@ Outcome piece(const registry::Range& range, Mode mode) {
   // give-back under way) takes the whole piece at once, under the lock.
   const bool unlocked = !freeze && served_lock::held_once();
   Progress g;
-  uintptr_t stopped = write_windows(p, freeze, unlocked, p.start, &g, &o);
+  uintptr_t stopped = write_windows(p, freeze, unlocked, &g, &o);
   if (stopped == p.end && !freeze) {
     // Pages another writer took while these windows ran, and could not
     // write, are dirty again: a second pass, after its windows are done.
     wait_while_writing(p.start, p.end, -1);
-    stopped = write_windows(p, freeze, unlocked, p.start, &g, &o);
+    stopped = write_windows(p, freeze, unlocked, &g, &o);
   }
   if (o.err) note_error(p, o.err);
   if (stopped < p.end) {
