@@ -278,3 +278,31 @@ Test(serve, write_lease_serve_without_changes) {
   revoke::range(at, len, CMBMAP_RECLAIMED);
   fixture::remove_file(f);
 }
+
+// A serve that reuses the fd of another range of its file, and must give
+// that range back to make room: the fd stays open for the new range (it was
+// closed with the range it came from, the new range registered with a
+// closed fd, and its give-back, unable to map the file, left it
+// inaccessible: the program crashed on its next read).
+Test(serve, making_room_keeps_the_fd_the_serve_shares) {
+  const size_t len = 4 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fake_tier::set_pool(len);
+  const Options opts = fixture::default_options();
+  uint64_t served = 0;
+  void* first = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, opts, &served);
+  cr_assert_eq(served, len);
+  registry::Range r0;
+  cr_assert_eq(registry::collect((uintptr_t)first, len, &r0, 1), 1u);
+  void* second = fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, opts, &served);
+  cr_assert_eq(served, len, "the second mapping was not served (room was not made)");
+  cr_assert(!fake_tier::is_cmb(first), "the first range was not given back to make room");
+  registry::Range r1;
+  cr_assert_eq(registry::collect((uintptr_t)second, len, &r1, 1), 1u);
+  cr_assert_eq(r1.fd, r0.fd, "the serve did not share the first range's fd: the test proves nothing");
+  cr_assert_geq(fcntl(r1.fd, F_GETFD), 0, "the served range's fd was closed while making room for it");
+  cr_assert_eq(revoke::range(second, len, CMBMAP_RECLAIMED), len);
+  cr_assert(fixture::holds_file(second, len, f.fd), "the range given back does not read the file");
+  cr_assert(fixture::holds_file(first, len, f.fd));
+  fixture::remove_file(f);
+}
