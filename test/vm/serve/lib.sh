@@ -32,7 +32,10 @@ served_bytes() {
 # page_cache_bytes FILE: bytes of FILE resident in the page cache
 page_cache_bytes() { fincore -b -n -o RES "$1" | awk '{print $1}'; }
 
-random_file() { head -c "$2" /dev/urandom > "$1"; }
+# random_file FILE SIZE: SIZE random bytes, on disk when it returns (an
+# extent still being written back reads UNWRITTEN on xfs and stays ordinary:
+# a test expecting the file served whole would depend on writeback timing)
+random_file() { head -c "$2" /dev/urandom > "$1" && sync "$1"; }
 
 # The drive-fault tests' program: maps FILE (argv 1), creates argv 2, waits
 # for argv 3 to exist (the faults cleared), then prints the sha256 of what
