@@ -225,6 +225,29 @@ void wait_while_writing(uintptr_t lo, uintptr_t hi, int fd) {
   while (writing(lo, hi, fd)) prim::sleep_ns(50 * 1000);
 }
 
+// The same for a writer that may let the served-ranges lock go (held once,
+// not freezing): it does while it waits, for mapping calls of other threads
+// must not wait behind writes they have no part in (the watcher's periodic
+// writeback, waiting for a program's msync, stalled every mmap of the
+// process for a whole window). Returns with no window over [lo, hi) in
+// flight and the lock held; true if it was let go meanwhile: the caller
+// must look at its range again. (Windows are claimed under the lock, so
+// none can start before the caller lets it go again.)
+bool wait_for_windows(uintptr_t lo, uintptr_t hi, bool may_let_go) {
+  if (!may_let_go) {
+    wait_while_writing(lo, hi, -1);
+    return false;
+  }
+  bool let_go = false;
+  while (writing(lo, hi, -1)) {
+    served_lock::unlock();
+    wait_while_writing(lo, hi, -1);
+    served_lock::lock();
+    let_go = true;
+  }
+  return let_go;
+}
+
 // p is still registered as it was: same place, file and offset. Its fd may
 // have moved (the program reused the number): *fd is the one to use now.
 bool still_registered(const registry::Range& p, int* fd) {
@@ -289,7 +312,10 @@ uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, Progress
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
     // Another writer's window here first: its pages are taken, not yet
     // written; once it is done they are written or dirty again.
-    wait_while_writing(lo, hi, -1);
+    if (wait_for_windows(lo, hi, unlocked)) {
+      if (!still_registered(p, &p.fd)) return lo;
+      if (g->checked) g->l = blocks_of(p.start);
+    }
     const bool let_go = write_window(p, freeze, lo, hi, g, o, unlocked);
     lo = hi;
     if (!let_go && (lo >= p.end || !served_lock::let_others_in())) continue;
@@ -306,25 +332,25 @@ Outcome piece(const registry::Range& range, Mode mode) {
   if (!dirty::tracks(range.start, range.end - range.start)) return o;
   served_lock::Hold hold;
   prim::KeepErrno keep;
-  // Another thread's windows of this range finish first: a give-back must
-  // not take the pages they are written from (nor a second writer race them).
-  wait_while_writing(range.start, range.end, -1);
-  // A copy made before the lock was taken may be stale by now.
-  registry::Range p = range;
-  if (!still_registered(range, &p.fd)) return o;
-  const uint64_t t0 = prim::monotonic_ns();
   const bool freeze = mode == Mode::Freeze;
   // Written without the lock when it is held once here (a caller holding it
   // too counts on nothing changing under it), so mapping calls of other
   // threads wait for a window to be taken, not for its writes. Freezing (a
   // give-back under way) takes the whole piece at once, under the lock.
   const bool unlocked = !freeze && served_lock::held_once();
+  // Another thread's windows of this range finish first: a give-back must
+  // not take the pages they are written from (nor a second writer race them).
+  wait_for_windows(range.start, range.end, unlocked);
+  // A copy made before the lock was taken may be stale by now.
+  registry::Range p = range;
+  if (!still_registered(range, &p.fd)) return o;
+  const uint64_t t0 = prim::monotonic_ns();
   Progress g;
   uintptr_t stopped = write_windows(p, freeze, unlocked, &g, &o);
   if (stopped == p.end && !freeze) {
     // Pages another writer took while these windows ran, and could not
-    // write, are dirty again: a second pass, after its windows are done.
-    wait_while_writing(p.start, p.end, -1);
+    // write, are dirty again: a second pass, each window after the other
+    // writer's windows there are done.
     stopped = write_windows(p, freeze, unlocked, &g, &o);
   }
   if (o.err) note_error(p, o.err);

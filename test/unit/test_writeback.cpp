@@ -696,3 +696,48 @@ Test(writeback, a_range_replaced_behind_cmbmaps_back_keeps_its_fd_until_its_writ
   unlink(decoy_path);
   fixture::remove_file(s.f);
 }
+
+// A second writeback of a range (the watcher's periodic one, another
+// thread's msync) waits for the first's window, written without the lock.
+// It must not hold the served-ranges lock meanwhile: every mapping call of
+// the process would wait behind a write it has no part in (writeback_stall:
+// a thread's mmap waited a whole window behind the watcher).
+namespace {
+struct OnceLocker {
+  int got;
+};
+void* take_the_lock_once(void* arg) {
+  served_lock::Hold hold;
+  __atomic_store_n(&static_cast<OnceLocker*>(arg)->got, 1, __ATOMIC_RELEASE);
+  return nullptr;
+}
+}  // namespace
+
+Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout = 120) {
+  PausedCommit c;
+  pause_a_durable_commit(&c);
+  Job w{c.s.at, c.s.len, writeback::Mode::Current};
+  w.check = &c.s;
+  pthread_t tw, tm;
+  pthread_create(&tw, nullptr, run_commit, &w);
+  // Not a timing: W cannot finish while B's window is in flight; the pause
+  // only gives it time to reach its wait (a W that has not is inconclusive).
+  usleep(200 * 1000);
+  cr_assert(!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE), "W finished while B's window was in flight");
+  OnceLocker m{0};
+  pthread_create(&tm, nullptr, take_the_lock_once, &m);
+  for (int i = 0; i < 2000 && !__atomic_load_n(&m.got, __ATOMIC_ACQUIRE); ++i) usleep(1000);
+  const bool got = __atomic_load_n(&m.got, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  pthread_join(c.tb, nullptr);
+  pthread_join(tw, nullptr);
+  pthread_join(tm, nullptr);
+  cr_assert(got, "a mapping call waited for the lock while a writeback waited for another's window");
+  // Both writebacks still did their work: every store is in the file.
+  cr_assert_eq(c.b.o.err, 0);
+  cr_assert_eq(w.o.err, 0);
+  cr_assert_eq(c.b.missing, 0u);
+  cr_assert_eq(w.missing, 0u, "W returned with %zu stored pages not in the file", w.missing);
+  revoke::range(c.s.at, c.s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(c.s.f);
+}
