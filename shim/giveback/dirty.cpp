@@ -304,6 +304,37 @@ bool tracks(uintptr_t start, size_t len) {
   return found;
 }
 
+// Pages [k, e) of r are all tracked (none given back meanwhile).
+bool all_tracked(const Tracked& r, size_t k, size_t e) {
+  for (; k < e; ++k)
+    if (r.state[k] == kUntracked) return false;
+  return true;
+}
+
+void mark(Tracked& r, const Run& run, uint8_t to) {
+  for (uintptr_t a = run.start; a < run.end; a += g_page) r.state[(a - r.start) / g_page] = to;
+}
+
+// Write-protects the dirty runs just taken from r, and marks them clean.
+// Read-only before the bytes are read: a later store faults and dirties the
+// page again rather than slipping past this writeback. Clean and frozen
+// pages between two runs are read-only already, so runs with only tracked
+// pages between them go in one call: a window of scattered dirty pages
+// costs one mprotect, not one per run, under the lock every mapping call
+// waits for. Pages that cannot be write-protected are written and stay
+// dirty, as every page of an all-dirty range does.
+void protect_taken(Tracked& r, const Run* runs, size_t n) {
+  for (size_t a = 0; a < n;) {
+    size_t b = a + 1;
+    while (b < n && all_tracked(r, (runs[b - 1].end - r.start) / g_page, (runs[b].start - r.start) / g_page)) ++b;
+    const bool whole = protect(runs[a].start, runs[b - 1].end, PROT_READ) == 0;
+    for (size_t x = a; x < b; ++x)
+      if (whole || write_protect(r, (runs[x].start - r.start) / g_page, (runs[x].end - r.start) / g_page))
+        mark(r, runs[x], kClean);
+    a = b;
+  }
+}
+
 size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
   if (!any()) return 0;
   Locked l;
@@ -314,20 +345,18 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
       convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
     }
     const uint8_t want = freeze ? kFrozenDirty : kDirty;
-    const uint8_t next = freeze ? kFrozen : kClean;
+    const size_t first = n;
     for (size_t k = i; k < j && n < cap;) {
       if (r.state[k] != want) { ++k; continue; }
       size_t e = k;
       while (e < j && r.state[e] == want) ++e;
-      // Read-only before the bytes are read: a later store faults and
-      // dirties the page again rather than slipping past this writeback.
-      // Pages that cannot be write-protected are written and stay dirty,
-      // as every page of an all-dirty range does.
-      if (freeze || (!r.all_dirty && write_protect(r, k, e)))
-        for (size_t x = k; x < e; ++x) r.state[x] = next;
       out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
       k = e;
     }
+    if (freeze)
+      for (size_t x = first; x < n; ++x) mark(r, out[x], kFrozen);
+    else if (!r.all_dirty)
+      protect_taken(r, out + first, n - first);
   });
   return n;
 }
