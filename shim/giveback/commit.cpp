@@ -79,7 +79,7 @@ long periodic(uint64_t every_ms) {
   const uint64_t now = prim::monotonic_ns() / 1000000u;
   if (!g_next_ms) g_next_ms = now + every_ms;
   if (now >= g_next_ms) {
-    all(writeback::Mode::Current);
+    all(writeback::Mode::Background);
     g_next_ms = now + every_ms;
   }
   return (long)(g_next_ms - now);

@@ -307,9 +307,13 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
 // stopped at because p changed while other threads had the lock (given
 // back, unmapped, split: the caller writes what is still served there), or
 // p.end.
-uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, Progress* g, Outcome* o) {
+uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, bool background, Progress* g, Outcome* o) {
   for (uintptr_t lo = p.start; lo < p.end;) {
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
+    if (background && writing(lo, hi, -1)) {
+      lo = hi;
+      continue;
+    }
     // Another writer's window here first: its pages are taken, not yet
     // written; once it is done they are written or dirty again.
     if (wait_for_windows(lo, hi, unlocked)) {
@@ -332,7 +336,8 @@ Outcome piece(const registry::Range& range, Mode mode) {
   if (!dirty::tracks(range.start, range.end - range.start)) return o;
   served_lock::Hold hold;
   prim::KeepErrno keep;
-  const bool freeze = mode == Mode::Freeze;
+  const bool freeze = mode == Mode::Freeze, background = mode == Mode::Background;
+  if (background && writing(range.start, range.end, -1)) return o;
   // Written without the lock when it is held once here (a caller holding it
   // too counts on nothing changing under it), so mapping calls of other
   // threads wait for a window to be taken, not for its writes. Freezing (a
@@ -346,12 +351,12 @@ Outcome piece(const registry::Range& range, Mode mode) {
   if (!still_registered(range, &p.fd)) return o;
   const uint64_t t0 = prim::monotonic_ns();
   Progress g;
-  uintptr_t stopped = write_windows(p, freeze, unlocked, &g, &o);
+  uintptr_t stopped = write_windows(p, freeze, unlocked, background, &g, &o);
   if (stopped == p.end && !freeze) {
     // Pages another writer took while these windows ran, and could not
     // write, are dirty again: a second pass, each window after the other
     // writer's windows there are done.
-    stopped = write_windows(p, freeze, unlocked, &g, &o);
+    stopped = write_windows(p, freeze, unlocked, background, &g, &o);
   }
   if (o.err) note_error(p, o.err);
   if (stopped < p.end) {

@@ -31,6 +31,10 @@ enum class Mode {
   Current,  // the file has the stores (the drive may still cache them)
   Durable,  // and they are on stable media: msync(MS_SYNC), munmap, exit
   Freeze,   // before the range stops being CMB: stores wait until it has
+  // The periodic writeback: as Current, but what another writer is writing
+  // now is left to it (waiting would only add a thread that competes for
+  // the lock and the CPU; the next period sees what is left).
+  Background,
 };
 
 // Remembers the blocks behind a writable served run [start, end) starting

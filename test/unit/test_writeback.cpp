@@ -741,3 +741,39 @@ Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout
   revoke::range(c.s.at, c.s.len, CMBMAP_RECLAIMED);
   fixture::remove_file(c.s.f);
 }
+
+// The periodic writeback leaves to another writer what it is writing now:
+// waiting for it would only add a thread competing for the lock and the
+// CPU with the program's own (writeback_stall: the program's msync and the
+// watcher's periodic pass wrote the same mapping at once, and the other
+// threads' mapping calls waited for both).
+namespace {
+struct Periodic {
+  int done;
+};
+// The periodic pass itself (commit::periodic) is due when the fixture's
+// watcher says; its mode is called here.
+void* run_periodic(void* arg) {
+  commit::all(writeback::Mode::Background);
+  __atomic_store_n(&static_cast<Periodic*>(arg)->done, 1, __ATOMIC_RELEASE);
+  return nullptr;
+}
+}  // namespace
+
+Test(writeback, the_periodic_writeback_leaves_a_range_being_written_to_its_writer, .timeout = 120) {
+  PausedCommit c;
+  pause_a_durable_commit(&c);
+  Periodic w{0};
+  pthread_t tw;
+  pthread_create(&tw, nullptr, run_periodic, &w);
+  for (int i = 0; i < 2000 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE); ++i) usleep(1000);
+  const bool returned = __atomic_load_n(&w.done, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  pthread_join(c.tb, nullptr);
+  pthread_join(tw, nullptr);
+  cr_assert(returned, "the periodic writeback waited for the range another thread was writing");
+  cr_assert_eq(c.b.o.err, 0);
+  cr_assert_eq(c.b.missing, 0u, "the durable commit returned with %zu stored pages not in the file", c.b.missing);
+  revoke::range(c.s.at, c.s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(c.s.f);
+}
