@@ -1,17 +1,21 @@
 /* How long another thread's mapping call waits while a writeback runs, run
  * under the shim with CMBMAP_WRITABLE=1 in the test machine:
- *   wbstall BIG SMALL MIB
+ *   wbstall BIG SMALL MIB RAW
  * maps MIB MiB of BIG writable and shared (served), stores into every page,
  * then thread A msyncs it all (MS_SYNC: NVMe writes of every page) while
  * thread B maps, loads and unmaps the first 4 KiB of SMALL (read-only,
  * served) in a loop. Then B loops alone for as long again, with nothing to
- * write back. Prints "<B's longest call alone, us> <B's longest call during
- * the writeback, us> <writeback ms> <B's calls during it> served|ordinary". */
+ * write back. Then the control: A writes MIB MiB into RAW by O_DIRECT
+ * pwrite (the same load on the drive and the emulator, none of cmbmap's
+ * locks) while B loops. Prints "<B's longest call alone, us> <B's longest
+ * call during the writeback, us> <writeback ms> <B's calls during it>
+ * served|ordinary <B's longest call during the control, us> <control ms>". */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -38,7 +42,7 @@ static void *mapper(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: wbstall BIG SMALL MIB\n"); return 2; }
+  if (argc != 5) { fprintf(stderr, "usage: wbstall BIG SMALL MIB RAW\n"); return 2; }
   const size_t len = (size_t)atol(argv[3]) << 20;
   const int big = open(argv[1], O_RDWR);
   small_fd = open(argv[2], O_RDONLY);
@@ -48,7 +52,7 @@ int main(int argc, char **argv) {
   const int big_served = served(m);
   for (size_t at = 0; at < len; at += 4096) m[at] ^= 1;
   /* B's first calls set up what a process does once (its own served range). */
-  struct loop warm = {0, 0}, during = {0, 0}, alone = {0, 0};
+  struct loop warm = {0, 0}, during = {0, 0}, alone = {0, 0}, control = {0, 0};
   pthread_t b;
   stop = 0;
   pthread_create(&b, NULL, mapper, &warm);
@@ -70,7 +74,24 @@ int main(int argc, char **argv) {
   usleep((useconds_t)(wb * 1e6) + 50000);
   stop = 1;
   pthread_join(b, NULL);
-  printf("%.0f %.0f %.0f %ld %s\n", alone.longest, during.longest, wb * 1e3, during.calls,
-         big_served ? "served" : "ordinary");
+  /* The control: the same bytes by O_DIRECT writes, B mapping meanwhile. */
+  const int raw = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+  void *buf = NULL;
+  if (raw < 0 || posix_memalign(&buf, 4096, 1 << 20) != 0) { perror("RAW"); return 1; }
+  memset(buf, 0x5a, 1 << 20);
+  stop = 0;
+  pthread_create(&b, NULL, mapper, &control);
+  usleep(50000);
+  t0 = now();
+  for (size_t at = 0; at < len; at += 1 << 20)
+    if (pwrite(raw, buf, 1 << 20, (off_t)at) != 1 << 20) { perror("pwrite RAW"); return 1; }
+  if (fdatasync(raw) != 0) { perror("fdatasync RAW"); return 1; }
+  const double ctl = now() - t0;
+  stop = 1;
+  pthread_join(b, NULL);
+  close(raw);
+  unlink(argv[4]);
+  printf("%.0f %.0f %.0f %ld %s %.0f %.0f\n", alone.longest, during.longest, wb * 1e3, during.calls,
+         big_served ? "served" : "ordinary", control.longest, ctl * 1e3);
   return 0;
 }
