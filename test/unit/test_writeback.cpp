@@ -703,12 +703,15 @@ Test(writeback, a_range_replaced_behind_cmbmaps_back_keeps_its_fd_until_its_writ
 // the process would wait behind a write it has no part in (writeback_stall:
 // a thread's mmap waited a whole window behind the watcher).
 namespace {
-struct OnceLocker {
-  int got;
-};
-void* take_the_lock_once(void* arg) {
+// Whether *flag is set within 2 s (not a timing: what is waited for is
+// either free to happen at once or held until the paused writer goes on).
+bool set_within_2s(const int* flag) {
+  for (int i = 0; i < 2000 && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); ++i) usleep(1000);
+  return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+void* take_the_lock_once(void* got) {
   served_lock::Hold hold;
-  __atomic_store_n(&static_cast<OnceLocker*>(arg)->got, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(static_cast<int*>(got), 1, __ATOMIC_RELEASE);
   return nullptr;
 }
 }  // namespace
@@ -724,10 +727,9 @@ Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout
   // only gives it time to reach its wait (a W that has not is inconclusive).
   usleep(200 * 1000);
   cr_assert(!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE), "W finished while B's window was in flight");
-  OnceLocker m{0};
-  pthread_create(&tm, nullptr, take_the_lock_once, &m);
-  for (int i = 0; i < 2000 && !__atomic_load_n(&m.got, __ATOMIC_ACQUIRE); ++i) usleep(1000);
-  const bool got = __atomic_load_n(&m.got, __ATOMIC_ACQUIRE);
+  int locked = 0;
+  pthread_create(&tm, nullptr, take_the_lock_once, &locked);
+  const bool got = set_within_2s(&locked);
   __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
   pthread_join(c.tb, nullptr);
   pthread_join(tw, nullptr);
@@ -748,14 +750,11 @@ Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout
 // watcher's periodic pass wrote the same mapping at once, and the other
 // threads' mapping calls waited for both).
 namespace {
-struct Periodic {
-  int done;
-};
 // The periodic pass itself (commit::periodic) is due when the fixture's
 // watcher says; its mode is called here.
-void* run_periodic(void* arg) {
+void* run_periodic(void* done) {
   commit::all(writeback::Mode::Background);
-  __atomic_store_n(&static_cast<Periodic*>(arg)->done, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(static_cast<int*>(done), 1, __ATOMIC_RELEASE);
   return nullptr;
 }
 }  // namespace
@@ -763,11 +762,10 @@ void* run_periodic(void* arg) {
 Test(writeback, the_periodic_writeback_leaves_a_range_being_written_to_its_writer, .timeout = 120) {
   PausedCommit c;
   pause_a_durable_commit(&c);
-  Periodic w{0};
+  int done = 0;
   pthread_t tw;
-  pthread_create(&tw, nullptr, run_periodic, &w);
-  for (int i = 0; i < 2000 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE); ++i) usleep(1000);
-  const bool returned = __atomic_load_n(&w.done, __ATOMIC_ACQUIRE);
+  pthread_create(&tw, nullptr, run_periodic, &done);
+  const bool returned = set_within_2s(&done);
   __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
   pthread_join(c.tb, nullptr);
   pthread_join(tw, nullptr);
