@@ -194,7 +194,9 @@ constexpr uintptr_t kWindow = 1 << 20;
 // munmap or fd move of their range waits until the writes are done
 // (wait_for_io), so the CMB pages, the fd and the blocks they are written
 // from stay where they are meanwhile. Slots are claimed under the lock; the
-// writer alone clears busy, without it.
+// writer alone clears busy, without it. A waiter may read them without the
+// lock (wait_for_windows), so every field is read and written atomically; a
+// waiter looks again under the lock before it goes on.
 struct InFlight {
   uintptr_t lo, hi;
   int fd;
@@ -205,9 +207,9 @@ InFlight g_inflight[8];
 InFlight* claim(uintptr_t lo, uintptr_t hi, int fd) {
   for (InFlight& f : g_inflight)
     if (!__atomic_load_n(&f.busy, __ATOMIC_ACQUIRE)) {
-      f.lo = lo;
-      f.hi = hi;
-      f.fd = fd;
+      __atomic_store_n(&f.lo, lo, __ATOMIC_RELAXED);
+      __atomic_store_n(&f.hi, hi, __ATOMIC_RELAXED);
+      __atomic_store_n(&f.fd, fd, __ATOMIC_RELAXED);
       __atomic_store_n(&f.busy, 1, __ATOMIC_RELEASE);
       return &f;
     }
@@ -215,9 +217,11 @@ InFlight* claim(uintptr_t lo, uintptr_t hi, int fd) {
 }
 
 bool writing(uintptr_t lo, uintptr_t hi, int fd) {
-  for (const InFlight& f : g_inflight)
-    if (__atomic_load_n(&f.busy, __ATOMIC_ACQUIRE) && ((f.lo < hi && lo < f.hi) || (fd >= 0 && f.fd == fd)))
-      return true;
+  for (const InFlight& f : g_inflight) {
+    if (!__atomic_load_n(&f.busy, __ATOMIC_ACQUIRE)) continue;
+    const uintptr_t flo = __atomic_load_n(&f.lo, __ATOMIC_RELAXED), fhi = __atomic_load_n(&f.hi, __ATOMIC_RELAXED);
+    if ((flo < hi && lo < fhi) || (fd >= 0 && __atomic_load_n(&f.fd, __ATOMIC_RELAXED) == fd)) return true;
+  }
   return false;
 }
 
