@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "prim/prim.h"
+#include "prim/stable_table.h"
 #include "shim/tier/fill.h"
 #include "shim/real.h"
 #include "common/stats.h"
@@ -28,8 +29,9 @@ struct Tracked {
   size_t live;           // pages not kUntracked
 };
 
-constexpr size_t kTracked = 128;
-Tracked g_tracked[kTracked];
+// Without a fixed limit; the fault handler reads it (under g_lock), so
+// entries never move.
+prim::StableTable<Tracked, 256, 4096> g_tracked;
 size_t g_count;          // tracked ranges in use (read without the lock by any())
 prim::SpinLock g_lock;   // taken by the handler: every other holder blocks signals
 size_t g_page;           // set before the first range is tracked
@@ -78,9 +80,7 @@ struct Locked {
 };
 
 Tracked* find(uintptr_t a) {
-  for (Tracked& r : g_tracked)
-    if (r.start <= a && a < r.end) return &r;
-  return nullptr;
+  return g_tracked.find([a](const Tracked& r) { return r.start <= a && a < r.end; });
 }
 
 int protect(uintptr_t start, uintptr_t end, int prot) { return prim::protect((void*)start, end - start, prot); }
@@ -88,7 +88,8 @@ int protect(uintptr_t start, uintptr_t end, int prot) { return prim::protect((vo
 // Calls fn(tracked, first page, last page + 1) for each tracked range overlapping [lo, hi).
 template <typename Fn>
 void each_overlap(uintptr_t lo, uintptr_t hi, Fn fn) {
-  for (Tracked& r : g_tracked) {
+  for (size_t n = 0; n < g_tracked.size(); ++n) {
+    Tracked& r = g_tracked[n];
     if (r.end <= lo || r.start >= hi || r.start == r.end) continue;
     const uintptr_t a = lo > r.start ? lo : r.start, b = hi < r.end ? hi : r.end;
     fn(r, (a - r.start) / g_page, (b - r.start + g_page - 1) / g_page);
@@ -281,15 +282,15 @@ bool track(uintptr_t start, uintptr_t end, int prot, bool all_dirty) {
   auto* state = static_cast<uint8_t*>(m);
   for (size_t i = 0; i < pages; ++i) state[i] = all_dirty ? kDirty : kClean;
   Locked l;
-  for (Tracked& r : g_tracked) {
-    if (r.start != r.end) continue;
-    r = Tracked{start, end, prot, all_dirty, state, bytes, pages};
-    __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
-    if (all_dirty) protect(start, end, prot);
-    return true;
+  Tracked* r = g_tracked.free_entry([](const Tracked& t) { return t.start == t.end; });
+  if (!r) {
+    prim::unmap(m, bytes);
+    return false;
   }
-  prim::unmap(m, bytes);
-  return false;
+  *r = Tracked{start, end, prot, all_dirty, state, bytes, pages};
+  __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
+  if (all_dirty) protect(start, end, prot);
+  return true;
 }
 
 bool any() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) != 0; }
@@ -470,8 +471,8 @@ void SignalsBlocked::end() {
 void after_fork_child() {
   // The parent gave back its writable ranges before forking; whatever is
   // left here is not the child's to track.
-  for (Tracked& r : g_tracked)
-    if (r.start != r.end) free_tracked(r);
+  for (size_t n = 0; n < g_tracked.size(); ++n)
+    if (g_tracked[n].start != g_tracked[n].end) free_tracked(g_tracked[n]);
   g_lock.reset();
 }
 

@@ -6,6 +6,7 @@
 
 #include "resolver/fiemap.h"
 #include "prim/prim.h"
+#include "prim/stable_table.h"
 #include "shim/giveback/dirty.h"
 #include "shim/tier/io_cache.h"
 #include "shim/tier/nvme.h"
@@ -26,8 +27,10 @@ struct Blocks {
   Segment segs[kSegs];
   size_t nsegs;
 };
-constexpr size_t kBlocks = 128;
-Blocks g_blocks[kBlocks];
+// One entry per writable served range, without a fixed limit; a writer
+// outside the lock keeps a pointer to its entry, so they never move.
+// Changed and searched under the served-ranges lock.
+prim::StableTable<Blocks, 256, 4096> g_blocks;  // a million: past any vm.max_map_count in use
 
 // Files whose writeback failed, until an fsync reports it (under the
 // served-ranges lock; the oldest is forgotten when full).
@@ -44,9 +47,7 @@ void note_error(const registry::Range& p, int err) {
 }
 
 Blocks* blocks_of(uintptr_t a) {
-  for (Blocks& l : g_blocks)
-    if (l.start <= a && a < l.end) return &l;
-  return nullptr;
+  return g_blocks.find([a](const Blocks& l) { return l.start <= a && a < l.end; });
 }
 
 // The last block of a file that ends inside one, bounced: past EOF it must
@@ -102,22 +103,22 @@ int write_run(const registry::Range& p, const Blocks* l, bool in_place, const di
 bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTarget& target,
               const Segment* segs, size_t nsegs) {
   if (nsegs > kSegs) return false;
-  for (Blocks& l : g_blocks) {
-    if (l.start != l.end) continue;
-    l.start = start;
-    l.end = end;
-    l.file_offset = file_offset;
-    l.target = target;
-    for (size_t i = 0; i < nsegs; ++i) l.segs[i] = segs[i];
-    l.nsegs = nsegs;
-    return true;
-  }
-  return false;
+  Blocks* l = g_blocks.free_entry([](const Blocks& b) { return b.start == b.end; });
+  if (!l) return false;
+  l->file_offset = file_offset;
+  l->target = target;
+  for (size_t i = 0; i < nsegs; ++i) l->segs[i] = segs[i];
+  l->nsegs = nsegs;
+  l->start = start;
+  l->end = end;
+  return true;
 }
 
 void forget_unused() {
-  for (Blocks& l : g_blocks)
+  for (size_t i = 0; i < g_blocks.size(); ++i) {
+    Blocks& l = g_blocks[i];
     if (l.start != l.end && !registry::overlaps(l.start, l.end - l.start)) l.start = l.end = 0;
+  }
 }
 
 namespace {
@@ -398,7 +399,7 @@ bool any_error() { return __atomic_load_n(&g_failed_count, __ATOMIC_ACQUIRE) != 
 
 void after_fork_child() {
   g_failed_count = 0;
-  for (Blocks& l : g_blocks) l.start = l.end = 0;
+  for (size_t i = 0; i < g_blocks.size(); ++i) g_blocks[i].start = g_blocks[i].end = 0;
   for (InFlight& f : g_inflight) f.busy = 0;  // the parent's writer threads are not here
 }
 

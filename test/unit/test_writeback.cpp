@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <vector>
 
 #include "common/stats.h"
 #include "prim/prim.h"
@@ -798,4 +799,24 @@ Test(writeback, the_periodic_writeback_leaves_a_range_being_written_to_its_write
   cr_assert_eq(c.b.missing, 0u, "the durable commit returned with %zu stored pages not in the file", c.b.missing);
   revoke::range(c.s.at, c.s.len, CMBMAP_RECLAIMED);
   fixture::remove_file(c.s.f);
+}
+
+// Writable served ranges have no fixed limit: the table of their blocks
+// grows (it held 128, and the 129th writable mapping stayed ordinary).
+Test(writeback, hundreds_of_writable_ranges_are_served_and_written_back, .timeout = 120) {
+  constexpr size_t kRanges = 300;
+  std::vector<Served> all;
+  for (size_t i = 0; i < kRanges; ++i) {
+    all.push_back(serve_writable(page()));  // asserts each was served
+    all.back().at[17] = stored(i);
+  }
+  for (size_t i = 0; i < kRanges; ++i) {
+    const writeback::Outcome o = commit::range(all[i].at, all[i].len, writeback::Mode::Current);
+    cr_assert_eq(o.err, 0);
+    cr_assert_eq(file_byte(all[i], 17), stored(i), "range %zu: its store is not in the file", i);
+  }
+  for (Served& s : all) {
+    revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+    fixture::remove_file(s.f);
+  }
 }
