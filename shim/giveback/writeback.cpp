@@ -312,6 +312,14 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
 // stopped at because p changed while other threads had the lock (given
 // back, unmapped, split: the caller writes what is still served there), or
 // p.end.
+// After the lock was let go: p is still registered (its fd may have moved),
+// and its blocks are looked up again (their slot may have been reused).
+bool look_again(registry::Range& p, Progress* g) {
+  if (!still_registered(p, &p.fd)) return false;
+  if (g->checked) g->l = blocks_of(p.start);
+  return true;
+}
+
 uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, bool background, Progress* g, Outcome* o) {
   for (uintptr_t lo = p.start; lo < p.end;) {
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
@@ -321,15 +329,11 @@ uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, bool bac
     }
     // Another writer's window here first: its pages are taken, not yet
     // written; once it is done they are written or dirty again.
-    if (wait_for_windows(lo, hi, unlocked)) {
-      if (!still_registered(p, &p.fd)) return lo;
-      if (g->checked) g->l = blocks_of(p.start);
-    }
+    if (wait_for_windows(lo, hi, unlocked) && !look_again(p, g)) return lo;
     const bool let_go = write_window(p, freeze, lo, hi, g, o, unlocked);
     lo = hi;
     if (!let_go && (lo >= p.end || !served_lock::let_others_in())) continue;
-    if (!still_registered(p, &p.fd)) return lo;
-    if (g->checked) g->l = blocks_of(p.start);  // its slot may have been reused meanwhile
+    if (!look_again(p, g)) return lo;
   }
   return p.end;
 }
