@@ -21,7 +21,7 @@ void batch(const registry::Range* r, size_t n, writeback::Mode mode, writeback::
     if (o.moved) revoke::range((void*)r[i].start, r[i].end - r[i].start, CMBMAP_FILE_CHANGED);
     // Split or partly given back meanwhile: what is still served of the rest
     // is written too (an msync must not return with stores it covers unwritten).
-    if (o.rest && !o.moved) {
+    if (o.rest && o.rest < r[i].end && !o.moved) {
       const writeback::Outcome rest = range((void*)o.rest, r[i].end - o.rest, mode);
       o.bytes += rest.bytes;
       o.moved |= rest.moved;

@@ -308,10 +308,6 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
   return true;
 }
 
-// Writes p a window at a time. Returns the address it
-// stopped at because p changed while other threads had the lock (given
-// back, unmapped, split: the caller writes what is still served there), or
-// p.end.
 // After the lock was let go: p is still registered (its fd may have moved),
 // and its blocks are looked up again (their slot may have been reused).
 bool look_again(registry::Range& p, Progress* g) {
@@ -320,22 +316,30 @@ bool look_again(registry::Range& p, Progress* g) {
   return true;
 }
 
-uintptr_t write_windows(registry::Range& p, bool freeze, bool unlocked, bool background, Progress* g, Outcome* o) {
+// Writes p a window at a time. True if p is still registered as it was
+// once all is written; false if p changed while other threads had the lock
+// (given back, unmapped, split), with *stopped the address to go on from:
+// the caller writes what is still served there. Even after the last window
+// (*stopped == p.end): p's fd and blocks are then no longer its to use.
+bool write_windows(registry::Range& p, bool freeze, bool unlocked, bool background, Progress* g, Outcome* o,
+                   uintptr_t* stopped) {
   for (uintptr_t lo = p.start; lo < p.end;) {
     const uintptr_t hi = freeze || p.end - lo <= kWindow ? p.end : lo + kWindow;
+    *stopped = lo;
     if (background && writing(lo, hi, -1)) {
       lo = hi;
       continue;
     }
     // Another writer's window here first: its pages are taken, not yet
     // written; once it is done they are written or dirty again.
-    if (wait_for_windows(lo, hi, unlocked) && !look_again(p, g)) return lo;
+    if (wait_for_windows(lo, hi, unlocked) && !look_again(p, g)) return false;
     const bool let_go = write_window(p, freeze, lo, hi, g, o, unlocked);
     lo = hi;
+    *stopped = lo;
     if (!let_go && (lo >= p.end || !served_lock::let_others_in())) continue;
-    if (!look_again(p, g)) return lo;
+    if (!look_again(p, g)) return false;
   }
-  return p.end;
+  return true;
 }
 
 }  // namespace
@@ -360,19 +364,20 @@ Outcome piece(const registry::Range& range, Mode mode) {
   if (!still_registered(range, &p.fd)) return o;
   const uint64_t t0 = prim::monotonic_ns();
   Progress g;
-  uintptr_t stopped = write_windows(p, freeze, unlocked, background, &g, &o);
-  if (stopped == p.end && !freeze) {
+  uintptr_t stopped = p.end;
+  bool whole = write_windows(p, freeze, unlocked, background, &g, &o, &stopped);
+  if (whole && !freeze) {
     // Pages another writer took while these windows ran, and could not
     // write, are dirty again: a second pass, each window after the other
     // writer's windows there are done.
-    stopped = write_windows(p, freeze, unlocked, background, &g, &o);
+    whole = write_windows(p, freeze, unlocked, background, &g, &o, &stopped);
   }
   if (o.err) note_error(p, o.err);
-  if (stopped < p.end) {
+  if (!whole) {
     o.rest = stopped;
-    // p.fd may be closed by now; the drive's cache is flushed for what
-    // went by NVMe command (the caller's own msync/fsync, which follows,
-    // syncs the file).
+    // p.fd may be closed or another file's by now, and p.blocks another
+    // range's; the drive's cache is flushed for what went by NVMe command
+    // (the caller's own msync/fsync, which follows, syncs the file).
     if (mode == Mode::Durable && g.direct) {
       const int err = nvme::flush(g.target);
       if (err && !o.err) o.err = err;
