@@ -42,6 +42,19 @@ int syncing(int fd) {
 
 namespace {
 
+// Whether the writeback of a file served in [addr, addr+len) failed since
+// its errors were last reported; reports them (they are reported once).
+bool failed_earlier(void* addr, size_t len) {
+  if (!writeback::any_error()) return false;
+  bool failed = false;
+  const uintptr_t lo = (uintptr_t)addr;
+  registry::for_each_batch(lo, lo + len, [&](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i) failed |= writeback::take_error(r[i].dev, r[i].ino) != 0;
+    return true;
+  });
+  return failed;
+}
+
 // The program asked for [addr, addr+len) MAP_LOCKED. The kernel refuses
 // MS_INVALIDATE on locked memory (EBUSY), but it never locks a CMB mapping
 // (VM_MIXEDMAP): the request's flag, kept in the registry, answers for it.
@@ -68,12 +81,14 @@ int sync_range(void* addr, size_t len, int flags) {
   if (!valid || !dirty::tracks((uintptr_t)addr, len)) return real::msync(addr, len, flags);
   len = prim::page_round_up(len);
   if (flags & MS_SYNC) {
-    writeback::Outcome o = commit::range(addr, len, writeback::Mode::Durable);
+    const writeback::Outcome o = commit::range(addr, len, writeback::Mode::Durable);
     // The kernel answers for the range (ENOMEM for a gap) and syncs the
     // ordinary pages in it; a failed writeback is an I/O error, as it is
-    // for the page cache.
+    // for the page cache, and so is an earlier one of a file mapped there
+    // (the kernel's msync reports the file's writeback errors), once.
     int r = real::msync(addr, len, flags);
-    if (r == 0 && o.err) {
+    const bool failed_before = failed_earlier(addr, len);
+    if (r == 0 && (o.err || failed_before)) {
       errno = EIO;
       return -1;
     }

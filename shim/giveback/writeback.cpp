@@ -26,6 +26,7 @@ struct Blocks {
   NvmeTarget target;
   Segment segs[kSegs];
   size_t nsegs;
+  int unflushed;  // NVMe writes went to the drive since its cache was last flushed (atomic)
 };
 // One entry per writable served range, without a fixed limit; a writer
 // outside the lock keeps a pointer to its entry, so they never move.
@@ -72,7 +73,7 @@ int write_blocks(const Blocks* l, uintptr_t src, uint64_t off, size_t len) {
 
 // Writes one run of dirty pages [run.start, run.end) at file offset off.
 // *direct: by NVMe command (else through the page cache).
-int write_run(const registry::Range& p, const Blocks* l, bool in_place, const dirty::Run& run, uint64_t size,
+int write_run(const registry::Range& p, Blocks* l, bool in_place, const dirty::Run& run, uint64_t size,
               bool* direct) {
   const uint64_t off = p.file_offset + (run.start - p.start);
   if (off >= size) return 0;  // wholly past EOF: the kernel drops such stores too
@@ -83,6 +84,8 @@ int write_run(const registry::Range& p, const Blocks* l, bool in_place, const di
     const int err = write_blocks(l, run.start, off, in_file);
     if (!err) {
       *direct = true;
+      // Until a durable commit flushes the drive's cache, whoever's it is.
+      __atomic_store_n(&l->unflushed, 1, __ATOMIC_RELEASE);
       stats::add(&cmbmap_stats::writeback_direct_bytes, in_file);
       return 0;
     }
@@ -109,6 +112,7 @@ bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTa
   l->target = target;
   for (size_t i = 0; i < nsegs; ++i) l->segs[i] = segs[i];
   l->nsegs = nsegs;
+  l->unflushed = 0;
   l->start = start;
   l->end = end;
   return true;
@@ -137,13 +141,13 @@ bool blocks_in_place(const registry::Range& p, const Blocks* l, Outcome* o) {
 
 // What one window's runs came to.
 struct Written {
-  bool direct = false, through_file = false;
+  bool direct = false;
   dirty::Run failed[64];
   size_t nfailed = 0;
 };
 
 // Writes the runs taken from [lo, hi), taking more until none are left there.
-void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool freeze, uintptr_t hi,
+void write_runs(const registry::Range& p, Blocks* l, bool in_place, bool freeze, uintptr_t hi,
                 dirty::Run* runs, size_t n, Outcome* o, Written* w) {
   struct stat st;
   const uint64_t size = prim::fstat_fd(p.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -152,7 +156,6 @@ void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool f
       bool d = false;
       const int err = write_run(p, l, in_place, runs[i], size, &d);
       w->direct |= d;
-      w->through_file |= !d && !err;
       if (!err) {
         o->bytes += runs[i].end - runs[i].start;
         const uintptr_t eof = p.start + (size - p.file_offset);
@@ -174,16 +177,6 @@ void write_runs(const registry::Range& p, const Blocks* l, bool in_place, bool f
       }
     }
   }
-}
-
-// Durable: the drive's cache is flushed and the file's metadata synced.
-void make_durable(const registry::Range& p, const Blocks* l, bool direct, Outcome* o) {
-  if (direct && l) {
-    const int err = nvme::flush(l->target);
-    if (err && !o->err) o->err = err;
-  }
-  const int synced = prim::fdatasync_fd(p.fd);
-  if (synced < 0 && !o->err) o->err = -synced;
 }
 
 // A window's worth of a writeback: its pages are taken under the
@@ -253,6 +246,32 @@ bool wait_for_windows(uintptr_t lo, uintptr_t hi, bool may_let_go) {
   return let_go;
 }
 
+// Durable: the drive's cache is flushed if any writer (this one, the
+// periodic pass, another thread's) sent p's stores by NVMe command since it
+// last was, and the file's data and metadata are synced, whether or not
+// this call wrote anything: stores other writebacks wrote are in the file,
+// not yet on stable media. I/O like the writes, so without the lock when
+// the caller may let it go: p is pinned meanwhile (a give-back, munmap or fd
+// move of it waits), and nothing of p is used after.
+void make_durable(const registry::Range& p, Blocks* l, bool may_let_go, Outcome* o) {
+  const bool flush = l && __atomic_exchange_n(&l->unflushed, 0, __ATOMIC_ACQ_REL);
+  const NvmeTarget target = l ? l->target : NvmeTarget{};
+  InFlight* pin = may_let_go ? claim(p.start, p.end, p.fd) : nullptr;
+  if (pin) served_lock::unlock();
+  if (flush) {
+    const int err = nvme::flush(target);
+    if (err) {
+      if (!o->err) o->err = err;
+      __atomic_store_n(&l->unflushed, 1, __ATOMIC_RELEASE);  // still p's: pinned
+    }
+  }
+  const int synced = prim::fdatasync_fd(p.fd);
+  if (synced < 0 && !o->err) o->err = -synced;
+  if (!pin) return;
+  __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);
+  served_lock::lock();
+}
+
 // p is still registered as it was: same place, file and offset. Its fd may
 // have moved (the program reused the number): *fd is the one to use now.
 bool still_registered(const registry::Range& p, int* fd) {
@@ -267,8 +286,8 @@ bool still_registered(const registry::Range& p, int* fd) {
 
 // What a piece's windows have found and done so far.
 struct Progress {
-  bool checked = false, in_place = false, direct = false, through_file = false;
-  const Blocks* l = nullptr;
+  bool checked = false, in_place = false, direct = false;
+  Blocks* l = nullptr;
   NvmeTarget target{};  // l's, copied: l's slot may be reused once p is gone
 };
 
@@ -301,7 +320,6 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
     prim::touch_mtime(p.fd);
   }
   g->direct |= w.direct;
-  g->through_file |= w.through_file;
   if (!pin) return false;
   __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);
   served_lock::lock();
@@ -361,7 +379,12 @@ Outcome piece(const registry::Range& range, Mode mode) {
   wait_for_windows(range.start, range.end, unlocked);
   // A copy made before the lock was taken may be stale by now.
   registry::Range p = range;
-  if (!still_registered(range, &p.fd)) return o;
+  if (!still_registered(range, &p.fd)) {
+    // Changed since the caller collected it (split, given back in part), or
+    // while this waited: the caller writes what is served there now.
+    o.rest = range.start;
+    return o;
+  }
   const uint64_t t0 = prim::monotonic_ns();
   Progress g;
   uintptr_t stopped = p.end;
@@ -384,7 +407,7 @@ Outcome piece(const registry::Range& range, Mode mode) {
     }
     return o;
   }
-  if (mode == Mode::Durable && (g.direct || g.through_file || o.bytes)) make_durable(p, g.l, g.direct, &o);
+  if (mode == Mode::Durable) make_durable(p, g.checked ? g.l : blocks_of(p.start), unlocked, &o);
   if (o.bytes) {
     stats::add(&cmbmap_stats::writebacks, 1);
     stats::add(&cmbmap_stats::writeback_ns, prim::monotonic_ns() - t0);

@@ -28,51 +28,13 @@
 #include "shim/tier/served_lock.h"
 #include "test/unit/fake/fake_tier.h"
 #include "test/unit/fake/fixture.h"
+#include "test/unit/fake/writers.h"
 
 using namespace cmbmap;
 
-namespace {
-
 using fixture::page;
-
 using fixture::Served;
-
-Served serve_writable(size_t size) {
-  Served s{fixture::make_file(size, O_RDWR), nullptr, (size + page() - 1) / page() * page()};
-  lease::note_open(s.f.fd, O_RDWR);  // the program opened it (through the open hook)
-  uint64_t served = 0;
-  s.at = static_cast<uint8_t*>(fixture::map_and_serve(s.f.fd, s.len, PROT_READ | PROT_WRITE, MAP_SHARED,
-                                                      fixture::default_options(), &served));
-  cr_assert_eq(served, s.len, "the writable mapping was not served");
-  cr_assert(lease::any_write_lease());
-  return s;
-}
-
-uint8_t stored(size_t i) { return (uint8_t)(0x5a ^ i); }
-
-// Writes past `bytes` of a file fail from now on (EFBIG, as a failing drive
-// would fail them); the limit that was in force, to restore.
-rlimit fail_writes_past(size_t bytes) {
-  signal(SIGXFSZ, SIG_IGN);
-  rlimit old, low{bytes, RLIM_INFINITY};
-  getrlimit(RLIMIT_FSIZE, &old);
-  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
-  return old;
-}
-
-void store_pages(Served& s, size_t first, size_t count) {
-  for (size_t k = first; k < first + count; ++k) s.at[k * page() + 17] = stored(k);
-}
-
-// The file's byte at offset off (read through the program's own fd: another
-// open would break the write lease).
-uint8_t file_byte(const Served& s, uint64_t off) {
-  uint8_t b = 0;
-  cr_assert_eq(pread(s.f.fd, &b, 1, (off_t)off), 1);
-  return b;
-}
-
-}  // namespace
+using namespace writers;
 
 TestSuite(writeback, .init = fixture::serving_setup);
 
@@ -281,9 +243,6 @@ Test(writeback, stores_past_eof_do_not_grow_the_file) {
 
 namespace {
 
-// Bytes the writeback has written through the file so far (stats).
-uint64_t written_so_far() { return __atomic_load_n(&stats::get()->writeback_file_bytes, __ATOMIC_ACQUIRE); }
-
 struct Watcher {
   uint64_t total;            // what the whole writeback writes
   uint64_t seen_mid = 0;     // holds of the lock that met it part-way
@@ -325,11 +284,6 @@ Test(writeback, other_threads_take_the_lock_while_a_long_writeback_runs) {
 }
 
 namespace {
-
-// Every other page stored: windows of many one-page writes.
-void store_every_other_page(Served& s, size_t pages) {
-  for (size_t k = 0; k < pages; k += 2) s.at[k * page() + 17] = stored(k);
-}
 
 // Each of those stores is in the mapping and in the file.
 void expect_every_other_page(const Served& s, size_t pages, int round) {
@@ -537,48 +491,6 @@ Test(writeback, fd_reuse_during_a_writeback_never_writes_into_the_programs_file)
 // slow I/O would hold it. (Found in review.)
 namespace {
 
-int g_release_a, g_release_b;
-int g_paused;
-pthread_t g_a;
-bool g_a_set;
-void pause_here(int) {
-  const bool is_a = __atomic_load_n(&g_a_set, __ATOMIC_ACQUIRE) && pthread_equal(pthread_self(), g_a);
-  __atomic_add_fetch(&g_paused, 1, __ATOMIC_ACQ_REL);
-  while (!__atomic_load_n(is_a ? &g_release_a : &g_release_b, __ATOMIC_ACQUIRE)) sched_yield();
-}
-
-struct Job {
-  const void* at;
-  size_t len;
-  writeback::Mode mode;
-  writeback::Outcome o{};
-  const Served* check = nullptr;  // counts its stores not in the file the moment the commit returns
-  size_t missing = 0, first_missing = 0;
-  int done = 0;
-};
-void* run_commit(void* arg) {
-  auto* j = static_cast<Job*>(arg);
-  j->o = commit::range(j->at, j->len, j->mode);
-  if (j->check)
-    for (size_t k = 0; k < j->len / page(); k += 2)
-      if (file_byte(*j->check, k * page() + 17) != stored(k) && !j->missing++) j->first_missing = k;
-  __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
-  return nullptr;
-}
-
-// Pauses thread t in a signal handler (delivered at its next syscall return:
-// here, between two of its writes, outside the served-ranges lock). False if
-// t's job ended first (a loaded machine may not run this thread in time):
-// then the signal found nobody, and waiting for the pause would never end.
-bool pause_thread(pthread_t t, int already, const int* done) {
-  pthread_kill(t, SIGUSR1);
-  while (__atomic_load_n(&g_paused, __ATOMIC_ACQUIRE) == already) {
-    if (__atomic_load_n(done, __ATOMIC_ACQUIRE)) return false;
-    sched_yield();
-  }
-  return true;
-}
-
 // A writable served range of `pages` pages (2 MiB: two windows), every
 // other page stored, and B, a durable commit of it (msync(MS_SYNC)) held
 // still in its first window.
@@ -588,27 +500,16 @@ struct PausedCommit {
   pthread_t tb;
 };
 void pause_a_durable_commit(PausedCommit* c, size_t pages = 512) {
-  struct sigaction sa{};
-  sa.sa_handler = pause_here;
-  sigaction(SIGUSR1, &sa, nullptr);
+  install_pause();
   for (int attempt = 0; attempt < 20; ++attempt) {
     c->s = serve_writable(pages * page());
     store_every_other_page(c->s, pages);
-    const uint64_t before = written_so_far();
     c->b = Job{c->s.at, c->s.len, writeback::Mode::Durable};
     c->b.check = &c->s;
-    pthread_create(&c->tb, nullptr, run_commit, &c->b);
-    while (written_so_far() == before && !__atomic_load_n(&c->b.done, __ATOMIC_ACQUIRE)) sched_yield();
-    const int already = __atomic_load_n(&g_paused, __ATOMIC_ACQUIRE);
     // Paused within its first window (half of its 1 MiB is stored): ready.
-    if (pause_thread(c->tb, already, &c->b.done) && written_so_far() - before < (1u << 20) / 2) return;
-    // Too late (B ended, or left its first window, before the signal came):
-    // let it finish and try again.
-    __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
-    pthread_join(c->tb, nullptr);
-    __atomic_store_n(&g_release_b, 0, __ATOMIC_RELEASE);
-    revoke::range(c->s.at, c->s.len, CMBMAP_RECLAIMED);
-    fixture::remove_file(c->s.f);
+    if (start_paused(&c->b, &c->tb, (1u << 20) / 2)) return;
+    // Too late (B ended, or left its first window, before the signal came).
+    forget(c->s);
   }
   cr_assert_fail("B could not be paused in its first window in 20 tries");
 }
@@ -629,12 +530,11 @@ Test(writeback, a_durable_commit_waits_for_another_writers_pages, .timeout = 120
   pthread_t ta;
   Job a{s.at + (1u << 20), 1u << 20, writeback::Mode::Current};
   pthread_create(&ta, nullptr, run_commit, &a);
-  g_a = ta;
-  __atomic_store_n(&g_a_set, true, __ATOMIC_RELEASE);
+  set_a(ta);
   while (written_so_far() == b_wrote) sched_yield();
-  if (!pause_thread(ta, __atomic_load_n(&g_paused, __ATOMIC_ACQUIRE), &a.done)) {
-    __atomic_store_n(&g_release_a, 1, __ATOMIC_RELEASE);  // the signal may yet reach A as it ends
-    __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  if (!pause_thread(ta, paused_so_far(), &a.done)) {
+    release_a();  // the signal may yet reach A as it ends
+    release_b();
     pthread_join(c.tb, nullptr);
     pthread_join(ta, nullptr);
     cr_skip_test("A ended before it could be paused (a loaded machine): inconclusive");
@@ -643,9 +543,9 @@ Test(writeback, a_durable_commit_waits_for_another_writers_pages, .timeout = 120
   // B must wait for A; a B that returns meanwhile checks the file as it
   // returns. A is let go once B returned or after a second (B waiting, as it
   // should: then B checks after A's writes).
-  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  release_b();
   for (int i = 0; i < 1000 && !__atomic_load_n(&b.done, __ATOMIC_ACQUIRE); ++i) usleep(1000);
-  __atomic_store_n(&g_release_a, 1, __ATOMIC_RELEASE);
+  release_a();
   pthread_join(c.tb, nullptr);
   pthread_join(ta, nullptr);
   // B said: every store in [0, 2 MiB) is in the file, durably.
@@ -665,7 +565,7 @@ Test(writeback, a_durable_commit_writes_the_rest_of_a_range_split_meanwhile, .ti
   PausedCommit c;
   pause_a_durable_commit(&c);
   cr_assert_eq(revoke::range(c.s.at + 384 * page(), page(), CMBMAP_REMAPPED), page());
-  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  release_b();
   pthread_join(c.tb, nullptr);
   // Page 384 was given back with its store (written by its give-back).
   cr_assert_eq(c.b.o.err, 0);
@@ -712,7 +612,7 @@ Test(writeback, a_range_replaced_behind_cmbmaps_back_keeps_its_fd_until_its_writ
   const int decoy = mkstemp(decoy_path);
   cr_assert_geq(decoy, 0);
   if (fcntl(now.fd, F_GETFD) < 0) dup2(decoy, now.fd);
-  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  release_b();
   pthread_join(c.tb, nullptr);
   pthread_join(tg, nullptr);
   struct stat st;
@@ -742,7 +642,7 @@ Test(writeback, a_range_given_back_during_its_last_window_commits_without_error,
   // the give-back is waiting (or 0.2 s passed: then B goes first, and the
   // test proves less).
   usleep(200 * 1000);
-  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  release_b();
   pthread_join(c.tb, nullptr);
   pthread_join(tg, nullptr);
   cr_assert(!fake_tier::is_cmb(c.s.at), "the range was not given back");
@@ -756,19 +656,6 @@ Test(writeback, a_range_given_back_during_its_last_window_commits_without_error,
 // It must not hold the served-ranges lock meanwhile: every mapping call of
 // the process would wait behind a write it has no part in (writeback_stall:
 // a thread's mmap waited a whole window behind the watcher).
-namespace {
-// Whether *flag is set within 2 s (not a timing: what is waited for is
-// either free to happen at once or held until the paused writer goes on).
-bool set_within_2s(const int* flag) {
-  for (int i = 0; i < 2000 && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); ++i) usleep(1000);
-  return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
-}
-void* take_the_lock_once(void* got) {
-  served_lock::Hold hold;
-  __atomic_store_n(static_cast<int*>(got), 1, __ATOMIC_RELEASE);
-  return nullptr;
-}
-}  // namespace
 
 Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout = 120) {
   PausedCommit c;
@@ -784,7 +671,7 @@ Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout
   int locked = 0;
   pthread_create(&tm, nullptr, take_the_lock_once, &locked);
   const bool got = set_within_2s(&locked);
-  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  release_b();
   pthread_join(c.tb, nullptr);
   pthread_join(tw, nullptr);
   pthread_join(tm, nullptr);
@@ -820,7 +707,7 @@ Test(writeback, the_periodic_writeback_leaves_a_range_being_written_to_its_write
   pthread_t tw;
   pthread_create(&tw, nullptr, run_periodic, &done);
   const bool returned = set_within_2s(&done);
-  __atomic_store_n(&g_release_b, 1, __ATOMIC_RELEASE);
+  release_b();
   pthread_join(c.tb, nullptr);
   pthread_join(tw, nullptr);
   cr_assert(returned, "the periodic writeback waited for the range another thread was writing");
