@@ -346,8 +346,8 @@ def writeback_stall(cfg):
     big, small, raw = "/mnt/nvme/bench-wb-big", "/mnt/nvme/bench-wb-small", "/mnt/nvme/bench-wb-raw"
     random_file(big, cfg.stall_mib << 20)
     random_file(small, 64 << 10)
-    alone, during, wb, control, control_ms = [], [], [], [], []
-    for r in range(cfg.reps):
+    alone, during, wb, control, control_ms, breakdown = [], [], [], [], [], []
+    for r in range(cfg.stall_reps):
         out = run([B("wbstall"), big, small, str(cfg.stall_mib), raw], shim=True, CMBMAP_WRITABLE="1")
         served_or_fail(out[4], "writeback_stall")
         alone.append(float(out[0]))
@@ -355,15 +355,22 @@ def writeback_stall(cfg):
         wb.append(float(out[2]))
         control.append(float(out[5]))
         control_ms.append(float(out[6]))
-        say(f"stall round {r + 1}/{cfg.reps}: longest call {alone[-1] / 1000:.1f} ms alone, "
+        parts = [dict(zip(("mmap_us", "load_us", "munmap_us", "cpu_us", "waits", "preempted"),
+                          map(float, w.split("/")))) for w in out[7:10]]
+        breakdown.append(dict(zip(("during", "alone", "control"), parts)))
+        say(f"stall round {r + 1}/{cfg.stall_reps}: longest call {alone[-1] / 1000:.1f} ms alone, "
             f"{during[-1] / 1000:.1f} ms during a {wb[-1]:.0f} ms writeback ({out[3]} calls), "
-            f"{control[-1] / 1000:.1f} ms during {control_ms[-1]:.0f} ms of plain O_DIRECT writes")
+            f"{control[-1] / 1000:.1f} ms during {control_ms[-1]:.0f} ms of plain O_DIRECT writes; "
+            "where the longest calls' time went (mmap/load/munmap, on the CPU, waits, preemptions): " +
+            "; ".join(f"{k} {p['mmap_us']:.0f}/{p['load_us']:.0f}/{p['munmap_us']:.0f} us, cpu {p['cpu_us']:.0f} us, "
+                      f"{p['waits']:.0f} w, {p['preempted']:.0f} p" for k, p in breakdown[-1].items()))
     os.unlink(big)
     os.unlink(small)
     return {"unit": "longest mmap+munmap of thread B during thread A's writeback / without one (us)",
             "goal": "<= 2", "goal_max": 2.0, "baseline": spread(alone), "cmbmap": spread(during),
             "ratio": spread([d / a for a, d in zip(alone, during)]), "writeback_ms": spread(wb),
             "control_us": spread(control), "control_ratio": spread([c / a for a, c in zip(alone, control)]),
+            "longest_calls": breakdown,
             "note": f"A: msync(MS_SYNC) of a {cfg.stall_mib} MiB writable served mapping, every page dirty "
                     "(NVMe writes from CMB memory); B: mmap, one load and munmap of a served 4 KiB file in a "
                     "loop, during the writeback and then alone for as long; control_ratio: B's longest call "
@@ -490,7 +497,7 @@ def main():
         commit_mib=8 if a.quick else 16, fill_rows=None, scale_ns=[1, 10, 100, 1000, 10000],
         scale_rounds=3 if a.quick else 7, scale_iters=200 if a.quick else 400,
         revoke_ns=[1, 10, 100, 1000], revoke_rounds=3 if a.quick else 7,
-        stall_mib=32, share_procs=4, share_rounds=3 if a.quick else 5, big_mib=512, big_reps=2 if a.quick else 3)
+        stall_mib=32, stall_reps=3 if a.quick else 15, share_procs=4, share_rounds=3 if a.quick else 5, big_mib=512, big_reps=2 if a.quick else 3)
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "machine": machine(), "measures": {}}
     m = result["measures"]
     steps = [("pagecache_ratio", pagecache_ratio), ("fill_ratio", fill_ratio), ("scrub_ratio", scrub_ratio),

@@ -9,7 +9,9 @@
  * pwrite (the same load on the drive and the emulator, none of cmbmap's
  * locks) while B loops. Prints "<B's longest call alone, us> <B's longest
  * call during the writeback, us> <writeback ms> <B's calls during it>
- * served|ordinary <B's longest call during the control, us> <control ms>". */
+ * served|ordinary <B's longest call during the control, us> <control ms>
+ * <during> <alone> <control>", the last three where that longest call's time
+ * went: "mmap/load/munmap/cpu us/waits/preemptions". */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -24,18 +27,47 @@
 static int small_fd;
 static volatile int stop;
 
-struct loop { double longest; long calls; };
+/* B's longest call, and where its time went: in mmap, the load, munmap;
+ * on the CPU (B's own thread time) or off it, and how often B gave the CPU
+ * up (waits: locks, I/O) or had it taken (preempted). */
+struct loop {
+  double longest, mmap_us, load_us, munmap_us, cpu_us, at;  /* at: when the longest began (CLOCK_MONOTONIC) */
+  long calls, waits, preempted;
+  pid_t tid;
+};
+
+static double thread_cpu(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 static void *mapper(void *arg) {
   struct loop *l = arg;
+  l->tid = gettid();
   while (!stop) {
-    double t0 = now();
+    struct rusage r0, r1;
+    getrusage(RUSAGE_THREAD, &r0);
+    double c0 = thread_cpu(), t0 = now();
     volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, small_fd, 0);
     if (p == MAP_FAILED) { perror("mmap SMALL"); exit(1); }
+    double t1 = now();
     (void)p[0];
+    double t2 = now();
     munmap((void *)p, 4096);
-    double us = (now() - t0) * 1e6;
-    if (us > l->longest) l->longest = us;
+    double t3 = now(), c1 = thread_cpu();
+    getrusage(RUSAGE_THREAD, &r1);
+    double us = (t3 - t0) * 1e6;
+    if (us > l->longest) {
+      l->longest = us;
+      l->at = t0;
+      l->mmap_us = (t1 - t0) * 1e6;
+      l->load_us = (t2 - t1) * 1e6;
+      l->munmap_us = (t3 - t2) * 1e6;
+      l->cpu_us = (c1 - c0) * 1e6;
+      l->waits = r1.ru_nvcsw - r0.ru_nvcsw;
+      l->preempted = r1.ru_nivcsw - r0.ru_nivcsw;
+    }
     ++l->calls;
   }
   return NULL;
@@ -91,7 +123,18 @@ int main(int argc, char **argv) {
   pthread_join(b, NULL);
   close(raw);
   unlink(argv[4]);
-  printf("%.0f %.0f %.0f %ld %s %.0f %.0f\n", alone.longest, during.longest, wb * 1e3, during.calls,
+  printf("%.0f %.0f %.0f %ld %s %.0f %.0f", alone.longest, during.longest, wb * 1e3, during.calls,
          big_served ? "served" : "ordinary", control.longest, ctl * 1e3);
+  const struct loop *ls[] = {&during, &alone, &control};
+  for (int i = 0; i < 3; ++i)
+    printf(" %.0f/%.0f/%.0f/%.0f/%ld/%ld", ls[i]->mmap_us, ls[i]->load_us, ls[i]->munmap_us, ls[i]->cpu_us,
+           ls[i]->waits, ls[i]->preempted);
+  printf("\n");
+  /* For a profiler's timeline (perf record -k CLOCK_MONOTONIC): which thread
+   * B was, and when its longest calls ran. */
+  if (getenv("WBSTALL_TRACE"))
+    for (int i = 0; i < 3; ++i)
+      fprintf(stderr, "B %s: tid %d, longest call %.6f-%.6f\n", i == 0 ? "during" : i == 1 ? "alone" : "control",
+              ls[i]->tid, ls[i]->at, ls[i]->at + ls[i]->longest / 1e6);
   return 0;
 }
