@@ -129,7 +129,13 @@ void open_pages(Tracked& r, size_t i, size_t j) {
 
 void free_tracked(Tracked& r) {
   prim::unmap(r.state, r.state_bytes);
-  r = Tracked{};
+  // start and end are read without the lock (overlaps_any): stored alone.
+  __atomic_store_n(&r.start, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&r.end, 0, __ATOMIC_RELEASE);
+  r.prot = 0;
+  r.all_dirty = false;
+  r.state = nullptr;
+  r.state_bytes = r.live = 0;
   __atomic_fetch_sub(&g_count, 1, __ATOMIC_RELEASE);
 }
 
@@ -287,7 +293,14 @@ bool track(uintptr_t start, uintptr_t end, int prot, bool all_dirty) {
     prim::unmap(m, bytes);
     return false;
   }
-  *r = Tracked{start, end, prot, all_dirty, state, bytes, pages};
+  r->prot = prot;
+  r->all_dirty = all_dirty;
+  r->state = state;
+  r->state_bytes = bytes;
+  r->live = pages;
+  // Read without the lock (overlaps_any): stored alone, the end last.
+  __atomic_store_n(&r->start, start, __ATOMIC_RELAXED);
+  __atomic_store_n(&r->end, end, __ATOMIC_RELEASE);
   __atomic_fetch_add(&g_count, 1, __ATOMIC_RELEASE);
   if (all_dirty) protect(start, end, prot);
   return true;
@@ -295,8 +308,27 @@ bool track(uintptr_t start, uintptr_t end, int prot, bool all_dirty) {
 
 bool any() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE) != 0; }
 
+namespace {
+
+// Whether any tracked range overlaps [lo, hi), without the lock: a mapping
+// call on memory cmbmap does not track (most of them) must not wait for a
+// writeback's take, which holds the lock across an mprotect and its TLB
+// shootdown. A range being tracked or untracked meanwhile may be seen
+// either way, as if this ran just before or after.
+bool overlaps_any(uintptr_t lo, uintptr_t hi) {
+  for (size_t n = 0; n < g_tracked.size(); ++n) {
+    const Tracked& r = g_tracked[n];
+    const uintptr_t end = __atomic_load_n(&r.end, __ATOMIC_ACQUIRE);
+    const uintptr_t start = __atomic_load_n(&r.start, __ATOMIC_RELAXED);
+    if (start != end && start < hi && lo < end) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool tracks(uintptr_t start, size_t len) {
-  if (!any()) return false;
+  if (!any() || !overlaps_any(start, start + len)) return false;
   Locked l;
   bool found = false;
   each_overlap(start, start + len, [&](Tracked& r, size_t i, size_t j) {

@@ -183,8 +183,9 @@ void write_runs(const registry::Range& p, Blocks* l, bool in_place, bool freeze,
 // served-ranges lock, then written without it.
 constexpr uintptr_t kWindow = 1 << 20;
 
-// Windows being written without the served-ranges lock. Their pages are
-// write-protected and their stores on the way to the file; a give-back,
+// Windows being taken and written without the served-ranges lock (and
+// ranges being synced). Their pages are being write-protected or are, and
+// their stores on the way to the file; a give-back,
 // munmap or fd move of their range waits until the writes are done
 // (wait_for_io), so the CMB pages, the fd and the blocks they are written
 // from stay where they are meanwhile. Slots are claimed under the lock; the
@@ -293,33 +294,37 @@ struct Progress {
 
 // Takes the dirty pages of [lo, hi) and writes them; those that could not be
 // written are dirty again before this returns. With unlocked (the caller
-// holds the served-ranges lock once), the writes run without the lock;
-// true if they did: the caller must look at its range again.
+// holds the served-ranges lock once), the window is pinned and the lock let
+// go for all of it, the taking of its pages too (write-protecting them is an
+// mprotect and its TLB shootdown, milliseconds on a busy machine): mapping
+// calls of other threads wait for none of it. True if the lock was let go:
+// the caller must look at its range again.
 bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t hi, Progress* g, Outcome* o,
                   bool unlocked) {
-  dirty::Run runs[64];
-  const size_t n = dirty::take(lo, hi, freeze, runs, 64);
-  if (n == 0) return false;
-  if (!g->checked) {
-    g->l = blocks_of(p.start);
-    g->in_place = blocks_in_place(p, g->l, o);
-    if (g->l) g->target = g->l->target;
-    g->checked = true;
-  }
+  if (!g->checked) g->l = blocks_of(p.start);  // the table changes under the lock
   InFlight* pin = unlocked ? claim(lo, hi, p.fd) : nullptr;
   if (pin) served_lock::unlock();
-  Written w;
-  write_runs(p, g->l, g->in_place, freeze, hi, runs, n, o, &w);
-  // Pages that could not be written stay dirty, frozen ones too: a caller
-  // about to replace the range must keep it (or lose the stores).
-  for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
-  if (w.direct) {
-    // The blocks changed under the page cache: drop what it may hold of
-    // them (clean, unmapped pages), and stamp the change as a store would.
-    prim::fadvise(p.fd, p.file_offset + (lo - p.start), hi - lo, POSIX_FADV_DONTNEED);
-    prim::touch_mtime(p.fd);
+  dirty::Run runs[64];
+  const size_t n = dirty::take(lo, hi, freeze, runs, 64);
+  if (n > 0) {
+    if (!g->checked) {
+      g->in_place = blocks_in_place(p, g->l, o);
+      if (g->l) g->target = g->l->target;
+      g->checked = true;
+    }
+    Written w;
+    write_runs(p, g->l, g->in_place, freeze, hi, runs, n, o, &w);
+    // Pages that could not be written stay dirty, frozen ones too: a caller
+    // about to replace the range must keep it (or lose the stores).
+    for (size_t i = 0; i < w.nfailed; ++i) dirty::redirty(w.failed[i].start, w.failed[i].end);
+    if (w.direct) {
+      // The blocks changed under the page cache: drop what it may hold of
+      // them (clean, unmapped pages), and stamp the change as a store would.
+      prim::fadvise(p.fd, p.file_offset + (lo - p.start), hi - lo, POSIX_FADV_DONTNEED);
+      prim::touch_mtime(p.fd);
+    }
+    g->direct |= w.direct;
   }
-  g->direct |= w.direct;
   if (!pin) return false;
   __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);
   served_lock::lock();

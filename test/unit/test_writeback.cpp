@@ -28,6 +28,7 @@
 #include "shim/tier/served_lock.h"
 #include "test/unit/fake/fake_tier.h"
 #include "test/unit/fake/fixture.h"
+#include "test/unit/fake/syscall_watch.h"
 #include "test/unit/fake/writers.h"
 
 using namespace cmbmap;
@@ -683,6 +684,76 @@ Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout
   cr_assert_eq(w.missing, 0u, "W returned with %zu stored pages not in the file", w.missing);
   revoke::range(c.s.at, c.s.len, CMBMAP_RECLAIMED);
   fixture::remove_file(c.s.f);
+}
+
+// Taking a window's pages write-protects them: an mprotect and its TLB
+// shootdown, milliseconds on a busy machine. It must not hold the
+// served-ranges lock either (writeback_stall: another thread's mmap and
+// munmap each waited for a window's take).
+Test(writeback, taking_a_windows_pages_does_not_hold_the_lock, .timeout = 120) {
+  Served s = serve_writable(256 * page());
+  store_every_other_page(s, 256);
+  syscall_watch::hold_next(SYS_mprotect);  // the take's write-protection
+  Job w{s.at, s.len, writeback::Mode::Current};
+  w.check = &s;
+  pthread_t tw, tm;
+  pthread_create(&tw, nullptr, run_commit, &w);
+  const bool held = syscall_watch::held_within_2s();
+  int locked = 0;
+  pthread_create(&tm, nullptr, take_the_lock_once, &locked);
+  const bool got = held && set_within_2s(&locked);
+  syscall_watch::release();
+  pthread_join(tw, nullptr);
+  pthread_join(tm, nullptr);
+  cr_assert(held, "the writeback write-protected nothing");
+  cr_assert(got, "a mapping call waited for the lock while a writeback took a window's pages");
+  cr_assert_eq(w.o.err, 0);
+  cr_assert_eq(w.missing, 0u, "the writeback returned with %zu stored pages not in the file", w.missing);
+  forget(s);
+}
+
+// The take holds the dirty tracker's lock across that mprotect (the fault
+// handler must not see a page half taken). A mapping call on memory cmbmap
+// does not track asks the tracker too (munmap: "are these pages tracked?")
+// and must not wait for it (writeback_stall: another thread's munmap spun
+// on it for a take's TLB shootdown).
+namespace {
+struct Ask {
+  const void* at;
+  int answered;
+  bool tracked;
+};
+void* ask_the_tracker(void* arg) {
+  auto* a = static_cast<Ask*>(arg);
+  a->tracked = dirty::tracks((uintptr_t)a->at, page());
+  __atomic_store_n(&a->answered, 1, __ATOMIC_RELEASE);
+  return nullptr;
+}
+}  // namespace
+
+Test(writeback, asking_about_untracked_memory_does_not_wait_for_a_take, .timeout = 120) {
+  Served s = serve_writable(256 * page());
+  store_every_other_page(s, 256);
+  void* other = mmap(nullptr, page(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(other, MAP_FAILED);
+  syscall_watch::hold_next(SYS_mprotect);  // the take's write-protection
+  Job w{s.at, s.len, writeback::Mode::Current};
+  pthread_t tw, ta;
+  pthread_create(&tw, nullptr, run_commit, &w);
+  const bool held = syscall_watch::held_within_2s();
+  Ask a{other, 0, true};
+  pthread_create(&ta, nullptr, ask_the_tracker, &a);
+  const bool answered = held && set_within_2s(&a.answered);
+  syscall_watch::release();
+  pthread_join(tw, nullptr);
+  pthread_join(ta, nullptr);
+  cr_assert(held, "the writeback write-protected nothing");
+  cr_assert(answered, "asking whether untracked memory is tracked waited for a writeback's take");
+  cr_assert(!a.tracked);
+  cr_assert(dirty::tracks((uintptr_t)s.at, page()), "the served range is not tracked");
+  cr_assert_eq(w.o.err, 0);
+  munmap(other, page());
+  forget(s);
 }
 
 // The periodic writeback leaves to another writer what it is writing now:
