@@ -150,7 +150,18 @@ struct Written {
 void write_runs(const registry::Range& p, Blocks* l, bool in_place, bool freeze, uintptr_t hi,
                 dirty::Run* runs, size_t n, Outcome* o, Written* w) {
   struct stat st;
-  const uint64_t size = prim::fstat_fd(p.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  const int stat_err = prim::fstat_fd(p.fd, &st);
+  if (stat_err < 0) {
+    // Without the file's size a run past EOF cannot be told from one
+    // before it: nothing is written, the runs taken are dirty again.
+    o->err = -stat_err;
+    stats::add(&cmbmap_stats::writeback_errors, 1);
+    log::Line(LogLevel::Error).s("writing back ").x(runs[0].start).s(": the file's size is unknown (errno ")
+        .i(-stat_err).s(")").emit();
+    for (size_t i = 0; i < n; ++i) dirty::redirty(runs[i].start, runs[i].end);
+    return;
+  }
+  const uint64_t size = (uint64_t)st.st_size;
   for (; n > 0; n = runs[n - 1].end < hi ? dirty::take(runs[n - 1].end, hi, freeze, runs, 64) : 0) {
     for (size_t i = 0; i < n; ++i) {
       bool d = false;

@@ -756,6 +756,23 @@ Test(writeback, asking_about_untracked_memory_does_not_wait_for_a_take, .timeout
   forget(s);
 }
 
+// A writeback needs the file's size (stores past EOF are dropped, as the
+// kernel drops them). When fstat failed it took the size as 0: every run
+// counted as past EOF, "written", its pages clean, the stores never in the
+// file and nothing reported. (Found in review.)
+Test(writeback, a_writeback_that_cannot_see_the_files_size_keeps_its_pages_dirty) {
+  Served s = serve_writable(16 * page());
+  store_every_other_page(s, 16);
+  syscall_watch::fail_next(SYS_fstat, EIO, 1);  // the first is the commit check's
+  const writeback::Outcome o = commit::range(s.at, s.len, writeback::Mode::Current);
+  cr_assert(!o.moved, "the commit check failed, not the writeback");
+  cr_assert_eq(o.err, EIO, "the writeback reported %d, not the failed fstat's EIO", o.err);
+  // The pages are still dirty: the next writeback writes them.
+  cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
+  cr_assert_eq(missing_in_file(s, 0, 16), 0u, "stores were lost: the failed writeback counted them as written");
+  forget(s);
+}
+
 // The periodic writeback leaves to another writer what it is writing now:
 // waiting for it would only add a thread competing for the lock and the
 // CPU with the program's own (writeback_stall: the program's msync and the

@@ -15,6 +15,9 @@ size_t g_counted;
 long g_hold_nr = -1;   // the call to hold, or -1
 int g_held;            // a thread is being held
 int g_released;
+long g_fail_nr = -1;   // the call to fail, or -1
+int g_fail_err;
+int g_fail_skip;       // calls of it to let through first
 }  // namespace
 
 void count(long nr) {
@@ -32,6 +35,12 @@ int counted_on(size_t from, dev_t dev, ino_t ino) {
     if (fstat(g_fds[i], &st) == 0 && st.st_dev == dev && st.st_ino == ino) ++found;
   }
   return found;
+}
+
+void fail_next(long nr, int err, int skip) {
+  __atomic_store_n(&g_fail_err, err, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_fail_skip, skip, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_fail_nr, nr, __ATOMIC_RELEASE);
 }
 
 void hold_next(long nr) {
@@ -54,8 +63,8 @@ void release() {
 
 using namespace cmbmap::syscall_watch;
 
-// Every syscall() of the test binary: counted if asked, made as libc makes
-// it, then held if it is the one asked for.
+// Every syscall() of the test binary: counted if asked, failed or made as
+// libc makes it, then held if it is the one asked for.
 extern "C" long syscall(long nr, ...) {
   using Real = long (*)(long, ...);
   static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "syscall"));
@@ -68,8 +77,14 @@ extern "C" long syscall(long nr, ...) {
     const size_t i = __atomic_fetch_add(&g_counted, 1, __ATOMIC_ACQ_REL);
     if (i < sizeof g_fds / sizeof g_fds[0]) g_fds[i] = (int)a[0];
   }
-  const long r = real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   long want = nr;
+  if (__atomic_load_n(&g_fail_nr, __ATOMIC_ACQUIRE) == nr && __atomic_sub_fetch(&g_fail_skip, 1, __ATOMIC_ACQ_REL) < 0 &&
+      __atomic_compare_exchange_n(&g_fail_nr, &want, -1L, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    errno = __atomic_load_n(&g_fail_err, __ATOMIC_ACQUIRE);
+    return -1;
+  }
+  const long r = real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  want = nr;
   if (__atomic_load_n(&g_hold_nr, __ATOMIC_ACQUIRE) == nr &&
       __atomic_compare_exchange_n(&g_hold_nr, &want, -1L, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     const int saved = errno;

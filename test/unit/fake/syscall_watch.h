@@ -1,6 +1,6 @@
 // The library's system calls, seen and held in place by tests: which fds a
 // call (fdatasync, say) was made on, and a thread stopped inside one (a
-// slow fdatasync) to see what it holds meanwhile. The library makes its
+// slow fdatasync) to see what it holds meanwhile, or made to fail. The library makes its
 // system calls through libc's syscall() (prim/prim.cpp), which the
 // unit-test binary interposes; nothing is seen or held until a test asks.
 #pragma once
@@ -17,6 +17,10 @@ size_t counted();  // so far
 // Of the calls counted from `from` on, those made on an fd of file dev/ino
 // (still open: the fds are looked at now).
 int counted_on(size_t from, dev_t dev, ino_t ino);
+
+// The call of system call nr after the next `skip` ones (by any thread) is
+// not made: it fails with err, as a failing kernel or device would fail it.
+void fail_next(long nr, int err, int skip = 0);
 
 // The next call of system call nr (by any thread) waits, after it is made,
 // until release(); at most one at a time.
