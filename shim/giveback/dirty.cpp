@@ -368,14 +368,36 @@ void protect_taken(Tracked& r, const Run* runs, size_t n) {
   }
 }
 
-size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
+namespace {
+
+// Dirty pages [i, j) of r become frozen-dirty, write-protected a run at a
+// time. A run that cannot be write-protected stays dirty (and writable: a
+// store to it must not be taken for frozen): false then.
+bool freeze_dirty(Tracked& r, size_t i, size_t j) {
+  bool all = true;
+  for (size_t k = i; k < j;) {
+    if (r.state[k] != kDirty) { ++k; continue; }
+    size_t e = k;
+    while (e < j && r.state[e] == kDirty) r.state[e++] = kFrozenDirty;
+    if (!write_protect(r, k, e)) {
+      for (size_t x = k; x < e; ++x) r.state[x] = kDirty;
+      all = false;
+    }
+    k = e;
+  }
+  return all;
+}
+
+}  // namespace
+
+size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap, bool* unfrozen) {
   if (!any()) return 0;
   Locked l;
   size_t n = 0;
   each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
     if (freeze) {
       convert(r, i, j, kClean, kFrozen, -1);
-      convert(r, i, j, kDirty, kFrozenDirty, PROT_READ);
+      if (!freeze_dirty(r, i, j) && unfrozen) *unfrozen = true;
     }
     const uint8_t want = freeze ? kFrozenDirty : kDirty;
     const size_t first = n;
@@ -390,6 +412,22 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap) {
       for (size_t x = first; x < n; ++x) mark(r, out[x], kFrozen);
     else if (!r.all_dirty)
       protect_taken(r, out + first, n - first);
+  });
+  return n;
+}
+
+size_t dirty_runs(uintptr_t lo, uintptr_t hi, Run* out, size_t cap) {
+  if (!any()) return 0;
+  Locked l;
+  size_t n = 0;
+  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
+    for (size_t k = i; k < j && n < cap;) {
+      if (r.state[k] != kDirty) { ++k; continue; }
+      size_t e = k;
+      while (e < j && r.state[e] == kDirty) ++e;
+      out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
+      k = e;
+    }
   });
   return n;
 }

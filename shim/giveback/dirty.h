@@ -38,8 +38,13 @@ bool tracks(uintptr_t start, size_t len);   // any tracked page in the range
 // the range are frozen first: a store to a frozen page waits in the handler
 // until untrack() (it then lands in what replaced the range) or thaw().
 // Runs come in address order: call again from the last run's end until it
-// returns 0.
-size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap);
+// returns 0. A dirty page that cannot be write-protected to freeze it stays
+// dirty and writable, not taken, and *unfrozen is set: the caller must not
+// replace the range (a store to it now would be lost).
+size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap, bool* unfrozen = nullptr);
+// The dirty pages in [lo, hi), at most cap runs, left as they are (dirty,
+// writable): what a freeze could not take, to write all the same.
+size_t dirty_runs(uintptr_t lo, uintptr_t hi, Run* out, size_t cap);
 // Frozen pages in [lo, hi) become ordinary clean pages again (the range
 // stays CMB after all: the call that was to replace it failed).
 void thaw(uintptr_t lo, uintptr_t hi);

@@ -144,6 +144,7 @@ struct Written {
   bool direct = false;
   dirty::Run failed[64];
   size_t nfailed = 0;
+  bool unfrozen = false;  // freezing: a dirty page could not be write-protected
 };
 
 // Writes the runs taken from [lo, hi), taking more until none are left there.
@@ -162,7 +163,7 @@ void write_runs(const registry::Range& p, Blocks* l, bool in_place, bool freeze,
     return;
   }
   const uint64_t size = (uint64_t)st.st_size;
-  for (; n > 0; n = runs[n - 1].end < hi ? dirty::take(runs[n - 1].end, hi, freeze, runs, 64) : 0) {
+  for (; n > 0; n = runs[n - 1].end < hi ? dirty::take(runs[n - 1].end, hi, freeze, runs, 64, &w->unfrozen) : 0) {
     for (size_t i = 0; i < n; ++i) {
       bool d = false;
       const int err = write_run(p, l, in_place, runs[i], size, &d);
@@ -303,6 +304,25 @@ struct Progress {
   NvmeTarget target{};  // l's, copied: l's slot may be reused once p is gone
 };
 
+// Writes the dirty pages of [lo, hi) a freeze could not take, leaving them
+// dirty.
+void write_unfrozen(const registry::Range& p, Progress* g, uintptr_t lo, uintptr_t hi, Outcome* o) {
+  struct stat st;
+  if (prim::fstat_fd(p.fd, &st) != 0) return;
+  dirty::Run runs[64];
+  for (uintptr_t from = lo; from < hi;) {
+    const size_t n = dirty::dirty_runs(from, hi, runs, 64);
+    if (n == 0) break;
+    for (size_t i = 0; i < n; ++i) {
+      bool direct = false;
+      if (write_run(p, g->checked ? g->l : nullptr, g->in_place, runs[i], (uint64_t)st.st_size, &direct) == 0)
+        o->bytes += runs[i].end - runs[i].start;
+      g->direct |= direct;
+    }
+    from = runs[n - 1].end;
+  }
+}
+
 // Takes the dirty pages of [lo, hi) and writes them; those that could not be
 // written are dirty again before this returns. With unlocked (the caller
 // holds the served-ranges lock once), the window is pinned and the lock let
@@ -316,14 +336,14 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
   InFlight* pin = unlocked ? claim(lo, hi, p.fd) : nullptr;
   if (pin) served_lock::unlock();
   dirty::Run runs[64];
-  const size_t n = dirty::take(lo, hi, freeze, runs, 64);
+  Written w;
+  const size_t n = dirty::take(lo, hi, freeze, runs, 64, &w.unfrozen);
   if (n > 0) {
     if (!g->checked) {
       g->in_place = blocks_in_place(p, g->l, o);
       if (g->l) g->target = g->l->target;
       g->checked = true;
     }
-    Written w;
     write_runs(p, g->l, g->in_place, freeze, hi, runs, n, o, &w);
     // Pages that could not be written stay dirty, frozen ones too: a caller
     // about to replace the range must keep it (or lose the stores).
@@ -335,6 +355,17 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
       prim::touch_mtime(p.fd);
     }
     g->direct |= w.direct;
+  }
+  if (w.unfrozen) {
+    // Dirty pages a store can still reach: a give-back must not replace
+    // them (the error makes it keep the range), but a munmap or mremap
+    // will whatever happens, so they are written all the same (and stay
+    // dirty: they may change again).
+    if (!o->err) o->err = ENOMEM;
+    stats::add(&cmbmap_stats::writeback_errors, 1);
+    log::Line(LogLevel::Error).s("freezing ").x(lo).s("+").u(hi - lo)
+        .s(": a dirty page could not be write-protected (ENOMEM)").emit();
+    write_unfrozen(p, g, lo, hi, o);
   }
   if (!pin) return false;
   __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);

@@ -773,6 +773,58 @@ Test(writeback, a_writeback_that_cannot_see_the_files_size_keeps_its_pages_dirty
   forget(s);
 }
 
+// A give-back freezes the range's dirty pages (write-protected: a store
+// waits until the file's pages are in) and writes them. When the
+// write-protection failed (mprotect's ENOMEM at vm.max_map_count), the
+// pages stayed writable but counted as frozen: a store made while the
+// give-back wrote them landed in CMB memory, and the file's pages that
+// replaced it never had it. (Found in review.)
+namespace {
+struct GiveBackJob {
+  Served* s;
+  size_t given;
+};
+void* give_it_back(void* arg) {
+  auto* g = static_cast<GiveBackJob*>(arg);
+  g->given = revoke::range(g->s->at, g->s->len, CMBMAP_LEASE_BROKEN);
+  return nullptr;
+}
+}  // namespace
+
+Test(writeback, a_give_back_that_cannot_freeze_a_page_keeps_the_range, .timeout = 120) {
+  Served s = serve_writable(16 * page());
+  store_pages(s, 0, 16);
+  // The freeze's write-protection and its fallback (the whole stretch) fail.
+  syscall_watch::fail_next(SYS_mprotect, ENOMEM, 0, 2);
+  syscall_watch::hold_next(SYS_pwrite64);  // the give-back writing the pages
+  GiveBackJob g{&s, 0};
+  pthread_t tg;
+  pthread_create(&tg, nullptr, give_it_back, &g);
+  // The program stores while the give-back writes (or, if it writes
+  // nothing, after 2 s: a give-back that refuses at once is right too).
+  syscall_watch::held_within_2s();
+  s.at[3 * page() + 17] = 0xee;
+  syscall_watch::release();
+  pthread_join(tg, nullptr);
+  // Kept served, or given back with the store: either way it is not lost.
+  if (g.given == 0) cr_assert_eq(commit::range(s.at, s.len, writeback::Mode::Durable).err, 0);
+  cr_assert_eq(s.at[3 * page() + 17], 0xee, "the store made during the give-back is not in the mapping");
+  cr_assert_eq(file_byte(s, 3 * page() + 17), 0xee, "the store made during the give-back is not in the file");
+  forget(s);
+}
+
+// munmap cannot refuse: the pages a freeze could not write-protect are
+// written all the same before they go.
+Test(writeback, munmap_writes_the_pages_a_freeze_could_not_protect) {
+  Served s = serve_writable(16 * page());
+  store_pages(s, 0, 16);
+  syscall_watch::fail_next(SYS_mprotect, ENOMEM, 0, 2);
+  cr_assert_eq(core::unmap(s.at, s.len), 0);
+  for (size_t k = 0; k < 16; ++k)
+    cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu: its store did not reach the file", k);
+  fixture::remove_file(s.f);
+}
+
 // The periodic writeback leaves to another writer what it is writing now:
 // waiting for it would only add a thread competing for the lock and the
 // CPU with the program's own (writeback_stall: the program's msync and the

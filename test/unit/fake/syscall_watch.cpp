@@ -18,6 +18,7 @@ int g_released;
 long g_fail_nr = -1;   // the call to fail, or -1
 int g_fail_err;
 int g_fail_skip;       // calls of it to let through first
+int g_fail_times;      // calls of it to fail then
 }  // namespace
 
 void count(long nr) {
@@ -37,9 +38,10 @@ int counted_on(size_t from, dev_t dev, ino_t ino) {
   return found;
 }
 
-void fail_next(long nr, int err, int skip) {
+void fail_next(long nr, int err, int skip, int times) {
   __atomic_store_n(&g_fail_err, err, __ATOMIC_RELEASE);
   __atomic_store_n(&g_fail_skip, skip, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_fail_times, times, __ATOMIC_RELEASE);
   __atomic_store_n(&g_fail_nr, nr, __ATOMIC_RELEASE);
 }
 
@@ -78,10 +80,13 @@ extern "C" long syscall(long nr, ...) {
     if (i < sizeof g_fds / sizeof g_fds[0]) g_fds[i] = (int)a[0];
   }
   long want = nr;
-  if (__atomic_load_n(&g_fail_nr, __ATOMIC_ACQUIRE) == nr && __atomic_sub_fetch(&g_fail_skip, 1, __ATOMIC_ACQ_REL) < 0 &&
-      __atomic_compare_exchange_n(&g_fail_nr, &want, -1L, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    errno = __atomic_load_n(&g_fail_err, __ATOMIC_ACQUIRE);
-    return -1;
+  if (__atomic_load_n(&g_fail_nr, __ATOMIC_ACQUIRE) == nr && __atomic_sub_fetch(&g_fail_skip, 1, __ATOMIC_ACQ_REL) < 0) {
+    const int left = __atomic_sub_fetch(&g_fail_times, 1, __ATOMIC_ACQ_REL);
+    if (left == 0) __atomic_compare_exchange_n(&g_fail_nr, &want, -1L, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    if (left >= 0) {
+      errno = __atomic_load_n(&g_fail_err, __ATOMIC_ACQUIRE);
+      return -1;
+    }
   }
   const long r = real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   want = nr;

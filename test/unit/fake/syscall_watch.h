@@ -18,9 +18,10 @@ size_t counted();  // so far
 // (still open: the fds are looked at now).
 int counted_on(size_t from, dev_t dev, ino_t ino);
 
-// The call of system call nr after the next `skip` ones (by any thread) is
-// not made: it fails with err, as a failing kernel or device would fail it.
-void fail_next(long nr, int err, int skip = 0);
+// The `times` calls of system call nr after the next `skip` ones (by any
+// thread) are not made: they fail with err, as a failing kernel or device
+// would fail them.
+void fail_next(long nr, int err, int skip = 0, int times = 1);
 
 // The next call of system call nr (by any thread) waits, after it is made,
 // until release(); at most one at a time.
