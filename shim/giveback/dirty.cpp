@@ -370,6 +370,19 @@ void protect_taken(Tracked& r, const Run* runs, size_t n) {
 
 namespace {
 
+// Appends to out[n..cap) the runs of pages [i, j) of r in state want;
+// returns the new count.
+size_t runs_in(const Tracked& r, size_t i, size_t j, uint8_t want, Run* out, size_t n, size_t cap) {
+  for (size_t k = i; k < j && n < cap;) {
+    if (r.state[k] != want) { ++k; continue; }
+    size_t e = k;
+    while (e < j && r.state[e] == want) ++e;
+    out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
+    k = e;
+  }
+  return n;
+}
+
 // Dirty pages [i, j) of r become frozen-dirty, write-protected a run at a
 // time. A run that cannot be write-protected stays dirty (and writable: a
 // store to it must not be taken for frozen): false then.
@@ -399,15 +412,8 @@ size_t take(uintptr_t lo, uintptr_t hi, bool freeze, Run* out, size_t cap, bool*
       convert(r, i, j, kClean, kFrozen, -1);
       if (!freeze_dirty(r, i, j) && unfrozen) *unfrozen = true;
     }
-    const uint8_t want = freeze ? kFrozenDirty : kDirty;
     const size_t first = n;
-    for (size_t k = i; k < j && n < cap;) {
-      if (r.state[k] != want) { ++k; continue; }
-      size_t e = k;
-      while (e < j && r.state[e] == want) ++e;
-      out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
-      k = e;
-    }
+    n = runs_in(r, i, j, freeze ? kFrozenDirty : kDirty, out, n, cap);
     if (freeze)
       for (size_t x = first; x < n; ++x) mark(r, out[x], kFrozen);
     else if (!r.all_dirty)
@@ -420,15 +426,7 @@ size_t dirty_runs(uintptr_t lo, uintptr_t hi, Run* out, size_t cap) {
   if (!any()) return 0;
   Locked l;
   size_t n = 0;
-  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) {
-    for (size_t k = i; k < j && n < cap;) {
-      if (r.state[k] != kDirty) { ++k; continue; }
-      size_t e = k;
-      while (e < j && r.state[e] == kDirty) ++e;
-      out[n++] = Run{r.start + k * g_page, r.start + e * g_page};
-      k = e;
-    }
-  });
+  each_overlap(lo, hi, [&](Tracked& r, size_t i, size_t j) { n = runs_in(r, i, j, kDirty, out, n, cap); });
   return n;
 }
 

@@ -199,20 +199,11 @@ Test(durable_commit, msync_reports_an_earlier_failed_writeback_once) {
 Test(durable_commit, syncs_the_file_without_the_lock) {
   Served s = serve_writable(256 * page());
   store_every_other_page(s, 256);
-  syscall_watch::hold_next(SYS_fdatasync);
   Job b{s.at, s.len, writeback::Mode::Durable};
   b.check = &s;
-  pthread_t tb, tm;
-  pthread_create(&tb, nullptr, run_commit, &b);
-  const bool held = syscall_watch::held_within_2s();
-  int locked = 0;
-  pthread_create(&tm, nullptr, take_the_lock_once, &locked);
-  const bool got = held && set_within_2s(&locked);
-  syscall_watch::release();
-  pthread_join(tb, nullptr);
-  pthread_join(tm, nullptr);
-  cr_assert(held, "the durable commit made no fdatasync");
-  cr_assert(got, "a mapping call waited for the lock while a durable commit synced the file");
+  const WhileHeld h = run_with_call_held(SYS_fdatasync, &b);
+  cr_assert(h.held, "the durable commit made no fdatasync");
+  cr_assert(h.lock_free, "a mapping call waited for the lock while a durable commit synced the file");
   cr_assert_eq(b.o.err, 0);
   cr_assert_eq(b.missing, 0u, "the durable commit returned with %zu stored pages not in the file", b.missing);
   forget(s);

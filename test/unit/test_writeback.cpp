@@ -693,20 +693,11 @@ Test(writeback, a_writeback_waiting_for_another_does_not_hold_the_lock, .timeout
 Test(writeback, taking_a_windows_pages_does_not_hold_the_lock, .timeout = 120) {
   Served s = serve_writable(256 * page());
   store_every_other_page(s, 256);
-  syscall_watch::hold_next(SYS_mprotect);  // the take's write-protection
   Job w{s.at, s.len, writeback::Mode::Current};
   w.check = &s;
-  pthread_t tw, tm;
-  pthread_create(&tw, nullptr, run_commit, &w);
-  const bool held = syscall_watch::held_within_2s();
-  int locked = 0;
-  pthread_create(&tm, nullptr, take_the_lock_once, &locked);
-  const bool got = held && set_within_2s(&locked);
-  syscall_watch::release();
-  pthread_join(tw, nullptr);
-  pthread_join(tm, nullptr);
-  cr_assert(held, "the writeback write-protected nothing");
-  cr_assert(got, "a mapping call waited for the lock while a writeback took a window's pages");
+  const WhileHeld h = run_with_call_held(SYS_mprotect, &w);  // the take's write-protection
+  cr_assert(h.held, "the writeback write-protected nothing");
+  cr_assert(h.lock_free, "a mapping call waited for the lock while a writeback took a window's pages");
   cr_assert_eq(w.o.err, 0);
   cr_assert_eq(w.missing, 0u, "the writeback returned with %zu stored pages not in the file", w.missing);
   forget(s);

@@ -16,6 +16,7 @@
 #include "shim/giveback/lease.h"
 #include "shim/giveback/revoke.h"
 #include "shim/tier/served_lock.h"
+#include "test/unit/fake/syscall_watch.h"
 
 namespace cmbmap::writers {
 
@@ -136,6 +137,20 @@ void* take_the_lock_once(void* got) {
   served_lock::Hold hold;
   __atomic_store_n(static_cast<int*>(got), 1, __ATOMIC_RELEASE);
   return nullptr;
+}
+
+WhileHeld run_with_call_held(long nr, Job* j) {
+  syscall_watch::hold_next(nr);
+  pthread_t tj, tm;
+  pthread_create(&tj, nullptr, run_commit, j);
+  WhileHeld w{syscall_watch::held_within_2s(), false};
+  int locked = 0;
+  pthread_create(&tm, nullptr, take_the_lock_once, &locked);
+  w.lock_free = w.held && set_within_2s(&locked);
+  syscall_watch::release();
+  pthread_join(tj, nullptr);
+  pthread_join(tm, nullptr);
+  return w;
 }
 
 bool waiting_for_a_window(pid_t tid) {

@@ -73,6 +73,15 @@ bool set_within_2s(const int* flag);
 // Takes the served-ranges lock once, as a mapping call would, and sets *got.
 void* take_the_lock_once(void* got);
 
+// Runs j on another thread with its next system call nr held in place
+// (syscall_watch) and meanwhile takes the served-ranges lock from a third
+// thread, as a mapping call would. j has ended on return.
+struct WhileHeld {
+  bool held;       // j made the call
+  bool lock_free;  // the lock was had within 2 s while the call was held
+};
+WhileHeld run_with_call_held(long nr, Job* j);
+
 // Thread tid sleeps in a wait for another writer's window (its 50 us
 // sleeps), within 2 s (polled; not a timing).
 bool waiting_for_a_window(pid_t tid);
