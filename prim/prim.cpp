@@ -185,8 +185,16 @@ void fds_closed() {
   }
 }
 
+int own_fd_floor() {
+  rlimit64 nofile{};
+  if (raw(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&nofile) != 0 || nofile.rlim_cur >= 2 * (uint64_t)kOwnFdFloor)
+    return kOwnFdFloor;
+  const int half = (int)(nofile.rlim_cur / 2);
+  return half > kLowestOwnFdFloor ? half : kLowestOwnFdFloor;
+}
+
 int dup_above_floor(int fd) {
-  const int r = (int)raw(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kOwnFdFloor);
+  const int r = (int)raw(SYS_fcntl, fd, F_DUPFD_CLOEXEC, own_fd_floor());
   if (r >= 0 && __atomic_load_n(&g_closing, __ATOMIC_ACQUIRE) > 0 &&
       (unsigned)r >= __atomic_load_n(&g_closing_first, __ATOMIC_ACQUIRE) &&
       (unsigned)r <= __atomic_load_n(&g_closing_last, __ATOMIC_ACQUIRE)) {

@@ -62,10 +62,16 @@ long read_text(const char* path, char* buf, size_t len);
 // when fn returns false. Returns 0 or -errno. Uses a stack buffer.
 int list_dir(const char* dir, bool (*fn)(const char* name, void* ctx), void* ctx);
 
-// cmbmap's own fds live at or above this number, out of the way of programs
-// that count on low fd numbers.
+// cmbmap's own fds live at or above own_fd_floor(), out of the way of
+// programs that count on low fd numbers: kOwnFdFloor, or half the soft
+// RLIMIT_NOFILE when that leaves fewer numbers above it (Debian's default
+// soft limit is 1024: a floor of 1000 left 24 numbers, two fds per served
+// file), but never below kLowestOwnFdFloor (then, under a soft limit that
+// low, cmbmap keeps no fd of its own).
 constexpr int kOwnFdFloor = 1000;
-// A close-on-exec duplicate of fd at or above kOwnFdFloor, or -errno.
+constexpr int kLowestOwnFdFloor = 256;
+int own_fd_floor();
+// A close-on-exec duplicate of fd at or above own_fd_floor(), or -errno.
 // -EBUSY if it would land in a range the program is closing wholesale.
 int dup_above_floor(int fd);
 // The program's close_range/closefrom of [first, last] is under way: until

@@ -23,7 +23,7 @@ namespace {
 // Open fds at or above cmbmap's floor in this process.
 int own_fds() {
   int n = 0;
-  for (int fd = prim::kOwnFdFloor; fd < prim::kOwnFdFloor + 64; ++fd) n += fcntl(fd, F_GETFD) >= 0;
+  for (int fd = prim::own_fd_floor(); fd < prim::own_fd_floor() + 64; ++fd) n += fcntl(fd, F_GETFD) >= 0;
   return n;
 }
 
@@ -35,7 +35,7 @@ void setup() {
   int fd = mkstemp(g_dev);
   cr_assert_geq(fd, 0);
   close(fd);
-  cr_assert_geq(io_cache::device(g_dev), prim::kOwnFdFloor, "the device fd is not above the floor");
+  cr_assert_geq(io_cache::device(g_dev), prim::own_fd_floor(), "the device fd is not above the floor");
   if (!io_cache::ring(io_cache::RingKind::Plain)) cr_skip_test("io_uring is not available here");
 }
 void teardown() { unlink(g_dev); }
@@ -46,13 +46,15 @@ TestSuite(io_cache, .init = setup, .fini = teardown);
 
 Test(io_cache, all_close_on_exec) {
   cr_assert_geq(own_fds(), 2);
-  for (int fd = prim::kOwnFdFloor; fd < prim::kOwnFdFloor + 64; ++fd)
+  for (int fd = prim::own_fd_floor(); fd < prim::own_fd_floor() + 64; ++fd)
     if (fcntl(fd, F_GETFD) >= 0) cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC, "fd %d is inherited by exec", fd);
   // An exec'd program sees none of them.
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", "for f in /proc/self/fd/*; do n=${f##*/}; [ \"$n\" -ge 1000 ] && exit 1; done; exit 0",
-          (char*)nullptr);
+    char script[160];
+    snprintf(script, sizeof script, "for f in /proc/self/fd/*; do n=${f##*/}; [ \"$n\" -ge %d ] && exit 1; done; exit 0",
+             prim::own_fd_floor());
+    execl("/bin/sh", "sh", "-c", script, (char*)nullptr);
     _exit(2);
   }
   int status = 0;
@@ -131,7 +133,7 @@ Test(io_cache, a_program_close_does_not_wait_for_the_rings) {
   cr_assert(closed_while_held, "close() of the program's fd waited for the rings held by an NVMe write");
   // Its own fds are still recognised, without Use too.
   int ours = -1;
-  for (int f = prim::kOwnFdFloor; f < prim::kOwnFdFloor + 64 && ours < 0; ++f)
+  for (int f = prim::own_fd_floor(); f < prim::own_fd_floor() + 64 && ours < 0; ++f)
     if (fcntl(f, F_GETFD) >= 0) ours = f;
   cr_assert(io_cache::uses_fd(ours), "fd %d, the cache's own, is not recognised", ours);
   cr_assert(!io_cache::uses_fd(1));
@@ -145,7 +147,7 @@ Test(io_cache, no_new_fd_in_a_range_the_program_is_closing) {
   setenv("CMBMAP_DISABLE", "1", 1);
   core::init();
   const int others = own_fds() - 2;  // the test runner's; setup made a ring and a device fd
-  cr_assert(core::fds_closing(prim::kOwnFdFloor, ~0u));
+  cr_assert(core::fds_closing((unsigned)prim::own_fd_floor(), ~0u));
   cr_assert(!io_cache::uses_fd(-1));
   // The hook gave up what was there; another thread asks again.
   cr_assert_null(io_cache::ring(io_cache::RingKind::Plain), "a ring was made in the range being closed");
@@ -153,6 +155,6 @@ Test(io_cache, no_new_fd_in_a_range_the_program_is_closing) {
   cr_assert_eq(own_fds(), others, "the ring and device fd were not given up, or new ones were made");
   core::fds_closed();
   cr_assert_not_null(io_cache::ring(io_cache::RingKind::Plain));
-  cr_assert_geq(io_cache::device(g_dev), prim::kOwnFdFloor);
+  cr_assert_geq(io_cache::device(g_dev), prim::own_fd_floor());
   cr_assert_eq(own_fds(), others + 2);
 }

@@ -51,7 +51,7 @@ Test(log, stderr_replaced_by_a_data_file_gets_no_line) {
   const bool ok = in_child([&] {
     dup2(pipefd[1], 2);  // stderr at start-up: the pipe
     log::init(warn_to_stderr());
-    if (log::fd() < prim::kOwnFdFloor || !(fcntl(log::fd(), F_GETFD) & FD_CLOEXEC)) return false;
+    if (log::fd() < prim::own_fd_floor() || !(fcntl(log::fd(), F_GETFD) & FD_CLOEXEC)) return false;
     close(2);
     int d = open(data, O_WRONLY);  // the daemon's data file takes fd 2
     if (d != 2) return false;

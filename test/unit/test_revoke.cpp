@@ -35,7 +35,7 @@ Served serve(size_t pages, int prot = PROT_READ, int flags = MAP_SHARED) { retur
 // cmbmap's own fds (above the floor) open now.
 int own_fds() {
   int n = 0;
-  for (int fd = prim::kOwnFdFloor; fd < prim::kOwnFdFloor + 64; ++fd) n += fcntl(fd, F_GETFD) >= 0;
+  for (int fd = prim::own_fd_floor(); fd < prim::own_fd_floor() + 64; ++fd) n += fcntl(fd, F_GETFD) >= 0;
   return n;
 }
 

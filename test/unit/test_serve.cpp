@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <vector>
@@ -306,3 +307,36 @@ Test(serve, making_room_keeps_the_fd_the_serve_shares) {
   cr_assert(fixture::holds_file(first, len, f.fd));
   fixture::remove_file(f);
 }
+
+// Debian's default soft RLIMIT_NOFILE is 1024, and every served file costs
+// cmbmap an fd or two (its duplicate, its lease), all kept at or above a
+// floor of 1000: 24 numbers, so a program mapping a hundred files had
+// about ten of them served. With a soft limit under 2000 the floor is half
+// of it (at least 256).
+Test(serve, a_hundred_files_are_served_under_the_default_fd_limit, .timeout = 60) {
+  rlimit r;
+  getrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_max < 1024) cr_skip_test("the hard RLIMIT_NOFILE is under 1024");
+  r.rlim_cur = 1024;
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &r), 0);
+  constexpr int kFiles = 100;
+  const Options opts = fixture::default_options();
+  std::vector<fixture::File> files;
+  std::vector<void*> at;
+  int served_whole = 0;
+  for (int i = 0; i < kFiles; ++i) {
+    files.push_back(fixture::make_file(4 * page(), O_RDONLY, (unsigned)i));
+    uint64_t served = 0;
+    at.push_back(fixture::map_and_serve(files.back().fd, 4 * page(), PROT_READ, MAP_SHARED, opts, &served));
+    served_whole += served == 4 * page();
+    close(files.back().fd);  // the program's fd: cmbmap keeps its own
+    files.back().fd = -1;
+  }
+  cr_assert_eq(served_whole, kFiles, "%d of %d files were served under a soft fd limit of 1024", served_whole, kFiles);
+  for (int i = 0; i < kFiles; ++i) {
+    cr_assert(fake_tier::is_cmb(at[i]));
+    revoke::range(at[i], 4 * page(), CMBMAP_RECLAIMED);
+    fixture::remove_file(files[i]);
+  }
+}
+

@@ -852,6 +852,12 @@ Test(writeback, the_periodic_writeback_leaves_a_range_being_written_to_its_write
 // grows (it held 128, and the 129th writable mapping stayed ordinary).
 Test(writeback, hundreds_of_writable_ranges_are_served_and_written_back, .timeout = 120) {
   constexpr size_t kRanges = 300;
+  // Three fds per file: the program's, cmbmap's duplicate and its lease.
+  rlimit r;
+  getrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_max < 3 * kRanges + 2 * prim::kOwnFdFloor) cr_skip_test("RLIMIT_NOFILE's hard limit leaves no room");
+  r.rlim_cur = r.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &r);
   std::vector<Served> all;
   for (size_t i = 0; i < kRanges; ++i) {
     all.push_back(serve_writable(page()));  // asserts each was served
