@@ -20,7 +20,7 @@ constexpr const char* kNames[] = {
     "FILL_FAILED",    "REMAPPED",         "LEASE_DENIED",  "LEASE_BROKEN",
     "FILE_CHANGED",   "RECLAIMED",        "WRITE_LEASE_DENIED", "MAPPED_TWICE",
     "ENCRYPTED",      "REALTIME_DEVICE",  "JOURNALLED_DATA", "FS_NOT_SUPPORTED",
-    "WRITE_APPEND",   "TAKEN_BY_PEER",
+    "WRITE_APPEND",   "TAKEN_BY_PEER",    "NO_FD",
 };
 static_assert(sizeof kNames / sizeof kNames[0] == CMBMAP_REASON_COUNT, "reason table out of date");
 static_assert(CMBMAP_REASON_COUNT <= sizeof(cmbmap_stats::fallback_by_reason) / sizeof(uint64_t),

@@ -82,6 +82,7 @@ enum cmbmap_reason {
 	CMBMAP_FS_NOT_SUPPORTED,  /* filesystem not proven to keep blocks in place (only ext4 and xfs are) */
 	CMBMAP_WRITE_APPEND,      /* writable MAP_SHARED of an O_APPEND open without RWF_NOAPPEND (kernel < 6.9) */
 	CMBMAP_TAKEN_BY_PEER,     /* another process's mapping found the CMB full; this range was least recently used */
+	CMBMAP_NO_FD,             /* no fd number at or above cmbmap's floor is free (RLIMIT_NOFILE) */
 	CMBMAP_REASON_COUNT
 };
 

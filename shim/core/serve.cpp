@@ -167,7 +167,11 @@ void gates(Serve& s, const Plan& plan) {
   if (s.block == CMBMAP_ELIGIBLE && changed_before_the_lease(s)) s.block = CMBMAP_FILE_CHANGED;
   if (s.block == CMBMAP_ELIGIBLE) {
     s.own_fd = own_fd_for(s);
-    if (s.own_fd < 0) s.block = CMBMAP_FILL_FAILED;
+    if (s.own_fd < 0) {
+      log::Line(LogLevel::Info).s("fd ").i(s.req.fd).s(": no fd number at or above ").i(prim::own_fd_floor())
+          .s(" is free (errno ").i(-s.own_fd).s("; RLIMIT_NOFILE)").emit();
+      s.block = CMBMAP_NO_FD;
+    }
     // Shared with another range of the file, which making room may give back.
     else s.held_before = registry::hold_fd(s.own_fd);
   }

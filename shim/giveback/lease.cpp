@@ -98,13 +98,22 @@ void log_denied(int prog_fd, int err, bool write) {
   l.emit();
 }
 
-bool take_read(int prog_fd, int signal, pid_t tid, Entry* e) {
+// No fd number at or above cmbmap's floor was free for the lease's fd
+// (RLIMIT_NOFILE): CMBMAP_NO_FD, not the filesystem's refusal.
+void no_fd(int prog_fd, int err, int* why) {
+  log::Line(LogLevel::Info).s("lease on fd ").i(prog_fd).s(" not taken: no fd number at or above ").i(prim::own_fd_floor())
+      .s(" is free (errno ").i(err).s("; RLIMIT_NOFILE)").emit();
+  *why = CMBMAP_NO_FD;
+}
+
+bool take_read(int prog_fd, int signal, pid_t tid, Entry* e, int* why) {
   char path[32];
   procself::proc_fd_path(prog_fd, path);
   int fd = prim::open_read(path, O_DIRECT);
   if (fd == -EINVAL) fd = prim::open_read(path);
-  if (fd >= 0) fd = above_floor(fd);
   if (fd < 0) { log_denied(prog_fd, -fd, false); return false; }
+  fd = above_floor(fd);
+  if (fd < 0) { no_fd(prog_fd, -fd, why); return false; }
   long err = lease_with_breaks_to(fd, signal, tid, F_RDLCK);
   if (err != 0) {
     log_denied(prog_fd, (int)-err, false);
@@ -127,7 +136,7 @@ bool stdio_written(dev_t dev, ino_t ino) {
   return false;
 }
 
-bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry* e) {
+bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry* e, int* why) {
   if (stdio_written(dev, ino)) {
     log::Line(LogLevel::Info).s("write lease on fd ").i(prog_fd)
         .s(" not taken: the file is written through stdio here, which no hook sees").emit();
@@ -140,7 +149,7 @@ bool take_write(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, Entry*
     return false;
   }
   int fd = prim::dup_above_floor(prog_fd);
-  if (fd < 0) { log_denied(prog_fd, -fd, true); return false; }
+  if (fd < 0) { no_fd(prog_fd, -fd, why); return false; }
   // The open file is the program's: keep what it had set.
   e->old_owner = f_owner_ex{F_OWNER_PID, 0};
   fcntl3(fd, F_GETOWN_EX, (long)&e->old_owner);
@@ -167,14 +176,15 @@ void drop(Entry* e) {
   stats::add(&cmbmap_stats::leases_held, (uint64_t)-1);
 }
 
-// A new lease for the file into the table: its entry, or null if denied.
-// Room is made first: a lease taken must never go unrecorded.
-Entry* take(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
+// A new lease for the file into the table: its entry, or null if denied
+// (*why: the reason). Room is made first: a lease taken must never go
+// unrecorded.
+Entry* take(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid, int* why) {
   if (!g_leases.reserve(g_held + 1)) return nullptr;
   const long mode = fcntl3(prog_fd, F_GETFL, 0);
   Entry fresh{};
-  const bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, dev, ino, signal, tid, &fresh)
-                                                              : take_read(prog_fd, signal, tid, &fresh));
+  const bool ok = mode >= 0 && ((mode & O_ACCMODE) == O_RDWR ? take_write(prog_fd, dev, ino, signal, tid, &fresh, why)
+                                                              : take_read(prog_fd, signal, tid, &fresh, why));
   if (!ok) return nullptr;
   fresh.dev = dev;
   fresh.ino = ino;
@@ -193,7 +203,7 @@ Entry* take(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
 Grant acquire(int prog_fd, dev_t dev, ino_t ino, int signal, pid_t tid) {
   Grant g{CMBMAP_LEASE_DENIED, -1, false};
   Entry* e = find(dev, ino);
-  if (!e && tid > 0 && !g_refuse) e = take(prog_fd, dev, ino, signal, tid);
+  if (!e && tid > 0 && !g_refuse) e = take(prog_fd, dev, ino, signal, tid, &g.reason);
   if (e) {
     ++e->busy;
     g = Grant{CMBMAP_ELIGIBLE, e->write ? -1 : e->fd, e->write};

@@ -21,7 +21,7 @@
 namespace cmbmap::lease {
 
 struct Grant {
-  int reason;      // CMBMAP_ELIGIBLE or CMBMAP_LEASE_DENIED
+  int reason;      // CMBMAP_ELIGIBLE, CMBMAP_LEASE_DENIED or CMBMAP_NO_FD
   int direct_fd;   // O_DIRECT read-only fd of the file to fill from, or -1
   bool write;      // a write lease on the program's open file
 };

@@ -340,3 +340,34 @@ Test(serve, a_hundred_files_are_served_under_the_default_fd_limit, .timeout = 60
   }
 }
 
+// Where no fd number above the floor is left, a mapping stays ordinary and
+// says why: NO_FD, not a failed fill or a lease the filesystem refused.
+Test(serve, no_fd_left_above_the_floor_is_its_own_reason, .timeout = 60) {
+  rlimit r;
+  getrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_max < 300) cr_skip_test("the hard RLIMIT_NOFILE is under 300");
+  r.rlim_cur = 300;  // a floor of 256: 44 numbers, two per served file
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &r), 0);
+  const Options opts = fixture::default_options();
+  std::vector<fixture::File> files;
+  std::vector<void*> at;
+  int served_whole = 0, no_fd = 0, other = 0;
+  for (int i = 0; i < 40; ++i) {
+    files.push_back(fixture::make_file(4 * page(), O_RDONLY, (unsigned)i));
+    uint64_t served = 0;
+    fixture::Planned planned;
+    at.push_back(fixture::map_and_serve(files.back().fd, 4 * page(), PROT_READ, MAP_SHARED, opts, &served, &planned));
+    if (served == 4 * page()) ++served_whole;
+    else if (planned.plan.segments[0].reason == CMBMAP_NO_FD) ++no_fd;
+    else ++other;
+    cr_assert(served == 4 * page() || fixture::holds_file(at.back(), 4 * page(), files.back().fd));
+  }
+  cr_assert_gt(served_whole, 0);
+  cr_assert_gt(no_fd, 0, "every file was served: the limit did not bite");
+  cr_assert_eq(other, 0, "%d mappings fell back for another reason", other);
+  for (int i = 0; i < 40; ++i) {
+    revoke::range(at[i], 4 * page(), CMBMAP_RECLAIMED);
+    fixture::remove_file(files[i]);
+  }
+}
+
