@@ -244,7 +244,8 @@ int fill_run(const Serve& s, const Run& r) {
 // Writable: stores are tracked from now on (dirty.h), and the blocks behind
 // the run remembered for writing them back.
 bool track_stores(const Serve& s, const Run& r) {
-  if (!writeback::remember(r.addr, r.addr + r.len, r.file_off, s.f.target, r.segs, r.nsegs)) return false;
+  if (!writeback::remember(r.addr, r.addr + r.len, r.file_off, s.f.st.st_dev, s.f.st.st_ino, s.f.target,
+                                r.segs, r.nsegs)) return false;
   if (dirty::track(r.addr, r.addr + r.len, s.req.prot, s.opts.dirty_all)) return true;
   writeback::forget_unused();
   return false;

@@ -79,8 +79,12 @@ struct Locked {
   }
 };
 
+// The entry that tracks a's page. Not just one that covers a: a range
+// given back in part keeps its entry while the rest is tracked, and the
+// part given back may be tracked again (another file served there).
 Tracked* find(uintptr_t a) {
-  return g_tracked.find([a](const Tracked& r) { return r.start <= a && a < r.end; });
+  return g_tracked.find(
+      [a](const Tracked& r) { return r.start <= a && a < r.end && r.state[(a - r.start) / g_page] != kUntracked; });
 }
 
 int protect(uintptr_t start, uintptr_t end, int prot) { return prim::protect((void*)start, end - start, prot); }

@@ -23,6 +23,8 @@ constexpr size_t kSegs = 64;
 struct Blocks {
   uintptr_t start, end;  // 0, 0: free
   uint64_t file_offset;
+  dev_t dev;
+  ino_t ino;
   NvmeTarget target;
   Segment segs[kSegs];
   size_t nsegs;
@@ -47,8 +49,15 @@ void note_error(const registry::Range& p, int err) {
   __atomic_store_n(&g_failed_count, g_failed_count + 1, __ATOMIC_RELEASE);
 }
 
-Blocks* blocks_of(uintptr_t a) {
-  return g_blocks.find([a](const Blocks& l) { return l.start <= a && a < l.end; });
+// The blocks p's serve remembered: the entry that covers p for p's file at
+// p's offset. (Another entry may cover p's addresses: a range given back in
+// part keeps its entry while the rest is served, and the part given back
+// may be served again for another file.)
+Blocks* blocks_of(const registry::Range& p) {
+  return g_blocks.find([&p](const Blocks& l) {
+    return l.start <= p.start && p.end <= l.end && l.dev == p.dev && l.ino == p.ino &&
+           l.file_offset + (p.start - l.start) == p.file_offset;
+  });
 }
 
 // The last block of a file that ends inside one, bounced: past EOF it must
@@ -103,12 +112,14 @@ int write_run(const registry::Range& p, Blocks* l, bool in_place, const dirty::R
 
 }  // namespace
 
-bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTarget& target,
+bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, dev_t dev, ino_t ino, const NvmeTarget& target,
               const Segment* segs, size_t nsegs) {
   if (nsegs > kSegs) return false;
   Blocks* l = g_blocks.free_entry([](const Blocks& b) { return b.start == b.end; });
   if (!l) return false;
   l->file_offset = file_offset;
+  l->dev = dev;
+  l->ino = ino;
   l->target = target;
   for (size_t i = 0; i < nsegs; ++i) l->segs[i] = segs[i];
   l->nsegs = nsegs;
@@ -332,7 +343,7 @@ void write_unfrozen(const registry::Range& p, Progress* g, uintptr_t lo, uintptr
 // the caller must look at its range again.
 bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t hi, Progress* g, Outcome* o,
                   bool unlocked) {
-  if (!g->checked) g->l = blocks_of(p.start);  // the table changes under the lock
+  if (!g->checked) g->l = blocks_of(p);  // the table changes under the lock
   InFlight* pin = unlocked ? claim(lo, hi, p.fd) : nullptr;
   if (pin) served_lock::unlock();
   dirty::Run runs[64];
@@ -377,7 +388,7 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
 // and its blocks are looked up again (their slot may have been reused).
 bool look_again(registry::Range& p, Progress* g) {
   if (!still_registered(p, &p.fd)) return false;
-  if (g->checked) g->l = blocks_of(p.start);
+  if (g->checked) g->l = blocks_of(p);
   return true;
 }
 
@@ -454,7 +465,7 @@ Outcome piece(const registry::Range& range, Mode mode) {
     }
     return o;
   }
-  if (mode == Mode::Durable) make_durable(p, g.checked ? g.l : blocks_of(p.start), unlocked, &o);
+  if (mode == Mode::Durable) make_durable(p, g.checked ? g.l : blocks_of(p), unlocked, &o);
   if (o.bytes) {
     stats::add(&cmbmap_stats::writebacks, 1);
     stats::add(&cmbmap_stats::writeback_ns, prim::monotonic_ns() - t0);

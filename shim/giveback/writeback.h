@@ -39,7 +39,7 @@ enum class Mode {
 
 // Remembers the blocks behind a writable served run [start, end) starting
 // at file_offset (from the serve's plan). False if the table is full.
-bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, const NvmeTarget& target,
+bool remember(uintptr_t start, uintptr_t end, uint64_t file_offset, dev_t dev, ino_t ino, const NvmeTarget& target,
               const Segment* segs, size_t nsegs);
 // Drops what no served range uses any more (after ranges left the registry).
 void forget_unused();

@@ -19,6 +19,8 @@
 #include "common/stats.h"
 #include "prim/prim.h"
 #include "shim/core/core.h"
+#include "shim/core/serve.h"
+#include "shim/giveback/changes.h"
 #include "shim/giveback/commit.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
@@ -814,6 +816,41 @@ Test(writeback, munmap_writes_the_pages_a_freeze_could_not_protect) {
   for (size_t k = 0; k < 16; ++k)
     cr_assert_eq(file_byte(s, k * page() + 17), stored(k), "page %zu: its store did not reach the file", k);
   fixture::remove_file(s.f);
+}
+
+// A writable range given back in part keeps its blocks entry while the
+// rest is served; the part given back may be served again, for another
+// file. That file's writeback looked its blocks up by address and found the
+// first file's: the commit check failed and the range was given back for
+// nothing (or, had the check passed, written to the other file's blocks).
+// (Found in review.)
+Test(writeback, a_range_served_where_another_was_given_back_writes_its_own_blocks) {
+  constexpr size_t kPages = 16, kHalf = kPages / 2;
+  Served a = serve_writable(kPages * page(), 1);
+  cr_assert_eq(revoke::range(a.at + kHalf * page(), kHalf * page(), CMBMAP_REMAPPED), kHalf * page());
+  // Another file served over the half given back.
+  fixture::File b = fixture::make_file(kHalf * page(), O_RDWR, 2);
+  lease::note_open(b.fd, O_RDWR);
+  fixture::Planned planned;
+  const uint64_t epoch = changes::epoch();
+  fixture::plan_whole_file(b.fd, kHalf * page(), &planned);
+  uint8_t* at = a.at + kHalf * page();
+  cr_assert_eq(mmap(at, kHalf * page(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, b.fd, 0), (void*)at);
+  const serve::Request req{at, kHalf * page(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, b.fd, 0, epoch};
+  cr_assert_eq(serve::overlay(req, planned.facts, fixture::default_options(), &planned.plan), kHalf * page(),
+               "the other file was not served");
+  at[17] = 0x77;
+  const writeback::Outcome o = commit::range(at, kHalf * page(), writeback::Mode::Durable);
+  cr_assert_eq(o.err, 0);
+  cr_assert(!o.moved, "the other file's writeback took the first file's blocks for its own");
+  cr_assert(fake_tier::is_cmb(at), "the other file's range was given back");
+  uint8_t got = 0;
+  cr_assert_eq(pread(b.fd, &got, 1, 17), 1);
+  cr_assert_eq(got, 0x77);
+  revoke::range(at, kHalf * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(b);
+  revoke::range(a.at, kHalf * page(), CMBMAP_RECLAIMED);
+  fixture::remove_file(a.f);
 }
 
 // The periodic writeback leaves to another writer what it is writing now:
