@@ -26,6 +26,13 @@ class StableTable {
   size_t size() const { return __atomic_load_n(&size_, __ATOMIC_ACQUIRE); }
   T& operator[](size_t i) { return chunks_[i / kChunk][i % kChunk]; }
 
+  // The index of entry e (one of this table's).
+  size_t index_of(const T* e) const {
+    for (size_t c = 0; c < kChunks && chunks_[c]; ++c)
+      if (e >= chunks_[c] && e < chunks_[c] + kChunk) return c * kChunk + (size_t)(e - chunks_[c]);
+    return size();
+  }
+
   // The first entry match(entry) accepts, or null.
   template <typename Match>
   T* find(Match match) {

@@ -81,10 +81,18 @@ struct Locked {
 
 // The entry that tracks a's page. Not just one that covers a: a range
 // given back in part keeps its entry while the rest is tracked, and the
-// part given back may be tracked again (another file served there).
+// part given back may be tracked again (another file served there). The
+// last one found is tried first: a program stores through one mapping for
+// a while, and the table may hold thousands (under g_lock).
+size_t g_last_found;
 Tracked* find(uintptr_t a) {
-  return g_tracked.find(
-      [a](const Tracked& r) { return r.start <= a && a < r.end && r.state[(a - r.start) / g_page] != kUntracked; });
+  auto tracks_page = [a](const Tracked& r) {
+    return r.start <= a && a < r.end && r.state[(a - r.start) / g_page] != kUntracked;
+  };
+  if (g_last_found < g_tracked.size() && tracks_page(g_tracked[g_last_found])) return &g_tracked[g_last_found];
+  Tracked* r = g_tracked.find(tracks_page);
+  if (r) g_last_found = g_tracked.index_of(r);
+  return r;
 }
 
 int protect(uintptr_t start, uintptr_t end, int prot) { return prim::protect((void*)start, end - start, prot); }
