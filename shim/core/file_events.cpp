@@ -27,8 +27,29 @@ namespace {
 // wholesale close, given up with what they hold).
 bool holds_fds() { return !registry::empty() || lease::held() || io_cache::holds_fds(); }
 
+// Gives up cmbmap's fds in [first, last] with what they hold: rings and
+// device fds, the ranges that map their file back through one (to file
+// pages), the leases held through one.
+void give_up_fds_in(unsigned first, unsigned last) {
+  served_lock::Hold hold;
+  prim::KeepErrno keep;  // io_uring's teardown is not ours to vouch for
+  io_cache::release_fds_in(first, last);
+  registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      if ((unsigned)r[i].fd >= first && (unsigned)r[i].fd <= last) revoke::file(r[i].dev, r[i].ino, CMBMAP_REMAPPED);
+    return true;
+  });
+  dev_t devs[64];
+  ino_t inos[64];
+  for (size_t n; (n = lease::files_with_fd_in(first, last, devs, inos, 64)) > 0;)
+    for (size_t i = 0; i < n; ++i) revoke::file_and_lease(devs[i], inos[i], CMBMAP_REMAPPED);
+}
+
 // Moves fd out of the way if it is one of cmbmap's (the program is about
-// to close or reuse the number).
+// to close or reuse the number). Where it cannot move (no number free above
+// the floor), what it holds is given up first: the number will be another
+// file's, and a give-back through it would map that file, a lease through
+// it guard nothing.
 void keep_own_fd(int fd) {
   if (!holds_fds() || in_vfork_child()) return;
   served_lock::Hold hold;
@@ -40,7 +61,11 @@ void keep_own_fd(int fd) {
     registry::relocate_fd(fd, moved);
     lease::relocate_fd(fd, moved);
     io_cache::relocate_fd(fd, moved);
+    return;
   }
+  log::Line(LogLevel::Info).s("fd ").i(fd).s(" of cmbmap's is being closed by the program and cannot move (errno ")
+      .i(-moved).s("): giving up what it holds").emit();
+  give_up_fds_in((unsigned)fd, (unsigned)fd);
 }
 
 }  // namespace
@@ -52,6 +77,7 @@ void opened(int fd, int flags) {
 }
 
 void fd_written_elsewhere(int fd) {
+  if (in_vfork_child()) return;
   // Other fds of the same open file (a dup) could still look like the
   // program's own: the file itself gets no write lease any more.
   struct stat st;
@@ -78,7 +104,7 @@ bool served_file(int fd, struct stat* st) {
 void file_changing(int fd) {
   changes::starting();
   struct stat st;
-  if (served_file(fd, &st)) revoke::file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
+  if (!in_vfork_child() && served_file(fd, &st)) revoke::file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
 }
 
 void file_changed() { changes::finished(); }
@@ -86,7 +112,7 @@ void file_changed() { changes::finished(); }
 void resizing(int fd, off_t len) {
   changes::starting();
   struct stat st;
-  if (!served_file(fd, &st)) return;
+  if (in_vfork_child() || !served_file(fd, &st)) return;
   // Growing: the served blocks stay the file's, the new part is a hole
   // (ordinary pages wherever it is mapped). Stores past the old end of
   // file are written back now, which clears them as the kernel's
@@ -97,7 +123,7 @@ void resizing(int fd, off_t len) {
 
 void mapping_again(int fd) {
   struct stat st;
-  if (!served_file(fd, &st)) return;
+  if (in_vfork_child() || !served_file(fd, &st)) return;
   served_lock::Hold hold;
   bool writable = false;
   registry::for_each_batch_of_file(st.st_dev, st.st_ino, [&](const registry::Range* r, size_t n) {
@@ -109,7 +135,7 @@ void mapping_again(int fd) {
 
 void path_changing(int dirfd, const char* path) {
   changes::starting();
-  if (registry::empty() || !path) return;
+  if (registry::empty() || !path || in_vfork_child()) return;
   struct stat st;
   if (prim::fstat_at(dirfd, path, &st) == 0 && registry::has_file(st.st_dev, st.st_ino))
     revoke::file(st.st_dev, st.st_ino, CMBMAP_FILE_CHANGED);
@@ -119,6 +145,10 @@ bool opening(int dirfd, const char* path, int flags) {
   const bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   const bool truncating = (flags & O_TRUNC) != 0;  // the open itself changes the file
   if (truncating) changes::starting();
+  // A vfork child shares the parent's memory, not its fds: what it gave
+  // back the parent would find gone with its fds still open. The kernel's
+  // lease break reaches the parent's watcher instead.
+  if (in_vfork_child()) return truncating;
   if (registry::empty() || !path || (!writing && !lease::any_write_lease())) return truncating;
   struct stat st;
   if (prim::fstat_at(dirfd, path, &st) != 0) return truncating;
@@ -139,19 +169,7 @@ bool fds_closing(unsigned first, unsigned last) {
   // The log's own fd goes too: forget it, or a later fd of cmbmap's own
   // (a dup of one of the program's files) could get its number and the log.
   if (log::fd() >= 0 && (unsigned)log::fd() >= first && (unsigned)log::fd() <= last) log::forget_fd();
-  if (!holds_fds()) return true;
-  served_lock::Hold hold;
-  prim::KeepErrno keep;  // io_uring's teardown is not ours to vouch for
-  io_cache::release_fds_in(first, last);
-  registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* r, size_t n) {
-    for (size_t i = 0; i < n; ++i)
-      if ((unsigned)r[i].fd >= first && (unsigned)r[i].fd <= last) revoke::file(r[i].dev, r[i].ino, CMBMAP_REMAPPED);
-    return true;
-  });
-  dev_t devs[64];
-  ino_t inos[64];
-  for (size_t n; (n = lease::files_with_fd_in(first, last, devs, inos, 64)) > 0;)
-    for (size_t i = 0; i < n; ++i) revoke::file_and_lease(devs[i], inos[i], CMBMAP_REMAPPED);
+  if (holds_fds()) give_up_fds_in(first, last);
   return true;
 }
 

@@ -29,7 +29,10 @@ void replacing_failed(void* addr, size_t len);
 // mremap): the served ranges there become file pages, their CMB pages
 // scrubbed, so a failed call leaves the program's mapping (ordinary now).
 // Caller: served-ranges lock held.
-void give_back_before_replacing(void* addr, size_t len);
+// True if a range there stayed cmbmap's (its stores could not be written)
+// and was scrubbed for the replacement anyway: if the replacing call fails,
+// the caller forgets it (nothing of it is CMB now).
+bool give_back_before_replacing(void* addr, size_t len);
 // fd's file is about to be mapped again: its writable served ranges go back
 // to file pages first, so both mappings show the same stores.
 void mapping_again(int fd);

@@ -120,11 +120,11 @@ void* kernel_map(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   const bool over = (flags & MAP_FIXED) && range_is_ours(addr, len);
   if (!over) return real::mmap(addr, len, prot, flags, fd, off);
   served_lock::Hold hold;
-  give_back_before_replacing(addr, len);
+  const bool scrubbed = give_back_before_replacing(addr, len);
   dirty::SignalsBlocked quiet(dirty::any());
   void* res = real::mmap(addr, len, prot, flags, fd, off);
   const int err = errno;
-  if (res != MAP_FAILED) revoke::forget(res, len);
+  if (res != MAP_FAILED || scrubbed) revoke::forget(addr, len);
   errno = err;
   return res;
 }

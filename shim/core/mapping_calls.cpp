@@ -70,10 +70,10 @@ int unmap(void* addr, size_t len) {
 
 void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   served_lock::Hold hold;
-  give_back_before_replacing(addr, len);
+  const bool scrubbed = give_back_before_replacing(addr, len);
   dirty::SignalsBlocked quiet(dirty::any());
   void* r = real::mmap(addr, len, prot, flags, fd, off);
-  if (r != MAP_FAILED) revoke::forget(r, len);
+  if (r != MAP_FAILED || scrubbed) revoke::forget(addr, len);
   return r;
 }
 
@@ -90,10 +90,16 @@ void write_back_before_replacing(void* addr, size_t len) {
     commit::range(addr, prim::page_round_up(len), writeback::Mode::Freeze);
 }
 
-void give_back_before_replacing(void* addr, size_t len) {
+bool give_back_before_replacing(void* addr, size_t len) {
   // File pages in place first (the CMB pages scrubbed): if the call fails,
   // the range is still the program's mapping, ordinary now.
-  if (prim::page_aligned(addr)) revoke::range(addr, len, 0);
+  if (!prim::page_aligned(addr)) return false;
+  revoke::range(addr, len, 0);
+  if (!registry::overlaps((uintptr_t)addr, prim::page_round_up(len))) return false;
+  // Kept (its stores could not be written): the call replaces it all the
+  // same, and its CMB memory must not go back to the pool with the bytes.
+  revoke::scrub_before_unmap(addr, len);
+  return true;
 }
 
 void replacing_failed(void* addr, size_t len) {
@@ -105,10 +111,10 @@ namespace {
 // Shrinking in place: the kernel drops the tail; keep the registry exact.
 void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   const size_t keep = prim::page_round_up(new_len), was = prim::page_round_up(old_len);
-  if (keep < was) give_back_before_replacing((char*)old + keep, was - keep);
+  const bool scrubbed = keep < was && give_back_before_replacing((char*)old + keep, was - keep);
   dirty::SignalsBlocked quiet(dirty::any());
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
-  if (r != MAP_FAILED && keep < was) revoke::forget((char*)old + keep, was - keep);
+  if ((r != MAP_FAILED || scrubbed) && keep < was) revoke::forget((char*)old + keep, was - keep);
   return r;
 }
 
@@ -118,7 +124,7 @@ void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void
 // served ranges replaces them.
 void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   const bool over = (flags & MREMAP_FIXED) && registry::overlaps((uintptr_t)new_addr, new_len);
-  if (over) give_back_before_replacing(new_addr, new_len);
+  const bool scrubbed = over && give_back_before_replacing(new_addr, new_len);
   registry::Range like;
   int fd = -1;
   uint64_t file_off = 0;
@@ -131,7 +137,7 @@ void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* n
     }
   }
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
-  if (r != MAP_FAILED && over) revoke::forget(r, new_len);
+  if ((r != MAP_FAILED || scrubbed) && over) revoke::forget(new_addr, new_len);
   if (r != MAP_FAILED && fd >= 0 && !(flags & MREMAP_DONTUNMAP))
     serve_existing(r, new_len, like.prot, like.flags, fd, (off_t)file_off);
   if (fd >= 0) prim::close_fd(fd);
@@ -143,6 +149,13 @@ void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* n
 void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   if (!prim::page_aligned(old)) return real::mremap(old, old_len, new_len, flags, new_addr);
   served_lock::Hold hold;
+  // Length 0: a second mapping of the same pages (MAP_SHARED), made from
+  // the mapping at old. It must be of the file's pages: old goes back to
+  // them first (the kernel would duplicate CMB memory no range registers).
+  if (old_len == 0) {
+    if (!given_back(old, new_len, CMBMAP_REMAPPED)) return MAP_FAILED;
+    return real::mremap(old, old_len, new_len, flags, new_addr);
+  }
   if (new_len <= old_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)))
     return remap_shrinking(old, old_len, new_len, flags, new_addr);
   return remap_moving(old, old_len, new_len, flags, new_addr);

@@ -128,6 +128,10 @@ bool swap_in_file(const registry::Range& p) {
   void* file = real::mmap(nullptr, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
   bool moved_in = false, in = false;
   if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
+    // No signal handler of this thread may run while the range is hidden:
+    // one that touched it would wait for this give-back, which waits for
+    // the handler (the thread would hang, the served-ranges lock held).
+    dirty::SignalsBlocked quiet(true);
     const size_t left = scrub::clear_out(at, len, false);
     // Over the placeholders and whatever CMB pages could not move.
     in = moved_in = prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
@@ -136,6 +140,7 @@ bool swap_in_file(const registry::Range& p) {
     if (!in) in = prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
     if (in && left) scrub::unscrubbed(at, left, "no room to move it aside");
     dirty::show(p.start, p.end);
+    quiet.end();
   }
   if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
   return in;
@@ -316,11 +321,20 @@ size_t forget(const void* addr, size_t len) {
 size_t inherited() {
   size_t total = 0;
   registry::for_each_batch(0, UINTPTR_MAX, [&](const registry::Range* pieces, size_t n) {
+    // Only what the child has: a range the parent marked MADV_DONTFORK is
+    // a hole here, and stays one. What the parent set sticks (DONTDUMP),
+    // but for memory locks, which a fork child does not inherit.
+    bool ours[kBatch];
+    still_cmb(pieces, n, ours);
+    StickyParts sticky;
+    sticky.n = read_sticky(pieces, n, sticky.parts, kBatch);
+    for (size_t i = 0; i < sticky.n; ++i) sticky.parts[i].flags &= ~procself::kLocked;
     for (size_t i = 0; i < n; ++i) {
+      if (!ours[i]) continue;
       const registry::Range& p = pieces[i];
-      // A fork child inherits no memory locks.
       real::mmap((void*)p.start, p.end - p.start, p.prot, (p.flags & ~MAP_LOCKED) | MAP_FIXED, p.fd,
                  (off_t)p.file_offset);
+      restore_sticky(p, sticky);
       total += p.end - p.start;
     }
     return true;

@@ -22,6 +22,7 @@ pid_t g_tid;        // 0 until the thread runs
 int g_signal;
 uint64_t g_writeback_ms;
 bool g_failed;      // creation failed once: do not retry on every mmap
+int g_stopping;     // stop() sent kStop: the watcher may act on it (another process can forge one)
 
 void* run(void*) {
   prim::t_inside = 1;  // the hooks this thread reaches forward directly
@@ -54,8 +55,8 @@ void* run(void*) {
       commit::all(writeback::Mode::Current);
     else if (own && value == watcher_message::kWake)
       continue;  // the loop computes its next wake-up
-    else if (own && value == watcher_message::kStop)
-      break;
+    else if (own && value == watcher_message::kStop && __atomic_load_n(&g_stopping, __ATOMIC_ACQUIRE))
+      break;  // only when stop() asked: any process of the user can queue a signal that names this pid
     else if (si.si_code == SI_QUEUE)
       reclaim::requested(value, si.si_pid);
     else
@@ -73,6 +74,7 @@ pid_t ensure(int signal, uint64_t writeback_ms) {
   if (tid || g_failed) return tid;
   g_signal = signal;
   g_writeback_ms = writeback_ms;
+  __atomic_store_n(&g_stopping, 0, __ATOMIC_RELEASE);
   // The thread starts with every signal blocked (it inherits this mask).
   sigset_t all, old;
   sigfillset(&all);
@@ -115,7 +117,11 @@ bool request_writeback() { return send(watcher_message::kWriteback); }
 bool stop() {
   const pid_t tid = __atomic_load_n(&g_tid, __ATOMIC_ACQUIRE);
   if (!tid) return true;
-  if (!send(watcher_message::kStop)) return false;
+  __atomic_store_n(&g_stopping, 1, __ATOMIC_RELEASE);
+  if (!send(watcher_message::kStop)) {
+    __atomic_store_n(&g_stopping, 0, __ATOMIC_RELEASE);
+    return false;
+  }
   // Gone when the kernel no longer lists it (the program's next call may
   // need this process to be single-threaded).
   char path[48] = "/proc/self/task/";
@@ -131,6 +137,7 @@ void wake() { send(watcher_message::kWake); }
 void after_fork_child() {
   g_tid = 0;
   g_failed = false;
+  g_stopping = 0;
   stats::get()->watcher_tid = 0;
 }
 

@@ -42,7 +42,8 @@ CMBMAP_EXPORT void* mremap(void* old, size_t old_len, size_t new_len, int flags,
     va_end(ap);
   }
   core::Scope scope;
-  if (!scope.on() || (!core::range_is_ours(old, old_len) &&
+  // old_len 0 duplicates new_len bytes of the mapping at old.
+  if (!scope.on() || (!core::range_is_ours(old, old_len ? old_len : new_len) &&
                       !((flags & MREMAP_FIXED) && core::range_is_ours(new_addr, new_len))))
     return real::mremap(old, old_len, new_len, flags, new_addr);
   return core::remap(old, old_len, new_len, flags, new_addr);
