@@ -20,6 +20,12 @@
  *   wstore threads FILE SECONDS      4 threads store into pages of their own
  *                                    while the main thread msyncs; then
  *                                    every page of FILE holds its last store
+ *   wstore over FILE OTHER SEED      maps FILE writable, mprotects its second
+ *                                    half read-only and back (given back in
+ *                                    part), maps OTHER writable over that half
+ *                                    (MAP_FIXED), stores SEED's pattern into
+ *                                    every page of both and msyncs; then FILE's
+ *                                    first half and OTHER hold it
  *   wstore api FILE                  msync results, reads of the file and into
  *                                    the mapping, the program's own SIGSEGV
  *                                    handler: stdout must not depend on cmbmap
@@ -346,6 +352,32 @@ static int threads(const char *path, int seconds) {
   return bad ? 1 : 0;
 }
 
+static int over(const char *path, const char *other, unsigned seed) {
+  size_t len;
+  unsigned char *m = map_file(path, &len, NULL);
+  const size_t half = len / 2 / pg * pg;
+  if (mprotect(m + half, len - half, PROT_READ) != 0 || mprotect(m + half, len - half, PROT_READ | PROT_WRITE) != 0)
+    die("mprotect");
+  int ofd = open(other, O_RDWR | O_CLOEXEC);
+  if (ofd < 0) die(other);
+  unsigned char *o = mmap(m + half, len - half, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ofd, 0);
+  if (o != m + half) die("mmap MAP_FIXED");
+  fprintf(stderr, "served over %zu\n", cmb_bytes(o, len - half));
+  for (size_t p = 0; p < len / pg; ++p) store_page(m, p, ((uint64_t)p << 32) | seed);
+  if (msync(m, len, MS_SYNC) != 0) die("msync");
+  unsigned char *buf = malloc(pg);
+  size_t bad = 0;
+  for (size_t p = 0; p < len / pg; ++p) {
+    const int fd = p < half / pg ? open(path, O_RDONLY) : ofd;
+    const off_t at = (off_t)(p < half / pg ? p * pg : p * pg - half);
+    if (fd < 0 || pread(fd, buf, pg, at) != (ssize_t)pg) die("pread");
+    bad += !page_is(buf, ((uint64_t)p << 32) | seed);
+    if (fd != ofd) close(fd);
+  }
+  printf("pages %zu mismatch %zu\n", len / pg, bad);
+  return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   pg = (size_t)sysconf(_SC_PAGESIZE);
   if (argc == 5 && !strcmp(argv[1], "writer")) return writer(argv[2], argv[3], (unsigned)atoi(argv[4]));
@@ -354,7 +386,8 @@ int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "check")) return check(argv[2], (unsigned)atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "steps")) return steps(argv[2], (unsigned)atoi(argv[3]));
   if (argc == 3 && !strcmp(argv[1], "api")) return api(argv[2]);
+  if (argc == 5 && !strcmp(argv[1], "over")) return over(argv[2], argv[3], (unsigned)atoi(argv[4]));
   if (argc == 4 && !strcmp(argv[1], "threads")) return threads(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: wstore writer|verify|fill|check|steps|threads|api ... (see the source)\n");
+  fprintf(stderr, "usage: wstore writer|verify|fill|check|steps|threads|api|over ... (see the source)\n");
   return 2;
 }
