@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -63,6 +64,14 @@ static const char *const names[] = {"write",      "pwrite",     "pwritev",      
                                     "open-for-write", "truncate-path", "close-range", "inheritable-fd", "spawn",
                                     "raw-replace", "stdio-fwrite"};
 
+/* Where cmbmap keeps its fds (README): at or above 1000, or half the soft
+ * RLIMIT_NOFILE when that is under 2000, but not below 256. */
+static unsigned own_fd_floor(void) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= 2000) return 1000;
+  return r.rlim_cur / 2 > 256 ? (unsigned)(r.rlim_cur / 2) : 256;
+}
+
 static int change(int c, int fd, const char *path, const char *src, unsigned char *m) {
   struct iovec iov = {other, sizeof other};
   int sfd, r;
@@ -100,7 +109,7 @@ static int change(int c, int fd, const char *path, const char *src, unsigned cha
       munmap(w, 2 << 20);
       return 0;
     }
-    case CLOSE_RANGE: return close_range(1000, ~0u, 0);  /* where cmbmap keeps its fds */
+    case CLOSE_RANGE: return close_range(own_fd_floor(), ~0u, 0);  /* where cmbmap keeps its fds */
     case INHERITABLE: return (int)pwrite(fd, other, 4096, 8192);
     case SPAWN: {
       /* The child shares the open file (inheritable here) and writes through
