@@ -77,7 +77,7 @@ struct Run {
   size_t nsegs;
 };
 
-// Puts the file back over a run that cannot be served.
+// Puts the file back over a run whose file pages may be gone (place()).
 void map_file_back(const Serve& s, const Run& r) {
   prim::map_over((void*)r.addr, r.len, s.req.prot, s.req.flags & MAP_TYPE, s.req.fd, (off_t)r.file_off);
 }
@@ -191,26 +191,27 @@ bool within_budget(const Serve& s, size_t len) {
   return stats::get()->served_bytes + len <= budget;
 }
 
-// CMB memory at the run; a full CMB first gets back what this process holds
-// there least recently used (outside this mapping), then asks the other
-// processes that hold memory there (share.h).
-int map_cmb(const Serve& s, const Run& r, p2pmem::Identity* id) {
-  int why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
+// CMB memory for the run, aside (p2pmem.h); a full CMB first gets back what
+// this process holds there least recently used (outside this mapping),
+// then asks the other processes that hold memory there (share.h).
+int allocate_cmb(const Serve& s, const Run& r, void** aside, p2pmem::Identity* id) {
+  int why = p2pmem::allocate(s.f.target.pci_path, r.len, aside, id);
   if (why == CMBMAP_CMB_FULL && s.ctrl >= 0) {
     size_t freed = reclaim::evict(s.ctrl, r.len, (uintptr_t)s.req.base, s.req.len, CMBMAP_CMB_FULL);
     stats::add(&cmbmap_stats::evicted_bytes, freed);
-    if (freed) why = p2pmem::map_at(s.f.target.pci_path, (void*)r.addr, r.len, id);
+    if (freed) why = p2pmem::allocate(s.f.target.pci_path, r.len, aside, id);
   }
   if (why == CMBMAP_CMB_FULL && !s.asked_peers) {
     struct Try {
       const Serve& s;
       const Run& r;
+      void** aside;
       p2pmem::Identity* id;
       int why;
-    } t{s, r, id, why};
+    } t{s, r, aside, id, why};
     share::ask(s.f.target.controller, r.len, [](void* ctx) {
       Try& t = *static_cast<Try*>(ctx);
-      t.why = p2pmem::map_at(t.s.f.target.pci_path, (void*)t.r.addr, t.r.len, t.id);
+      t.why = p2pmem::allocate(t.s.f.target.pci_path, t.r.len, t.aside, t.id);
       return t.why != CMBMAP_CMB_FULL;
     }, &t);
     // Once they had no room, not asked again in this call: its waiting stays bounded.
@@ -220,13 +221,13 @@ int map_cmb(const Serve& s, const Run& r, p2pmem::Identity* id) {
   return why;
 }
 
-// The drive fills the run's CMB memory from the file: 0 or an errno.
-int fill_run(const Serve& s, const Run& r) {
+// The drive fills the run's CMB memory (aside) from the file: 0 or an errno.
+int fill_run(const Serve& s, const Run& r, void* aside) {
   const fill::Source src{.fd = s.req.fd, .direct_fd = s.grant.direct_fd, .no_reopen = s.grant.write,
                          .file_size = (uint64_t)s.f.st.st_size, .dev = &s.f.target, .segs = r.segs,
                          .nsegs = r.nsegs};
   const int engine = s.opts.fill >= 0 ? s.opts.fill : auto_engine(s.grant.write, r.len);
-  fill::Result res = fill::run(engine, src, (void*)r.addr, r.file_off, r.len);
+  fill::Result res = fill::run(engine, src, aside, r.file_off, r.len);
   // NVMe passthrough read blocks, not the file: if the blocks moved
   // meanwhile, what arrived is not the file's (the commit check).
   if (!res.err && res.engine == fill::kPassthru && !segments_in_place(s.req.fd, r.segs, r.nsegs)) res.err = ESTALE;
@@ -256,11 +257,26 @@ void untrack_stores(const Run& r) {
   writeback::forget_unused();
 }
 
+// Moves the filled memory over the run. A failed MREMAP_FIXED may have
+// unmapped the target before it failed: the file goes back there.
+bool place(const Serve& s, const Run& r, void* aside) {
+  if (prim::remap(aside, r.len, r.len, MREMAP_MAYMOVE | MREMAP_FIXED, (void*)r.addr) != MAP_FAILED) return true;
+  log::Line(LogLevel::Warn).s("CMB memory for ").u(r.len).s(" bytes at ").x(r.addr)
+      .s(" could not be moved into place (vm.max_map_count?): ordinary pages instead").emit();
+  map_file_back(s, r);
+  return false;
+}
+
 // A filled run becomes a served range: protected as asked (clean pages
-// write-protected when writable), tracked, registered, and checked against
-// this process's own changes. CMBMAP_ELIGIBLE or the reason it fell back.
-int register_run(const Serve& s, const Run& r, const p2pmem::Identity& cmb) {
-  real::mprotect((void*)r.addr, r.len, s.writable ? s.req.prot & ~PROT_WRITE : s.req.prot);
+// write-protected when writable), tracked, registered, checked against this
+// process's own changes and only then moved over the run, so that nothing
+// after the move can fail: a run that falls back leaves the program's
+// file mapping as the kernel made it. CMBMAP_ELIGIBLE or the reason it fell
+// back; the memory aside is the caller's to release unless it was placed.
+int register_run(const Serve& s, const Run& r, void* aside, const p2pmem::Identity& cmb) {
+  // Every page write-protected but under CMBMAP_DIRTY=all (tracked dirty
+  // from the start, dirty.h).
+  real::mprotect(aside, r.len, s.writable && !s.opts.dirty_all ? s.req.prot & ~PROT_WRITE : s.req.prot);
   const registry::Range rg{.start = r.addr, .end = r.addr + r.len, .dev = s.f.st.st_dev, .ino = s.f.st.st_ino,
                            .file_offset = r.file_off, .fd = s.own_fd, .prot = s.req.prot,
                            .flags = s.req.flags & (MAP_TYPE | MAP_LOCKED), .ctrl = s.ctrl, .stamp = 0, .cmb_dev = cmb.dev,
@@ -273,33 +289,34 @@ int register_run(const Serve& s, const Run& r, const p2pmem::Identity& cmb) {
   // Registered first, then checked: a change either sees the range (and
   // gives it back after this serve) or is seen here.
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  if (s.grant.write && changes::changed_since(s.req.epoch)) {
+  int why = CMBMAP_ELIGIBLE;
+  if (s.grant.write && changes::changed_since(s.req.epoch)) why = CMBMAP_FILE_CHANGED;
+  else if (!place(s, r, aside)) why = CMBMAP_MAP_COUNT;
+  if (why != CMBMAP_ELIGIBLE) {
     registry::remove(r.addr, r.len);
     untrack_stores(r);
-    return CMBMAP_FILE_CHANGED;
   }
-  return CMBMAP_ELIGIBLE;
+  return why;
 }
 
-// Serves one run: CMBMAP_ELIGIBLE, or the reason it stays file pages.
+// Serves one run: CMBMAP_ELIGIBLE, or the reason it stays file pages. The
+// CMB memory is filled and protected aside and moved over the run last: a
+// reader of the program's mapping (one replaced in place with MAP_FIXED is
+// in use meanwhile) sees the file's pages or the filled memory, never the
+// pool's leftovers, and a run that falls back keeps its file pages.
 int serve_run(const Serve& s, const Run& r) {
   int why = s.block;
   // A break that arrived during an earlier run: serve no more of the file.
   if (why == CMBMAP_ELIGIBLE && lease::breaking_now(s.f.st.st_dev, s.f.st.st_ino)) why = CMBMAP_LEASE_BROKEN;
   if (why == CMBMAP_ELIGIBLE && !within_budget(s, r.len)) why = CMBMAP_BUDGET;
   if (why != CMBMAP_ELIGIBLE) return why;
+  void* aside = nullptr;
   p2pmem::Identity cmb{};
-  why = map_cmb(s, r, &cmb);
-  if (why != CMBMAP_ELIGIBLE) {
-    map_file_back(s, r);
-    return why;
-  }
-  why = fill_run(s, r) ? CMBMAP_FILL_FAILED : register_run(s, r, cmb);
-  if (why != CMBMAP_ELIGIBLE) {
-    // The fill put file bytes there (some or all): zeroed before they go.
-    scrub::in_place((void*)r.addr, r.len);
-    map_file_back(s, r);
-  }
+  why = allocate_cmb(s, r, &aside, &cmb);
+  if (why != CMBMAP_ELIGIBLE) return why;
+  why = fill_run(s, r, aside) ? CMBMAP_FILL_FAILED : register_run(s, r, aside, cmb);
+  // The fill put file bytes there (some or all): zeroed before they go.
+  if (why != CMBMAP_ELIGIBLE) scrub::release(aside, r.len);
   return why;
 }
 

@@ -116,17 +116,23 @@ void restore_sticky(const registry::Range& p, const StickyParts& s) {
   }
 }
 
+// What swap_in_file did.
+enum class Swap {
+  In,         // the file is mapped there; the CMB pages were scrubbed
+  ClearedOut, // the CMB pages are out and scrubbed, but the file could not be mapped in
+  Untouched,  // nothing done (no room for the file's mapping aside, no handler)
+};
+
 // Swaps the file's pages in for the CMB pages of p and scrubs those: the
 // file is mapped aside, the CMB pages moved out and released (an
 // inaccessible mapping keeps their place: never a hole, scrub.h), and the
 // file's moved in over it (the range is hidden in between, dirty.h).
-// False if the file is not there: the CMB pages are, untouched (no room for
-// a second mapping, no handler), and the caller maps the file over them.
-bool swap_in_file(const registry::Range& p) {
+Swap swap_in_file(const registry::Range& p) {
   const size_t len = p.end - p.start;
   void* at = (void*)p.start;
   void* file = real::mmap(nullptr, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
-  bool moved_in = false, in = false;
+  bool moved_in = false;
+  Swap done = Swap::Untouched;
   if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
     // No signal handler of this thread may run while the range is hidden:
     // one that touched it would wait for this give-back, which waits for
@@ -134,16 +140,19 @@ bool swap_in_file(const registry::Range& p) {
     dirty::SignalsBlocked quiet(true);
     const size_t left = scrub::clear_out(at, len, false);
     // Over the placeholders and whatever CMB pages could not move.
-    in = moved_in = prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
+    moved_in = prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
     // Not moved in: the file is mapped over what is there, still hidden, so
     // no thread runs on an inaccessible range.
-    if (!in) in = prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
-    if (in && left) scrub::unscrubbed(at, left, "no room to move it aside");
+    const bool in = moved_in || prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
+    // Pages that could not move hold the file's bytes among placeholders
+    // that must not be touched (scrub.h): counted, not zeroed.
+    if (left) scrub::unscrubbed(at, left, in ? "no room to move it aside" : "no room to move it aside or map the file");
+    done = in ? Swap::In : Swap::ClearedOut;
     dirty::show(p.start, p.end);
     quiet.end();
   }
   if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
-  return in;
+  return done;
 }
 
 // Maps the file back over one piece that is still cmbmap's. False if its
@@ -159,14 +168,20 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
         .i(o.err).s("), giving it back would lose them").emit();
     return false;
   }
-  bool in = scrub::enabled() && swap_in_file(p);
+  const Swap swap = scrub::enabled() ? swap_in_file(p) : Swap::Untouched;
+  bool in = swap == Swap::In;
   int err = 0;
-  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset, &err)))
+  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset, &err)) &&
+      swap == Swap::Untouched)
     scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
   if (in) restore_sticky(p, sticky);
   if (!in) {
     // The CMB copy may be stale by now, and nothing would track it:
-    // better a fault on access than old bytes.
+    // better a fault on access than old bytes. Nothing will map over the
+    // CMB pages either, and the program's munmap is no longer cmbmap's
+    // business: they are scrubbed now, or they go back to the pool with
+    // the file's bytes.
+    if (swap == Swap::Untouched) scrub::clear_out((void*)p.start, len, true);
     prim::protect((void*)p.start, len, PROT_NONE);
     log::Line line(LogLevel::Error);
     line.s("could not give ").x(p.start).s("+").u(len).s(" back to the page cache (");

@@ -16,7 +16,7 @@ static bool allocate_path(const char* pci_path, char* out, size_t cap) {
   return text::join(dir, sizeof dir, pci_path, "p2pmem") && text::join(out, cap, dir, "allocate");
 }
 
-int map_at(const char* pci_path, void* at, size_t len, Identity* id) {
+int allocate(const char* pci_path, size_t len, void** aside, Identity* id) {
   char path[kPathMax];
   if (!allocate_path(pci_path, path, sizeof path)) return CMBMAP_NO_P2PDMA;
   int fd = prim::open_at(path, O_RDWR | O_CLOEXEC);
@@ -25,8 +25,6 @@ int map_at(const char* pci_path, void* at, size_t len, Identity* id) {
   prim::fstat_fd(fd, &st);
   *id = Identity{st.st_dev, st.st_ino};
   int err = 0;
-  // Allocated elsewhere, moved over `at` only once it exists (prim::move_over):
-  // a refused allocation leaves the program's mapping where it was.
   void* p = prim::map(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, &err);
   prim::close_fd(fd);
   if (p == MAP_FAILED) return err == EACCES || err == EPERM ? CMBMAP_NO_PERMISSION : CMBMAP_CMB_FULL;
@@ -38,8 +36,8 @@ int map_at(const char* pci_path, void* at, size_t len, Identity* id) {
   // release both make write-protected pages writable later.
   const size_t page = prim::page_size();
   for (size_t off = 0; off < len; off += page) static_cast<volatile uint8_t*>(p)[off] = 0;
-  // The pages hold nothing yet (zero stores only): no scrub if this fails.
-  return prim::move_over(p, at, len) ? CMBMAP_ELIGIBLE : CMBMAP_MAP_COUNT;
+  *aside = p;
+  return CMBMAP_ELIGIBLE;
 }
 
 bool accessible(const char* pci_path) {

@@ -18,7 +18,7 @@ constexpr int kAside = MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
 
 // Zeroes [p, p+len) as the program's protection left it (read-only when
 // served read-only or write-protected for dirty tracking). Every page's
-// entry was written once when it was mapped (p2pmem::map_at), so making it
+// entry was written once when it was allocated (p2pmem::allocate), so making it
 // writable here never takes a write fault.
 bool zero(void* p, size_t len) {
   if (prim::protect(p, len, PROT_READ | PROT_WRITE) != 0) return false;

@@ -23,9 +23,9 @@ using fixture::page;
 
 // Fake CMB memory of len bytes (poisoned).
 uint8_t* cmb(size_t len) {
-  void* at = mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* at = nullptr;
   p2pmem::Identity id;
-  cr_assert_eq(p2pmem::map_at("fake", at, len, &id), CMBMAP_ELIGIBLE);
+  cr_assert_eq(p2pmem::allocate("fake", len, &at, &id), CMBMAP_ELIGIBLE);
   return static_cast<uint8_t*>(at);
 }
 

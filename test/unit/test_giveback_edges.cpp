@@ -2,10 +2,9 @@
 // shim/tier/scrub.cpp, shim/core/serve.cpp, shim/core/mapping_calls.cpp,
 // shim/core/file_events.cpp), found in a review: each test states what the
 // kernel (or the file) would show without cmbmap, and fails where cmbmap
-// showed something else. Three are disabled: defects found and not fixed
-// yet (each says so); enable one with its fix. Kernel failures are injected through the unit binary's syscall()
-// interposer (syscall_watch) or a resource limit, as a loaded machine
-// would make them.
+// showed something else. Kernel failures are injected through the unit
+// binary's syscall() interposer (syscall_watch) or a resource limit, as a
+// loaded machine would make them.
 #include <criterion/criterion.h>
 #include <cerrno>
 #include <csignal>
@@ -30,6 +29,7 @@
 #include "shim/core/core.h"
 #include "shim/core/serve.h"
 #include "shim/giveback/changes.h"
+#include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
 #include "shim/giveback/revoke.h"
 #include "shim/tier/registry.h"
@@ -218,11 +218,11 @@ Test(giveback_edges, a_fork_child_keeps_dontdump_on_its_inherited_ranges) {
 
 // A give-back whose file mapping cannot be made (ENOMEM: RLIMIT_AS, or
 // vm.max_map_count) makes the range inaccessible and drops it from the
-// registry, CMB pages and all, unscrubbed. The program's later munmap is
-// then not cmbmap's business (range_is_ours is false): the pages go back
-// to the pool holding the file's bytes, for the next process to read.
-// OPEN: give_back's last resort (PROT_NONE) forgets the range with its CMB pages unscrubbed; fix: clear_out(p, true) when nothing could be mapped in.
-Test(giveback_edges, a_give_back_that_cannot_map_the_file_does_not_leak_the_cmb_bytes, .disabled = true) {
+// registry. It kept the CMB pages there unscrubbed, and the program's
+// later munmap is not cmbmap's business (range_is_ours is false): the
+// pages went back to the pool holding the file's bytes, for the next
+// process to read. They are scrubbed before the range is dropped now.
+Test(giveback_edges, a_give_back_that_cannot_map_the_file_does_not_leak_the_cmb_bytes) {
   Served s = fixture::serve_file(8);
   rlimit old;
   getrlimit(RLIMIT_AS, &old);
@@ -257,17 +257,18 @@ Test(giveback_edges, a_map_fixed_over_a_kept_range_scrubs_it) {
   fixture::remove_file(s.f);
 }
 
-// A run whose fill failed is zeroed in place and the file mapped back over
-// it. When mapping the file back fails (the move's mremap: ENOMEM), the run
-// stays CMB memory, zeroed, writable though mapped read-only, unregistered:
-// the program reads zeros where the file has bytes.
-// OPEN: serve.cpp ignores map_file_back's failure; fix with the one for readers_of_a_mapping_replaced_in_place (fill aside, then move over).
-Test(giveback_edges, a_run_that_cannot_be_mapped_back_does_not_show_zeros, .disabled = true) {
+// A run whose fill failed was zeroed in place and the file mapped back over
+// it. When mapping the file back failed (the move's mremap: ENOMEM), the
+// run stayed CMB memory, zeroed, writable though mapped read-only,
+// unregistered: the program read zeros where the file has bytes. The fill
+// now happens aside: a failed fill leaves the file's pages where they were,
+// whatever mremap does.
+Test(giveback_edges, a_run_that_cannot_be_mapped_back_does_not_show_zeros) {
   const size_t len = 16 * page();
   fixture::File f = fixture::make_file(len, O_RDONLY);
   fake_tier::unwritable(true);  // the fill fails (EFAULT)
-  // The first mremap is the fake tier's own (map_at moves its memory over
-  // the run); the second is map_file_back's.
+  // The serve's second mremap fails: when CMB memory was moved over the run
+  // before the fill (the first), the second was the file's move back.
   syscall_watch::fail_next(SYS_mremap, ENOMEM, 1);
   uint64_t served = 1;
   fixture::Planned p;
@@ -279,6 +280,34 @@ Test(giveback_edges, a_run_that_cannot_be_mapped_back_does_not_show_zeros, .disa
   cr_expect(fixture::holds_file(at, len, f.fd), "the mapping shows %#x at offset 0, not the file's %#x", at[0],
             fixture::pattern(0));
   fixture::remove_file(f);
+}
+
+// The filled memory is moved over the run last (mremap). When that move
+// fails (ENOMEM: vm.max_map_count), the run keeps the file's pages, nothing
+// stays registered or tracked, and the CMB memory, which holds the file's
+// bytes by then, goes back to the pool zeroed.
+Test(giveback_edges, a_run_whose_filled_memory_cannot_be_moved_into_place_keeps_the_file) {
+  const size_t len = 16 * page();
+  for (int prot : {PROT_READ, PROT_READ | PROT_WRITE}) {
+    fixture::File f = fixture::make_file(len, prot & PROT_WRITE ? O_RDWR : O_RDONLY);
+    if (prot & PROT_WRITE) lease::note_open(f.fd, O_RDWR);  // the program opened it (the open hook)
+    syscall_watch::fail_next(SYS_mremap, ENOMEM);  // the move into place: the serve's first mremap
+    uint64_t served = 1;
+    fixture::Planned p;
+    auto* at = static_cast<uint8_t*>(
+        fixture::map_and_serve(f.fd, len, prot, MAP_SHARED, fixture::default_options(), &served, &p));
+    cr_assert_eq(served, 0u);
+    cr_expect_eq(p.plan.segments[0].reason, CMBMAP_MAP_COUNT, "reason %s",
+                 cmbmap_reason_name(p.plan.segments[0].reason));
+    cr_expect(!fake_tier::is_cmb(at), "CMB memory in the program's mapping");
+    cr_expect(fixture::holds_file(at, len, f.fd), "the mapping shows %#x at offset 0, not the file's %#x", at[0],
+              fixture::pattern(0));
+    cr_expect(registry::empty());
+    cr_expect(!dirty::tracks((uintptr_t)at, len), "pages of a mapping that is not served are tracked");
+    cr_expect_eq(fake_tier::leftover(), 0u, "the filled CMB memory went back to the pool unscrubbed");
+    munmap(at, len);
+    fixture::remove_file(f);
+  }
 }
 
 // The watcher takes a message as its own when si_pid is this process's.
@@ -374,9 +403,9 @@ Test(giveback_edges, a_signal_handler_reading_the_range_during_its_give_back_doe
 
 // A program maps its file again over the mapping its readers use
 // (mmap MAP_FIXED at the same address: to grow or refresh it). Without
-// cmbmap the readers see the file's bytes throughout. With it, map_at
-// moves CMB memory over the run BEFORE the fill: until the drive has
-// filled it the readers see whatever the pool held (p2pmem is not zeroed:
+// cmbmap the readers see the file's bytes throughout. With it, the serve
+// moved CMB memory over the run BEFORE the fill: until the drive had
+// filled it the readers saw whatever the pool held (p2pmem is not zeroed:
 // a crashed or CMBMAP_SCRUB=0 process's file bytes; poison here).
 namespace {
 struct Remap {
@@ -402,8 +431,7 @@ void* map_again_over(void* arg) {
 }
 }  // namespace
 
-// OPEN: map_at moves CMB memory over the run before the fill; fix: allocate aside, fill, protect, then move over the run.
-Test(giveback_edges, readers_of_a_mapping_replaced_in_place_never_see_unfilled_cmb_memory, .disabled = true) {
+Test(giveback_edges, readers_of_a_mapping_replaced_in_place_never_see_unfilled_cmb_memory) {
   // 1 MiB: filled by pread (io_uring from 2 MiB) in two 512 KiB reads; the
   // first is held once made, the second half still unfilled.
   const size_t len = size_t{1} << 20;

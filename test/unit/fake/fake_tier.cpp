@@ -126,28 +126,25 @@ bool is_cmb(const void* addr) { return scan(addr).hit; }
 
 namespace p2pmem {
 
-int map_at(const char*, void* at, size_t len, Identity* id) {
+int allocate(const char*, size_t len, void** aside, Identity* id) {
   const int saved = errno;
   if (g_denied) return CMBMAP_NO_PERMISSION;
   if (g_pool && fake_tier::held() + len > g_pool) return CMBMAP_CMB_FULL;
   int fd = memfd_create(kName, MFD_CLOEXEC);
   struct stat st{};
-  if (fd < 0 || ftruncate(fd, (off_t)len) != 0 || fstat(fd, &st) != 0) {
+  void* p = MAP_FAILED;
+  if (fd >= 0 && ftruncate(fd, (off_t)len) == 0 && fstat(fd, &st) == 0)
+    p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  errno = saved;
+  if (p == MAP_FAILED) {
     if (fd >= 0) close(fd);
-    errno = saved;
     return CMBMAP_CMB_FULL;
   }
+  remember(fd, st.st_ino, len);
   *id = Identity{st.st_dev, st.st_ino};
-  // As the real one: allocated elsewhere, then moved over `at`.
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p != MAP_FAILED && !prim::move_over(p, at, len)) p = MAP_FAILED;
-  else if (p != MAP_FAILED) p = at;
-  if (p == MAP_FAILED) close(fd);
-  else remember(fd, st.st_ino, len);
-  errno = saved;
-  if (p == MAP_FAILED) return CMBMAP_CMB_FULL;
   memset(p, fake_tier::kPoison, len);  // p2pmem is not zeroed: show what is not filled
   if (g_unwritable) mprotect(p, len, PROT_READ);
+  *aside = p;
   return CMBMAP_ELIGIBLE;
 }
 
