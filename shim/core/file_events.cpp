@@ -55,7 +55,7 @@ void keep_own_fd(int fd) {
   served_lock::Hold hold;
   if (!registry::uses_fd(fd) && !lease::uses_fd(fd) && !io_cache::uses_fd(fd)) return;
   // A writeback in another thread may be writing through it right now.
-  writeback::wait_for_fd(fd);
+  writeback::wait_for_writes(0, 0, fd);
   int moved = prim::dup_above_floor(fd);
   if (moved >= 0) {
     registry::relocate_fd(fd, moved);

@@ -41,7 +41,7 @@ void after_removal(const registry::Range* pieces, size_t n) {
       // A writer out of a piece unmapped or replaced behind cmbmap's back
       // (its own give-back waited, in piece()) may still be writing through
       // the fd: once closed, the program may open another file at its number.
-      writeback::wait_for_fd(pieces[i].fd);
+      writeback::wait_for_writes(0, 0, pieces[i].fd);
       prim::close_fd(pieces[i].fd);
     }
     if (!seen_file) lease::release_if_unused(pieces[i].dev, pieces[i].ino);

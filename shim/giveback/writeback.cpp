@@ -158,38 +158,55 @@ struct Written {
   bool unfrozen = false;  // freezing: a dirty page could not be write-protected
 };
 
+// The file's size, which tells the runs past EOF: false (the error noted
+// and logged) if it cannot be had, and then nothing may be written.
+bool file_size(const registry::Range& p, uintptr_t at, Outcome* o, uint64_t* size) {
+  struct stat st;
+  const int stat_err = prim::fstat_fd(p.fd, &st);
+  if (stat_err == 0) {
+    *size = (uint64_t)st.st_size;
+    return true;
+  }
+  o->err = -stat_err;
+  stats::add(&cmbmap_stats::writeback_errors, 1);
+  log::Line(LogLevel::Error).s("writing back ").x(at).s(": the file's size is unknown (errno ").i(-stat_err).s(")")
+      .emit();
+  return false;
+}
+
+// Writes one run: its bytes counted, or its error noted and logged.
+bool write_one(const registry::Range& p, Blocks* l, bool in_place, const dirty::Run& run, uint64_t size,
+               Outcome* o, bool* direct) {
+  const int err = write_run(p, l, in_place, run, size, direct);
+  if (!err) {
+    o->bytes += run.end - run.start;
+    return true;
+  }
+  o->err = err;
+  stats::add(&cmbmap_stats::writeback_errors, 1);
+  log::Line(LogLevel::Error).s("writing back ").x(run.start).s("+").u(run.end - run.start).s(" failed (errno ")
+      .i(err).s(")").emit();
+  return false;
+}
+
 // Writes the runs taken from [lo, hi), taking more until none are left there.
 void write_runs(const registry::Range& p, Blocks* l, bool in_place, bool freeze, uintptr_t hi,
                 dirty::Run* runs, size_t n, Outcome* o, Written* w) {
-  struct stat st;
-  const int stat_err = prim::fstat_fd(p.fd, &st);
-  if (stat_err < 0) {
-    // Without the file's size a run past EOF cannot be told from one
-    // before it: nothing is written, the runs taken are dirty again.
-    o->err = -stat_err;
-    stats::add(&cmbmap_stats::writeback_errors, 1);
-    log::Line(LogLevel::Error).s("writing back ").x(runs[0].start).s(": the file's size is unknown (errno ")
-        .i(-stat_err).s(")").emit();
+  uint64_t size = 0;
+  if (!file_size(p, runs[0].start, o, &size)) {
+    // A run past EOF cannot be told from one before it: nothing is
+    // written, the runs taken are dirty again.
     for (size_t i = 0; i < n; ++i) dirty::redirty(runs[i].start, runs[i].end);
     return;
   }
-  const uint64_t size = (uint64_t)st.st_size;
   for (; n > 0; n = runs[n - 1].end < hi ? dirty::take(runs[n - 1].end, hi, freeze, runs, 64, &w->unfrozen) : 0) {
     for (size_t i = 0; i < n; ++i) {
-      bool d = false;
-      const int err = write_run(p, l, in_place, runs[i], size, &d);
-      w->direct |= d;
-      if (!err) {
-        o->bytes += runs[i].end - runs[i].start;
+      if (write_one(p, l, in_place, runs[i], size, o, &w->direct)) {
         const uintptr_t eof = p.start + (size - p.file_offset);
         if (!freeze && size > p.file_offset && runs[i].start < eof && eof < runs[i].end)
           dirty::clear_past_eof(eof, (eof + prim::page_size() - 1) & ~(uintptr_t)(prim::page_size() - 1));
         continue;
       }
-      o->err = err;
-      stats::add(&cmbmap_stats::writeback_errors, 1);
-      log::Line(LogLevel::Error).s("writing back ").x(runs[i].start).s("+").u(runs[i].end - runs[i].start)
-          .s(" failed (errno ").i(err).s(")").emit();
       w->failed[w->nfailed++] = runs[i];
       if (w->nfailed == sizeof w->failed / sizeof w->failed[0]) {
         // No room to note more: the runs taken and not tried yet are dirty
@@ -234,6 +251,28 @@ InFlight* claim(uintptr_t lo, uintptr_t hi, int fd) {
   return nullptr;  // all in use: this window is written under the lock
 }
 
+// Lets the served-ranges lock go for its lifetime, with [lo, hi) and fd
+// pinned (a give-back, munmap or fd move of them waits): when may_let_go
+// (the caller holds the lock once) and a slot is free. Else nothing: the
+// work is done under the lock.
+class Unlocked {
+ public:
+  Unlocked(bool may_let_go, uintptr_t lo, uintptr_t hi, int fd) : pin_(may_let_go ? claim(lo, hi, fd) : nullptr) {
+    if (pin_) served_lock::unlock();
+  }
+  ~Unlocked() {
+    if (!pin_) return;
+    __atomic_store_n(&pin_->busy, 0, __ATOMIC_RELEASE);
+    served_lock::lock();
+  }
+  Unlocked(const Unlocked&) = delete;
+  Unlocked& operator=(const Unlocked&) = delete;
+  bool let_go() const { return pin_ != nullptr; }
+
+ private:
+  InFlight* pin_;
+};
+
 bool writing(uintptr_t lo, uintptr_t hi, int fd) {
   for (const InFlight& f : g_inflight) {
     if (!__atomic_load_n(&f.busy, __ATOMIC_ACQUIRE)) continue;
@@ -241,10 +280,6 @@ bool writing(uintptr_t lo, uintptr_t hi, int fd) {
     if ((flo < hi && lo < fhi) || (fd >= 0 && __atomic_load_n(&f.fd, __ATOMIC_RELAXED) == fd)) return true;
   }
   return false;
-}
-
-void wait_while_writing(uintptr_t lo, uintptr_t hi, int fd) {
-  while (writing(lo, hi, fd)) prim::sleep_ns(50 * 1000);
 }
 
 // The same for a writer that may let the served-ranges lock go (held once,
@@ -257,13 +292,13 @@ void wait_while_writing(uintptr_t lo, uintptr_t hi, int fd) {
 // none can start before the caller lets it go again.)
 bool wait_for_windows(uintptr_t lo, uintptr_t hi, bool may_let_go) {
   if (!may_let_go) {
-    wait_while_writing(lo, hi, -1);
+    wait_for_writes(lo, hi, -1);
     return false;
   }
   bool let_go = false;
   while (writing(lo, hi, -1)) {
     served_lock::unlock();
-    wait_while_writing(lo, hi, -1);
+    wait_for_writes(lo, hi, -1);
     served_lock::lock();
     let_go = true;
   }
@@ -280,8 +315,7 @@ bool wait_for_windows(uintptr_t lo, uintptr_t hi, bool may_let_go) {
 void make_durable(const registry::Range& p, Blocks* l, bool may_let_go, Outcome* o) {
   const bool flush = l && __atomic_exchange_n(&l->unflushed, 0, __ATOMIC_ACQ_REL);
   const NvmeTarget target = l ? l->target : NvmeTarget{};
-  InFlight* pin = may_let_go ? claim(p.start, p.end, p.fd) : nullptr;
-  if (pin) served_lock::unlock();
+  const Unlocked unlocked(may_let_go, p.start, p.end, p.fd);
   if (flush) {
     const int err = nvme::flush(target);
     if (err) {
@@ -291,9 +325,6 @@ void make_durable(const registry::Range& p, Blocks* l, bool may_let_go, Outcome*
   }
   const int synced = prim::fdatasync_fd(p.fd);
   if (synced < 0 && !o->err) o->err = -synced;
-  if (!pin) return;
-  __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);
-  served_lock::lock();
 }
 
 // p is still registered as it was: same place, file and offset. Its fd may
@@ -318,20 +349,11 @@ struct Progress {
 // Writes the dirty pages of [lo, hi) a freeze could not take, leaving them
 // dirty.
 void write_unfrozen(const registry::Range& p, Progress* g, uintptr_t lo, uintptr_t hi, Outcome* o) {
-  struct stat st;
-  if (prim::fstat_fd(p.fd, &st) != 0) return;
+  uint64_t size = 0;
+  if (!file_size(p, lo, o, &size)) return;
   dirty::Run runs[64];
-  for (uintptr_t from = lo; from < hi;) {
-    const size_t n = dirty::dirty_runs(from, hi, runs, 64);
-    if (n == 0) break;
-    for (size_t i = 0; i < n; ++i) {
-      bool direct = false;
-      if (write_run(p, g->checked ? g->l : nullptr, g->in_place, runs[i], (uint64_t)st.st_size, &direct) == 0)
-        o->bytes += runs[i].end - runs[i].start;
-      g->direct |= direct;
-    }
-    from = runs[n - 1].end;
-  }
+  for (size_t n; lo < hi && (n = dirty::dirty_runs(lo, hi, runs, 64)) > 0; lo = runs[n - 1].end)
+    for (size_t i = 0; i < n; ++i) write_one(p, g->checked ? g->l : nullptr, g->in_place, runs[i], size, o, &g->direct);
 }
 
 // Takes the dirty pages of [lo, hi) and writes them; those that could not be
@@ -344,8 +366,7 @@ void write_unfrozen(const registry::Range& p, Progress* g, uintptr_t lo, uintptr
 bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t hi, Progress* g, Outcome* o,
                   bool unlocked) {
   if (!g->checked) g->l = blocks_of(p);  // the table changes under the lock
-  InFlight* pin = unlocked ? claim(lo, hi, p.fd) : nullptr;
-  if (pin) served_lock::unlock();
+  const Unlocked window(unlocked, lo, hi, p.fd);
   dirty::Run runs[64];
   Written w;
   const size_t n = dirty::take(lo, hi, freeze, runs, 64, &w.unfrozen);
@@ -378,10 +399,7 @@ bool write_window(const registry::Range& p, bool freeze, uintptr_t lo, uintptr_t
         .s(": a dirty page could not be write-protected (ENOMEM)").emit();
     write_unfrozen(p, g, lo, hi, o);
   }
-  if (!pin) return false;
-  __atomic_store_n(&pin->busy, 0, __ATOMIC_RELEASE);
-  served_lock::lock();
-  return true;
+  return window.let_go();
 }
 
 // After the lock was let go: p is still registered (its fd may have moved),
@@ -493,7 +511,8 @@ void after_fork_child() {
   for (InFlight& f : g_inflight) f.busy = 0;  // the parent's writer threads are not here
 }
 
-void wait_for_fd(int fd) { wait_while_writing(0, 0, fd); }
-void wait_for_writes(uintptr_t lo, uintptr_t hi, int fd) { wait_while_writing(lo, hi, fd); }
+void wait_for_writes(uintptr_t lo, uintptr_t hi, int fd) {
+  while (writing(lo, hi, fd)) prim::sleep_ns(50 * 1000);
+}
 
 }  // namespace cmbmap::writeback

@@ -64,11 +64,10 @@ int take_error(dev_t dev, ino_t ino);
 bool any_error();
 
 void after_fork_child();
-// Under the served-ranges lock, before cmbmap moves or gives up its fd fd:
-// waits for writes from another thread that use it to finish.
-void wait_for_fd(int fd);
-// Under the lock, before [lo, hi) stops being a registered range or its fd
-// is closed: waits for writes from another thread out of it or through fd.
+// Under the served-ranges lock, before [lo, hi) stops being a registered
+// range, or before cmbmap moves, closes or gives up its fd fd: waits for
+// writes from another thread out of the range (lo == hi: none) or through
+// fd (-1: none) to finish.
 void wait_for_writes(uintptr_t lo, uintptr_t hi, int fd);
 
 }  // namespace cmbmap::writeback

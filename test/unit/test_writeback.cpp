@@ -450,7 +450,7 @@ void* reuse_fd_midway(void* arg) {
   r->moved_from = now.fd;
   {
     served_lock::Hold hold;
-    writeback::wait_for_fd(now.fd);
+    writeback::wait_for_writes(0, 0, now.fd);
     const int moved = prim::dup_above_floor(now.fd);
     if (moved < 0) return nullptr;
     registry::relocate_fd(now.fd, moved);
