@@ -9,11 +9,17 @@
  *                                it with MARKER (16 chars), then exit
  *   mapcheck leftover MARKER    allocate all free p2pmem of every CMB and count the
  *                                pages holding MARKER (16 chars): what the next
- *                                user of the pool would be handed */
+ *                                user of the pool would be handed
+ *   mapcheck replace FILE ROUNDS map FILE read-only, then map it again over
+ *                                itself (MAP_FIXED) ROUNDS times while a thread
+ *                                reads the mapping: bytes it saw that are not
+ *                                the file's */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -220,6 +226,68 @@ static int leftover(const char *marker) {
   return 0;
 }
 
+/* A reader of a mapping the main thread maps again over itself. */
+struct reader {
+  const volatile unsigned char *m;
+  const unsigned char *want;
+  size_t size;
+  int stop;
+  size_t passes, wrong;
+  int first_seen;
+};
+
+static void *read_while_replaced(void *arg) {
+  struct reader *r = arg;
+  while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+    for (size_t i = 0; i < r->size; i += 64) {
+      const unsigned char b = r->m[i];
+      if (b != r->want[i]) {
+        if (!r->wrong) r->first_seen = b;
+        r->wrong++;
+      }
+    }
+    r->passes++;
+  }
+  return NULL;
+}
+
+static int replace(const char *path, int rounds) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) { perror(path); return 1; }
+  struct stat st;
+  fstat(fd, &st);
+  const size_t size = (size_t)st.st_size;
+  unsigned char *want = malloc(size);
+  if (!want || pread(fd, want, size, 0) != (ssize_t)size) { perror("pread"); return 1; }
+  unsigned char *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (m == MAP_FAILED) { perror("mmap"); return 1; }
+  struct reader r = {.m = m, .want = want, .size = size};
+  pthread_t t;
+  pthread_create(&t, NULL, read_while_replaced, &r);
+  int served = 0, moved = 0;
+  for (int i = 0; i < rounds; ++i) {
+    while (__atomic_load_n(&r.passes, __ATOMIC_RELAXED) < (size_t)i + 1) sched_yield();
+    moved += mmap(m, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) != m;
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+      uintptr_t lo;
+      if (sscanf(line, "%lx-", &lo) == 1 && lo == (uintptr_t)m) served += strstr(line, "p2pmem") != NULL;
+    }
+    if (f) fclose(f);
+  }
+  __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+  pthread_join(t, NULL);
+  fprintf(stderr, "replace: %d of %d mappings served, %zu reader passes\n", served, rounds, r.passes);
+  printf("replace: %d rounds, %s, the reader saw %zu bytes not the file's", rounds, moved ? "MOVED" : "in place",
+         r.wrong);
+  if (r.wrong) printf(" (first %#x)", r.first_seen);
+  printf("\n");
+  munmap(m, size);
+  free(want);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   PG = sysconf(_SC_PAGESIZE);
   signal(SIGBUS, on_fault);
@@ -228,6 +296,8 @@ int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "ops")) return ops(argv[2]);
   if (argc == 4 && !strcmp(argv[1], "paint") && strlen(argv[3]) == 16) return paint(strtoul(argv[2], NULL, 0), argv[3]);
   if (argc == 3 && !strcmp(argv[1], "leftover") && strlen(argv[2]) == 16) return leftover(argv[2]);
-  fprintf(stderr, "usage: mapcheck content FILE LEN | ops FILE | paint BYTES MARKER16 | leftover MARKER16\n");
+  if (argc == 4 && !strcmp(argv[1], "replace")) return replace(argv[2], atoi(argv[3]));
+  fprintf(stderr, "usage: mapcheck content FILE LEN | ops FILE | paint BYTES MARKER16 | leftover MARKER16 | "
+                  "replace FILE ROUNDS\n");
   return 2;
 }
