@@ -144,10 +144,14 @@ Swap swap_in_file(const registry::Range& p) {
     // Not moved in: the file is mapped over what is there, still hidden, so
     // no thread runs on an inaccessible range.
     const bool in = moved_in || prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
-    // Pages that could not move hold the file's bytes among placeholders
-    // that must not be touched (scrub.h): counted, not zeroed.
-    if (left) scrub::unscrubbed(at, left, in ? "no room to move it aside" : "no room to move it aside or map the file");
-    done = in ? Swap::In : Swap::ClearedOut;
+    // Nothing moved and nothing mapped: Untouched, the CMB pages all still
+    // there with no placeholder among them, for the caller to zero in place.
+    if (in || left < len) {
+      done = in ? Swap::In : Swap::ClearedOut;
+      // Pages that could not move hold the file's bytes among placeholders
+      // that must not be touched (scrub.h): counted, not zeroed.
+      if (left) scrub::unscrubbed(at, left, in ? "no room to move it aside" : "no room to move it aside or map the file");
+    }
     dirty::show(p.start, p.end);
     quiet.end();
   }

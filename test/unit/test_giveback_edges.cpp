@@ -239,6 +239,28 @@ Test(giveback_edges, a_give_back_that_cannot_map_the_file_does_not_leak_the_cmb_
   fixture::remove_file(s.f);
 }
 
+// The same with vm.max_map_count nearly reached: the file can still be
+// mapped aside (one more mapping), but every mremap fails (the kernel's
+// mremap_to refuses from map_count + 2 >= max - 3 on): the CMB pages cannot
+// move aside, the file cannot move in nor be mapped over. The give-back took
+// the clear-out as done, though nothing had moved: the CMB pages stayed,
+// PROT_NONE, holding the file's bytes, and went back to the pool with the
+// program's munmap (counted, but nothing stopped cmbmap zeroing them).
+Test(giveback_edges, a_give_back_whose_pages_could_not_move_nor_the_file_map_scrubs_them) {
+  Served s = fixture::serve_file(8);
+  // clear_out's whole move, its per-piece move, the file's move in, the
+  // move of swap_in_file's map_over, the move of give_back's map_over.
+  syscall_watch::fail_next(SYS_mremap, ENOMEM, 0, 5);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  syscall_watch::fail_next(-2, 0, 0, 0);  // no call has number -2: the rest is off
+  cr_assert(!core::range_is_ours(s.at, s.len), "the range is still registered");
+  munmap(s.at, s.len);  // the program unmaps it (not ours: the plain call)
+  const size_t left = fake_tier::leftover();
+  cr_expect_eq(left, 0u, "%zu bytes of the file went back to the CMB pool unscrubbed (counted: %llu)", left,
+               (unsigned long long)stats::get()->unscrubbed_bytes);
+  fixture::remove_file(s.f);
+}
+
 // An anonymous MAP_FIXED over a writable served range whose stores cannot
 // be written: the give-back keeps the range (the only copy of the stores),
 // and the mapping call then replaces it without scrubbing. munmap scrubs
