@@ -232,6 +232,7 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 }
 int protect(void* addr, size_t len, int prot) { return (int)raw(SYS_mprotect, (long)addr, (long)len, prot); }
 int lock_memory(void* addr, size_t len) { return (int)raw(SYS_mlock, (long)addr, (long)len); }
+bool mapped(void* addr, size_t len) { return raw(SYS_msync, (long)addr, (long)len, MS_ASYNC) != -ENOMEM; }
 
 size_t page_size() {
   static size_t cached;  // every thread computes the same value: relaxed is enough

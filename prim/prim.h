@@ -98,6 +98,9 @@ bool move_over(void* from, void* at, size_t len);
 bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off, int* err = nullptr);
 int protect(void* addr, size_t len, int prot);
 int lock_memory(void* addr, size_t len);  // mlock
+// True if every page of [addr, addr+len) is mapped (msync MS_ASYNC, which
+// only checks: ENOMEM for any hole).
+bool mapped(void* addr, size_t len);
 size_t page_size();
 size_t page_round_up(size_t len);
 bool page_aligned(const void* addr);

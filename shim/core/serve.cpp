@@ -257,13 +257,15 @@ void untrack_stores(const Run& r) {
   writeback::forget_unused();
 }
 
-// Moves the filled memory over the run. A failed MREMAP_FIXED may have
-// unmapped the target before it failed: the file goes back there.
+// Moves the filled memory over the run. A failed MREMAP_FIXED mostly
+// leaves the target as it was (with what the program set on it: mlock,
+// MADV_DONTDUMP); one that failed after unmapping it left a hole, and the
+// file goes back there.
 bool place(const Serve& s, const Run& r, void* aside) {
   if (prim::remap(aside, r.len, r.len, MREMAP_MAYMOVE | MREMAP_FIXED, (void*)r.addr) != MAP_FAILED) return true;
   log::Line(LogLevel::Warn).s("CMB memory for ").u(r.len).s(" bytes at ").x(r.addr)
       .s(" could not be moved into place (vm.max_map_count?): ordinary pages instead").emit();
-  map_file_back(s, r);
+  if (!prim::mapped((void*)r.addr, r.len)) map_file_back(s, r);
   return false;
 }
 

@@ -332,6 +332,31 @@ Test(giveback_edges, a_run_whose_filled_memory_cannot_be_moved_into_place_keeps_
   }
 }
 
+// A failed move into place mostly leaves the program's mapping untouched
+// (the kernel refuses before it unmaps the target: ENOMEM at
+// vm.max_map_count): then it stays as it was, with what the program set on
+// it (an mremap'd mapping served again keeps MADV_DONTDUMP, mlock). The
+// fallback mapped the file over it all the same, and that was lost.
+Test(giveback_edges, a_run_that_cannot_be_moved_into_place_keeps_what_the_program_set_on_its_mapping) {
+  const size_t len = 16 * page();
+  fixture::File f = fixture::make_file(len, O_RDONLY);
+  fixture::Planned p;
+  const uint64_t epoch = changes::epoch();
+  fixture::plan_whole_file(f.fd, len, &p);
+  void* at = mmap(nullptr, len, PROT_READ, MAP_SHARED, f.fd, 0);
+  cr_assert_neq(at, MAP_FAILED);
+  cr_assert_eq(madvise(at, len, MADV_DONTDUMP), 0);
+  syscall_watch::fail_next(SYS_mremap, ENOMEM);  // the move into place
+  const serve::Request req{at, len, PROT_READ, MAP_SHARED, f.fd, 0, epoch};
+  cr_assert_eq(serve::overlay(req, p.facts, fixture::default_options(), &p.plan), 0u);
+  char flags[256] = "";
+  cr_assert(vm_flags(at, flags, sizeof flags));
+  cr_expect(strstr(flags, " dd"), "the mapping lost MADV_DONTDUMP: %s", flags);
+  cr_expect(fixture::holds_file(at, len, f.fd));
+  munmap(at, len);
+  fixture::remove_file(f);
+}
+
 // The watcher takes a message as its own when si_pid is this process's.
 // With SI_QUEUE the sender chooses si_pid (rt_tgsigqueueinfo: the kernel
 // only refuses si_code >= 0 and SI_TKILL): any process of the same user
