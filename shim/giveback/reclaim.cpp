@@ -28,9 +28,13 @@ size_t evict(int ctrl, uint64_t bytes, uintptr_t keep, size_t keep_len, int caus
   served_lock::Hold hold;
   size_t freed = 0;
   registry::Range r;
-  while (freed < bytes && registry::oldest(ctrl, keep, keep_len, &r, used_before)) {
-    size_t n = revoke::range((void*)r.start, r.end - r.start, cause);
-    if (n == 0) break;
+  // Each range once at most. One that gives nothing back is forgotten (no
+  // longer cmbmap's mapping) or kept (its stores could not be written):
+  // a kept one is stamped as used, so the next oldest comes next.
+  for (size_t tries = registry::count(); tries > 0 && freed < bytes; --tries) {
+    if (!registry::oldest(ctrl, keep, keep_len, &r, used_before)) break;
+    const size_t n = revoke::range((void*)r.start, r.end - r.start, cause);
+    if (n == 0 && registry::overlaps(r.start, r.end - r.start)) registry::touch(r.start, r.end - r.start);
     freed += n;
   }
   return freed;

@@ -31,6 +31,7 @@
 #include "shim/giveback/changes.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/lease.h"
+#include "shim/giveback/reclaim.h"
 #include "shim/giveback/revoke.h"
 #include "shim/tier/registry.h"
 #include "test/unit/fake/fake_tier.h"
@@ -355,6 +356,37 @@ Test(giveback_edges, a_run_that_cannot_be_moved_into_place_keeps_what_the_progra
   cr_expect(fixture::holds_file(at, len, f.fd));
   munmap(at, len);
   fixture::remove_file(f);
+}
+
+// Eviction (a full CMB, CMBMAP_BUDGET, another process asking) gives back
+// the least recently used ranges until it has freed enough. It stopped at
+// the first that gave back nothing: one unmapped behind cmbmap's back (a raw
+// munmap: forgotten, nothing to give), or one kept because its stores could
+// not be written. The CMB stayed full for the mapping that asked, though
+// other ranges could have gone.
+Test(giveback_edges, eviction_goes_on_past_a_range_unmapped_behind_its_back) {
+  Served a = fixture::serve_file(8);
+  Served b = fixture::serve_file(8);
+  munmap(a.at, a.len);  // not interposed in the unit binary: as a raw system call
+  const size_t freed = reclaim::evict(-1, b.len, 0, 0, CMBMAP_CMB_FULL);
+  cr_expect_eq(freed, b.len, "evicted %zu bytes of the %zu asked for", freed, b.len);
+  cr_expect(registry::empty());
+  fixture::remove_file(a.f);
+  fixture::remove_file(b.f);
+}
+
+Test(giveback_edges, eviction_goes_on_past_a_range_it_must_keep) {
+  Served w = writers::serve_writable(16 * page());
+  Served r = fixture::serve_file(8);
+  writers::store_pages(w, 10, 2);
+  const rlimit old = writers::fail_writes_past(8 * page());  // w's stores cannot be written: it is kept
+  const size_t freed = reclaim::evict(-1, r.len, 0, 0, CMBMAP_CMB_FULL);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  cr_expect_eq(freed, r.len, "evicted %zu bytes of the %zu asked for", freed, r.len);
+  cr_expect(core::range_is_ours(w.at, w.len), "the range whose stores could not be written was not kept");
+  cr_expect(!registry::overlaps((uintptr_t)r.at, r.len));
+  writers::forget(w);
+  fixture::remove_file(r.f);
 }
 
 // The watcher takes a message as its own when si_pid is this process's.
