@@ -280,6 +280,23 @@ Test(giveback_edges, a_map_fixed_over_a_kept_range_scrubs_it) {
   fixture::remove_file(s.f);
 }
 
+namespace {
+// Maps len bytes of f MAP_SHARED with prot and serves them: nothing is
+// served, for `reason`, and the mapping shows the file. Returns it.
+uint8_t* served_none(const fixture::File& f, size_t len, int prot, int reason) {
+  uint64_t served = 1;
+  fixture::Planned p;
+  auto* at = static_cast<uint8_t*>(
+      fixture::map_and_serve(f.fd, len, prot, MAP_SHARED, fixture::default_options(), &served, &p));
+  cr_assert_eq(served, 0u);
+  cr_expect_eq(p.plan.segments[0].reason, reason, "fell back for %s, not %s",
+               cmbmap_reason_name(p.plan.segments[0].reason), cmbmap_reason_name(reason));
+  cr_expect(fixture::holds_file(at, len, f.fd), "the mapping shows %#x at offset 0, not the file's %#x", at[0],
+            fixture::pattern(0));
+  return at;
+}
+}  // namespace
+
 // A run whose fill failed was zeroed in place and the file mapped back over
 // it. When mapping the file back failed (the move's mremap: ENOMEM), the
 // run stayed CMB memory, zeroed, writable though mapped read-only,
@@ -293,15 +310,7 @@ Test(giveback_edges, a_run_that_cannot_be_mapped_back_does_not_show_zeros) {
   // The serve's second mremap fails: when CMB memory was moved over the run
   // before the fill (the first), the second was the file's move back.
   syscall_watch::fail_next(SYS_mremap, ENOMEM, 1);
-  uint64_t served = 1;
-  fixture::Planned p;
-  auto* at = static_cast<uint8_t*>(
-      fixture::map_and_serve(f.fd, len, PROT_READ, MAP_SHARED, fixture::default_options(), &served, &p));
-  cr_assert_eq(served, 0u);
-  cr_assert_eq(p.plan.segments[0].reason, CMBMAP_FILL_FAILED, "not the fill that failed: %s",
-               cmbmap_reason_name(p.plan.segments[0].reason));
-  cr_expect(fixture::holds_file(at, len, f.fd), "the mapping shows %#x at offset 0, not the file's %#x", at[0],
-            fixture::pattern(0));
+  served_none(f, len, PROT_READ, CMBMAP_FILL_FAILED);
   fixture::remove_file(f);
 }
 
@@ -315,16 +324,8 @@ Test(giveback_edges, a_run_whose_filled_memory_cannot_be_moved_into_place_keeps_
     fixture::File f = fixture::make_file(len, prot & PROT_WRITE ? O_RDWR : O_RDONLY);
     if (prot & PROT_WRITE) lease::note_open(f.fd, O_RDWR);  // the program opened it (the open hook)
     syscall_watch::fail_next(SYS_mremap, ENOMEM);  // the move into place: the serve's first mremap
-    uint64_t served = 1;
-    fixture::Planned p;
-    auto* at = static_cast<uint8_t*>(
-        fixture::map_and_serve(f.fd, len, prot, MAP_SHARED, fixture::default_options(), &served, &p));
-    cr_assert_eq(served, 0u);
-    cr_expect_eq(p.plan.segments[0].reason, CMBMAP_MAP_COUNT, "reason %s",
-                 cmbmap_reason_name(p.plan.segments[0].reason));
+    uint8_t* at = served_none(f, len, prot, CMBMAP_MAP_COUNT);
     cr_expect(!fake_tier::is_cmb(at), "CMB memory in the program's mapping");
-    cr_expect(fixture::holds_file(at, len, f.fd), "the mapping shows %#x at offset 0, not the file's %#x", at[0],
-              fixture::pattern(0));
     cr_expect(registry::empty());
     cr_expect(!dirty::tracks((uintptr_t)at, len), "pages of a mapping that is not served are tracked");
     cr_expect_eq(fake_tier::leftover(), 0u, "the filled CMB memory went back to the pool unscrubbed");
