@@ -27,6 +27,7 @@ struct Table {
   int (*pkey_mprotect)(void*, size_t, int, int);
   int (*madvise)(void*, size_t, int);
   int (*mlock2)(const void*, size_t, unsigned);
+  int (*munlock)(const void*, size_t);
   int (*msync)(void*, size_t, int);
   int (*openat)(int, const char*, int, ...);
   int (*close)(int);
@@ -118,6 +119,7 @@ void load_mapping_and_file_calls(Table& n) {
   load(n.pkey_mprotect, "pkey_mprotect");
   load(n.madvise, "madvise");
   load(n.mlock2, "mlock2");
+  load(n.munlock, "munlock");
   load(n.msync, "msync");
   load(n.openat, "openat");
   load(n.close, "close");
@@ -219,6 +221,10 @@ int madvise(void* a, size_t l, int adv) {
 int mlock2(const void* a, size_t l, unsigned f) {
   if (auto fn = t.mlock2) return fn(a, l, f);
   return (int)sys(SYS_mlock2, (long)a, (long)l, (long)f);
+}
+int munlock(const void* a, size_t l) {
+  if (auto fn = t.munlock) return fn(a, l);
+  return (int)sys(SYS_munlock, (long)a, (long)l);
 }
 int msync(void* a, size_t l, int f) {
   if (auto fn = t.msync) return fn(a, l, f);

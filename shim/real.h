@@ -23,6 +23,7 @@ int mprotect(void* addr, size_t len, int prot);
 int pkey_mprotect(void* addr, size_t len, int prot, int pkey);
 int madvise(void* addr, size_t len, int advice);
 int mlock2(const void* addr, size_t len, unsigned flags);  // mlock is mlock2 with flags 0
+int munlock(const void* addr, size_t len);
 int msync(void* addr, size_t len, int flags);
 
 int openat(int dirfd, const char* path, int flags, mode_t mode);

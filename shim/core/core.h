@@ -45,11 +45,15 @@ int advise(void* addr, size_t len, int advice);
 // mlock/mlock2 over served pages: the kernel refuses to lock device memory
 // (EREMOTEIO), so they go back to file pages first, which it locks.
 int lock(const void* addr, size_t len, unsigned flags);
+int unlock(const void* addr, size_t len);
 // msync of served ranges: writable ones write their stores back.
 int sync_range(void* addr, size_t len, int flags);
 // mprotect of a range cmbmap does not serve: making a shared mapping of a
 // write-leased file writable gives that file's ranges back first.
 void protect_other(void* addr, size_t len, int prot);
+// Before madvise(MADV_REMOVE) anywhere: it punches holes in the files of
+// the shared mappings there, whose served ranges go back first.
+void punching(void* addr, size_t len);
 
 // --- writable served mappings (writable.cpp) ---------------------------------
 bool writable_served();  // one load: any writable range served?

@@ -30,6 +30,9 @@ namespace {
 // stores could not be written (revoke.h), and the call must not drop or
 // expose them.
 bool given_back(void* addr, size_t len, int cause) {
+  // Nothing to do (length 0, or one that wraps past the top: the kernel's
+  // EINVAL): the kernel answers.
+  if (prim::page_round_up(len) == 0) return true;
   revoke::range(addr, len, cause);
   if (!prim::page_aligned(addr) || !registry::overlaps((uintptr_t)addr, prim::page_round_up(len))) return true;
   log::Line(LogLevel::Error).s("a call on ").x((uintptr_t)addr).s("+").u(len)
@@ -85,6 +88,17 @@ int lock(const void* addr, size_t len, unsigned flags) {
   return real::mlock2(addr, len, flags);
 }
 
+int unlock(const void* addr, size_t len) {
+  const uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(prim::page_size() - 1);
+  const size_t l = prim::page_round_up(len + ((uintptr_t)addr - a));
+  served_lock::Hold hold;
+  // A range unlocked in part goes back to file pages, which the kernel
+  // unlocks exactly; one unlocked whole is no longer MAP_LOCKED.
+  if (!registry::covers_whole(a, l) && !given_back((void*)a, l, CMBMAP_REMAPPED)) return -1;
+  registry::set_unlocked(a, l);
+  return real::munlock(addr, len);
+}
+
 void write_back_before_replacing(void* addr, size_t len) {
   if (prim::page_aligned(addr) && dirty::tracks((uintptr_t)addr, len))
     commit::range(addr, prim::page_round_up(len), writeback::Mode::Freeze);
@@ -108,6 +122,24 @@ void replacing_failed(void* addr, size_t len) {
 
 namespace {
 
+// A fixed destination (MREMAP_FIXED) over served ranges: the kernel unmaps
+// it first, so they go back first (scrubbed if kept) and are forgotten once
+// the call is made.
+class FixedTarget {
+ public:
+  FixedTarget(int flags, void* at, size_t len)
+      : at_(at), len_(len), over_((flags & MREMAP_FIXED) && registry::overlaps((uintptr_t)at, len)),
+        scrubbed_(over_ && give_back_before_replacing(at, len)) {}
+  void made(void* r) const {
+    if ((r != MAP_FAILED || scrubbed_) && over_) revoke::forget(at_, len_);
+  }
+
+ private:
+  void* at_;
+  size_t len_;
+  bool over_, scrubbed_;
+};
+
 // Shrinking in place: the kernel drops the tail; keep the registry exact.
 void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
   const size_t keep = prim::page_round_up(new_len), was = prim::page_round_up(old_len);
@@ -123,8 +155,7 @@ void* remap_shrinking(void* old, size_t old_len, size_t new_len, int flags, void
 // mapping is planned and served like a new one. A fixed destination over
 // served ranges replaces them.
 void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* new_addr) {
-  const bool over = (flags & MREMAP_FIXED) && registry::overlaps((uintptr_t)new_addr, new_len);
-  const bool scrubbed = over && give_back_before_replacing(new_addr, new_len);
+  const FixedTarget target(flags, new_addr, new_len);
   registry::Range like;
   int fd = -1;
   uint64_t file_off = 0;
@@ -137,7 +168,7 @@ void* remap_moving(void* old, size_t old_len, size_t new_len, int flags, void* n
     }
   }
   void* r = real::mremap(old, old_len, new_len, flags, new_addr);
-  if ((r != MAP_FAILED || scrubbed) && over) revoke::forget(new_addr, new_len);
+  target.made(r);
   if (r != MAP_FAILED && fd >= 0 && !(flags & MREMAP_DONTUNMAP))
     serve_existing(r, new_len, like.prot, like.flags, fd, (off_t)file_off);
   if (fd >= 0) prim::close_fd(fd);
@@ -154,7 +185,10 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
   // them first (the kernel would duplicate CMB memory no range registers).
   if (old_len == 0) {
     if (!given_back(old, new_len, CMBMAP_REMAPPED)) return MAP_FAILED;
-    return real::mremap(old, old_len, new_len, flags, new_addr);
+    const FixedTarget target(flags, new_addr, new_len);
+    void* r = real::mremap(old, old_len, new_len, flags, new_addr);
+    target.made(r);
+    return r;
   }
   if (new_len <= old_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)))
     return remap_shrinking(old, old_len, new_len, flags, new_addr);
@@ -178,9 +212,12 @@ int protect(void* addr, size_t len, int prot, int pkey) {
       return true;
     });
   }
-  if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len)) {
-    // Write/exec (copy-on-write, the kernel's EACCES) or part of a range:
-    // the file mapping answers exactly as it would without cmbmap.
+  if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len) ||
+      !prim::mapped(addr, len)) {
+    // Write/exec (copy-on-write, the kernel's EACCES), part of a range, or
+    // a span with holes (the kernel changes what lies before the first,
+    // then fails with ENOMEM: the registry would not know the change): the
+    // file mapping answers exactly as it would without cmbmap.
     return given_back(addr, len, CMBMAP_REMAPPED) ? real::pkey_mprotect(addr, len, prot, pkey) : -1;
   }
   int r = real::pkey_mprotect(addr, len, prot, pkey);
@@ -191,20 +228,22 @@ int protect(void* addr, size_t len, int prot, int pkey) {
   return r;
 }
 
-void protect_other(void* addr, size_t len, int prot) {
-  if (!(prot & PROT_WRITE)) return;
-  // A mapping made writable lets stores change a file with no call at all.
-  changes::happened();
-  if (registry::empty() || !lease::any_write_lease()) return;
-  // A shared mapping of a file cmbmap serves under a write lease becomes
-  // writable: stores through it would change the file behind the lease.
-  struct Hit { dev_t dev[8]; ino_t ino[8]; size_t n; } h{{}, {}, 0};
+namespace {
+
+// The files of the shared mappings over [addr, addr+len) (the first 8).
+struct SharedFiles {
+  dev_t dev[8];
+  ino_t ino[8];
+  size_t n;
+};
+SharedFiles shared_files_over(void* addr, size_t len) {
+  SharedFiles h{{}, {}, 0};
   const procself::Span span{(uintptr_t)addr, (uintptr_t)addr + len};
   prim::KeepErrno keep;
   procself::for_each_mapping_over(
       &span, 1,
       [](const procself::Mapping& m, size_t, void* c) {
-        auto* h = static_cast<Hit*>(c);
+        auto* h = static_cast<SharedFiles*>(c);
         if (m.shared && h->n < 8) {
           h->dev[h->n] = m.dev;
           h->ino[h->n++] = m.ino;
@@ -212,12 +251,50 @@ void protect_other(void* addr, size_t len, int prot) {
         return true;
       },
       &h);
+  return h;
+}
+
+}  // namespace
+
+void protect_other(void* addr, size_t len, int prot) {
+  if (!(prot & PROT_WRITE)) return;
+  // A mapping made writable lets stores change a file with no call at all.
+  changes::happened();
+  if (registry::empty() || !lease::any_write_lease()) return;
+  // A shared mapping of a file cmbmap serves under a write lease becomes
+  // writable: stores through it would change the file behind the lease.
+  const SharedFiles h = shared_files_over(addr, len);
   served_lock::Hold hold;
   for (size_t i = 0; i < h.n; ++i)
     if (lease::is_write_leased(h.dev[i], h.ino[i])) revoke::file(h.dev[i], h.ino[i], CMBMAP_FILE_CHANGED);
 }
 
+void punching(void* addr, size_t len) {
+  // MADV_REMOVE frees the blocks of the shared mappings' files there (a
+  // hole punched, as fallocate's): a change of each, which this process's
+  // own lease does not see.
+  changes::happened();
+  if (registry::empty()) return;
+  // Served ranges there show the CMB's identity, not their file's.
+  const uintptr_t lo = (uintptr_t)addr;
+  served_lock::Hold hold;
+  registry::for_each_batch(lo, lo + prim::page_round_up(len), [](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
+    return true;
+  });
+  const SharedFiles h = shared_files_over(addr, len);
+  for (size_t i = 0; i < h.n; ++i)
+    if (registry::has_file(h.dev[i], h.ino[i])) revoke::file(h.dev[i], h.ino[i], CMBMAP_FILE_CHANGED);
+}
+
 int advise(void* addr, size_t len, int advice) {
+  if (advice == MADV_REMOVE) punching(addr, len);
+  // The kernel refuses to age locked memory; CMB memory it never locks.
+  if ((advice == MADV_COLD || advice == MADV_PAGEOUT) && prim::page_aligned(addr) &&
+      registry::any_locked((uintptr_t)addr, prim::page_round_up(len))) {
+    errno = EINVAL;
+    return -1;
+  }
   // Dropped CMB pages have nothing to fault back in from: give the range
   // back so the next read sees the file's bytes.
   if (prim::page_aligned(addr) && policy::advice_needs_revoke(advice)) {

@@ -55,26 +55,15 @@ bool failed_earlier(void* addr, size_t len) {
   return failed;
 }
 
-// The program asked for [addr, addr+len) MAP_LOCKED. The kernel refuses
-// MS_INVALIDATE on locked memory (EBUSY), but it never locks a CMB mapping
-// (VM_MIXEDMAP): the request's flag, kept in the registry, answers for it.
-bool locked_when_mapped(void* addr, size_t len) {
-  bool locked = false;
-  const uintptr_t lo = (uintptr_t)addr;
-  registry::for_each_batch(lo, lo + prim::page_round_up(len), [&](const registry::Range* r, size_t n) {
-    for (size_t i = 0; i < n; ++i) locked |= (r[i].flags & MAP_LOCKED) != 0;
-    return !locked;
-  });
-  return locked;
-}
-
 }  // namespace
 
 int sync_range(void* addr, size_t len, int flags) {
   // Arguments the kernel refuses are refused by it, before anything is written.
   const bool valid = prim::page_aligned(addr) && !(flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) &&
                      !((flags & MS_ASYNC) && (flags & MS_SYNC));
-  if (valid && (flags & MS_INVALIDATE) && locked_when_mapped(addr, len)) {
+  // The kernel refuses MS_INVALIDATE on locked memory (EBUSY), but it never
+  // locks a CMB mapping (VM_MIXEDMAP): the request's flag answers for it.
+  if (valid && (flags & MS_INVALIDATE) && registry::any_locked((uintptr_t)addr, prim::page_round_up(len))) {
     errno = EBUSY;
     return -1;
   }

@@ -116,6 +116,27 @@ void restore_sticky(const registry::Range& p, const StickyParts& s) {
   }
 }
 
+// The file's mapping for p, at an address of the kernel's choice. Locked
+// as the program asked (MAP_LOCKED) where the kernel can lock it: the
+// served range was never locked, so it counted for nothing against
+// RLIMIT_MEMLOCK, and the program may have locked other memory up to the
+// limit meanwhile. Unlocked file pages then, rather than none.
+void* map_file_aside(const registry::Range& p, int* err = nullptr) {
+  const size_t len = p.end - p.start;
+  int e = 0;
+  void* f = prim::map(nullptr, len, p.prot, p.flags & ~MAP_FIXED, p.fd, (off_t)p.file_offset, &e);
+  if (f == MAP_FAILED && (p.flags & MAP_LOCKED))
+    f = prim::map(nullptr, len, p.prot, p.flags & ~(MAP_FIXED | MAP_LOCKED), p.fd, (off_t)p.file_offset, &e);
+  if (err) *err = e;
+  return f;
+}
+
+// The same moved over p (prim::move_over).
+bool map_file_over(const registry::Range& p, int* err = nullptr) {
+  void* f = map_file_aside(p, err);
+  return f != MAP_FAILED && prim::move_over(f, (void*)p.start, p.end - p.start);
+}
+
 // What swap_in_file did.
 enum class Swap {
   In,         // the file is mapped there; the CMB pages were scrubbed
@@ -130,7 +151,7 @@ enum class Swap {
 Swap swap_in_file(const registry::Range& p) {
   const size_t len = p.end - p.start;
   void* at = (void*)p.start;
-  void* file = real::mmap(nullptr, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
+  void* file = map_file_aside(p);
   bool moved_in = false;
   Swap done = Swap::Untouched;
   if (file != MAP_FAILED && dirty::hide(p.start, p.end)) {
@@ -143,7 +164,7 @@ Swap swap_in_file(const registry::Range& p) {
     moved_in = prim::remap(file, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) != MAP_FAILED;
     // Not moved in: the file is mapped over what is there, still hidden, so
     // no thread runs on an inaccessible range.
-    const bool in = moved_in || prim::map_over(at, len, p.prot, p.flags, p.fd, (off_t)p.file_offset);
+    const bool in = moved_in || map_file_over(p);
     // Nothing moved and nothing mapped: Untouched, the CMB pages all still
     // there with no placeholder among them, for the caller to zero in place.
     if (in || left < len) {
@@ -155,7 +176,7 @@ Swap swap_in_file(const registry::Range& p) {
     dirty::show(p.start, p.end);
     quiet.end();
   }
-  if (file != MAP_FAILED && !moved_in) real::munmap(file, len);
+  if (file != MAP_FAILED && !moved_in) prim::unmap(file, len);
   return done;
 }
 
@@ -175,7 +196,7 @@ bool give_back(const registry::Range& p, const StickyParts& sticky) {
   const Swap swap = scrub::enabled() ? swap_in_file(p) : Swap::Untouched;
   bool in = swap == Swap::In;
   int err = 0;
-  if (!in && (in = prim::map_over((void*)p.start, len, p.prot, p.flags, p.fd, (off_t)p.file_offset, &err)) &&
+  if (!in && (in = map_file_over(p, &err)) &&
       swap == Swap::Untouched)
     scrub::unscrubbed((void*)p.start, len, "no room to move it aside");
   if (in) restore_sticky(p, sticky);

@@ -73,7 +73,11 @@ CMBMAP_EXPORT int pkey_mprotect(void* addr, size_t len, int prot, int pkey) {
 
 CMBMAP_EXPORT int madvise(void* addr, size_t len, int advice) {
   core::Scope scope;
-  if (!scope.on() || !core::range_is_ours(addr, len)) return real::madvise(addr, len, advice);
+  if (!scope.on()) return real::madvise(addr, len, advice);
+  if (!core::range_is_ours(addr, len)) {
+    if (advice == MADV_REMOVE) core::punching(addr, len);
+    return real::madvise(addr, len, advice);
+  }
   return core::advise(addr, len, advice);
 }
 
@@ -84,6 +88,14 @@ CMBMAP_EXPORT int mlock2(const void* addr, size_t len, unsigned flags) {
 }
 
 CMBMAP_EXPORT int mlock(const void* addr, size_t len) { return mlock2(addr, len, 0); }
+
+// The registry keeps MAP_LOCKED for served ranges (msync, madvise answer
+// from it): an unlock clears it.
+CMBMAP_EXPORT int munlock(const void* addr, size_t len) {
+  core::Scope scope;
+  if (!scope.on() || !core::range_is_ours(const_cast<void*>(addr), len)) return real::munlock(addr, len);
+  return core::unlock(addr, len);
+}
 
 CMBMAP_EXPORT int msync(void* addr, size_t len, int flags) {
   core::Scope scope;

@@ -14,6 +14,8 @@
 // or given back.
 #include "shim/tier/registry.h"
 
+#include <sys/mman.h>
+
 #include "common/stats.h"
 #include "prim/mapped_array.h"
 #include "prim/prim.h"
@@ -325,6 +327,21 @@ void set_prot(uintptr_t start, size_t len, int prot) {
   Guard g;
   for (size_t i = first_ending_after(start); i < g_count && at(i).start < end; ++i)
     if (at(i).start >= start && at(i).end <= end) at(i).prot = prot;
+}
+
+bool any_locked(uintptr_t start, size_t len) {
+  const uintptr_t end = start + len;
+  Guard g;
+  for (size_t i = first_ending_after(start); i < g_count && at(i).start < end; ++i)
+    if (at(i).flags & MAP_LOCKED) return true;
+  return false;
+}
+
+void set_unlocked(uintptr_t start, size_t len) {
+  const uintptr_t end = start + len;
+  Guard g;
+  for (size_t i = first_ending_after(start); i < g_count && at(i).start < end; ++i)
+    if (at(i).start >= start && at(i).end <= end) at(i).flags &= ~MAP_LOCKED;
 }
 
 void touch(uintptr_t start, size_t len) {

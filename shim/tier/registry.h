@@ -86,6 +86,11 @@ void relocate_fd(int from, int to);   // the program is about to reuse `from`
 void set_prot(uintptr_t start, size_t len, int prot);
 // Marks the ranges overlapping [start, start+len) as just used.
 void touch(uintptr_t start, size_t len);
+// MAP_LOCKED as the program asked for it (the kernel never locks CMB
+// memory): set on any range overlapping [start, start+len); cleared on the
+// ranges wholly inside (munlock).
+bool any_locked(uintptr_t start, size_t len);
+void set_unlocked(uintptr_t start, size_t len);
 // The least recently used range on controller slot ctrl (-1: any) that lies
 // outside [keep, keep+keep_len) and was last used before used_before (a
 // monotonic time); false if there is none.
