@@ -121,22 +121,31 @@ bool write_protect(Tracked& r, size_t k, size_t e) {
 
 // Sets pages [i, j) of r that are in state from to state to, changing the
 // protection of each run to prot (-1: leave it; PROT_READ: write_protect).
-void convert(Tracked& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
+// False if a protection could not be changed (prot >= 0 but PROT_READ).
+bool convert(Tracked& r, size_t i, size_t j, uint8_t from, uint8_t to, int prot) {
+  bool all = true;
   for (size_t k = i; k < j;) {
     if (r.state[k] != from) { ++k; continue; }
     size_t e = k;
     while (e < j && r.state[e] == from) r.state[e++] = to;
     if (prot == PROT_READ) write_protect(r, k, e);
-    else if (prot >= 0) protect(r.start + k * g_page, r.start + e * g_page, prot);
+    else if (prot >= 0) all &= protect(r.start + k * g_page, r.start + e * g_page, prot) == 0;
     k = e;
   }
+  return all;
 }
 
 // Pages [i, j) of r that are clean or dirty: dirty and writable, a run at a
-// time (a clean page next to a dirty one joins its run: fewer splits).
-void open_pages(Tracked& r, size_t i, size_t j) {
+// time (a clean page next to a dirty one joins its run: fewer splits). No
+// room to split the range there (vm.max_map_count): every clean or dirty
+// page of the range, coarser but fewer mappings. False if even that failed:
+// some of [i, j) is still write-protected.
+bool open_pages(Tracked& r, size_t i, size_t j) {
   convert(r, i, j, kClean, kDirty, -1);
-  convert(r, i, j, kDirty, kDirty, r.prot);
+  if (convert(r, i, j, kDirty, kDirty, r.prot)) return true;
+  const size_t all = (r.end - r.start) / g_page;
+  convert(r, 0, all, kClean, kDirty, -1);
+  return convert(r, 0, all, kDirty, kDirty, r.prot);
 }
 
 void free_tracked(Tracked& r) {
@@ -159,13 +168,12 @@ void free_tracked(Tracked& r) {
 void chain(int sig, siginfo_t* si, void* uc) {
   g_lock.lock();
   struct sigaction p = g_program;
-  if (p.sa_flags & SA_RESETHAND) {
-    g_program.sa_handler = SIG_DFL;
-    g_program.sa_flags = 0;
-  }
+  // The kernel resets the handler alone: flags and mask stay (sigaction shows them).
+  if (p.sa_flags & SA_RESETHAND) g_program.sa_handler = SIG_DFL;
   g_lock.unlock();
   const bool sent = si->si_code <= 0;  // kill(), sigqueue(): not a fault
-  if (!(p.sa_flags & SA_SIGINFO) && (p.sa_handler == SIG_DFL || p.sa_handler == SIG_IGN)) {
+  // The kernel looks at the handler alone, SA_SIGINFO or not.
+  if (p.sa_handler == SIG_DFL || p.sa_handler == SIG_IGN) {
     if (p.sa_handler == SIG_IGN && sent) return;
     // The default action: with it back in place, the faulting access runs
     // again and the kernel ends the process as it would have (a sent
@@ -219,6 +227,19 @@ bool wait_while_hidden(uintptr_t a) {
   }
 }
 
+// Whether the fault was a store (x86-64: the page-fault error code's write
+// bit, and not an instruction fetch). Elsewhere every protection fault on a
+// tracked page is taken for one.
+bool fault_is_store(const void* uc) {
+#if defined(__x86_64__)
+  const long err = static_cast<const ucontext_t*>(uc)->uc_mcontext.gregs[REG_ERR];
+  return (err & 0x2) && !(err & 0x10);
+#else
+  (void)uc;
+  return true;
+#endif
+}
+
 void on_fault(int sig, siginfo_t* si, void* uc) {
   const int saved = errno;
   const uintptr_t a = (uintptr_t)si->si_addr;
@@ -235,6 +256,12 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
       Tracked* r = find(a);
       const size_t i = r ? (a - r->start) / g_page : 0;
       const uint8_t s = r ? r->state[i] : (uint8_t)kUntracked;
+      // A load or an instruction fetch there (a jump into the mapping) is
+      // the program's: making the page writable would not end it.
+      if ((s == kClean || s == kDirty) && !fault_is_store(uc)) {
+        g_lock.unlock();
+        break;
+      }
       if (s == kClean || s == kDirty) {
         // Dirty before writable: a writeback never misses a store.
         r->state[i] = kDirty;
@@ -487,8 +514,9 @@ void clear_past_eof(uintptr_t from, uintptr_t to) {
   if (!r) return;
   const size_t i = (from - r->start) / g_page;
   if (r->state[i] != kClean && r->state[i] != kDirty) return;  // frozen: the range is going
-  open_pages(*r, i, i + 1);
-  fill::zero(reinterpret_cast<void*>(from), to - from);
+  // A store to a page left write-protected would fault here, with every
+  // signal blocked: the kernel would end the process. The bytes stay.
+  if (open_pages(*r, i, i + 1)) fill::zero(reinterpret_cast<void*>(from), to - from);
 }
 
 void prepare_store(const void* p, size_t len) {
