@@ -95,12 +95,12 @@ void record_and_jump(int, siginfo_t* si, void*) {
 // made before it.
 TestSuite(dirty_edges, .timeout = 30);
 
-// dirty.cpp:231-247: every SEGV_ACCERR on a tracked page is taken for a
+// Every SEGV_ACCERR on a tracked page was taken for a
 // store. An instruction fetch from a page of a PROT_READ|PROT_WRITE mapping
 // also faults with SEGV_ACCERR; the handler makes the page "writable" and
 // returns, the fetch faults again, the page is dirty now and is made
 // writable again: forever. Without cmbmap the program's handler gets it.
-Test(dirty_edges, an_instruction_fetch_from_a_tracked_page_reaches_the_program, .timeout = 10) {
+Test(dirty_edges, an_instruction_fetch_from_a_tracked_page_reaches_the_program) {
   setup();
   program_handler(record_and_jump, SA_SIGINFO);
   if (!sigsetjmp(g_jump, 1)) reinterpret_cast<void (*)()>(page(1))();
