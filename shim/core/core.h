@@ -42,6 +42,9 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 // mprotect (pkey -1) and pkey_mprotect.
 int protect(void* addr, size_t len, int prot, int pkey = -1);
 int advise(void* addr, size_t len, int advice);
+// MADV_POPULATE_READ/WRITE over served ranges (MAP_POPULATE too): the
+// kernel populates the parts between them.
+int populate(void* addr, size_t len, int advice);
 // mlock/mlock2 over served pages: the kernel refuses to lock device memory
 // (EREMOTEIO), so they go back to file pages first, which it locks.
 int lock(const void* addr, size_t len, unsigned flags);

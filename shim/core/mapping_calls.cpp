@@ -287,7 +287,37 @@ void punching(void* addr, size_t len) {
     if (registry::has_file(h.dev[i], h.ino[i])) revoke::file(h.dev[i], h.ino[i], CMBMAP_FILE_CHANGED);
 }
 
+int populate(void* addr, size_t len, int advice) {
+  const uintptr_t lo = (uintptr_t)addr, hi = lo + prim::page_round_up(len);
+  if (!prim::page_aligned(addr) || hi <= lo) return real::madvise(addr, len, advice);
+  served_lock::Hold hold;
+  // A read-only served range answers as its file mapping would (EINVAL).
+  if (advice == MADV_POPULATE_WRITE && !dirty::tracks(lo, hi - lo)) {
+    if (!given_back(addr, len, CMBMAP_REMAPPED)) return -1;
+    return real::madvise(addr, len, advice);
+  }
+  // Prefaulting for writing meets clean pages' write-protection: they
+  // count as stored (dirty, writable) first, as a store would make them.
+  if (advice == MADV_POPULATE_WRITE) dirty::prepare_store(addr, len);
+  // CMB pages are all present already, and the kernel refuses to populate
+  // device pages (ENOMEM, and a warning in its log): only the parts between
+  // served ranges (file pages, or holes the kernel answers for) go to it.
+  uintptr_t from = lo;
+  int r = 0;
+  registry::for_each_batch(lo, hi, [&](const registry::Range* rg, size_t n) {
+    for (size_t i = 0; i < n && r == 0; ++i) {
+      if (rg[i].start > from) r = real::madvise((void*)from, rg[i].start - from, advice);
+      if (rg[i].end > from) from = rg[i].end;
+    }
+    return r == 0;
+  });
+  if (r == 0 && from < hi) r = real::madvise((void*)from, hi - from, advice);
+  if (r == 0) registry::touch(lo, hi - lo);
+  return r;
+}
+
 int advise(void* addr, size_t len, int advice) {
+  if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) return populate(addr, len, advice);
   if (advice == MADV_REMOVE) punching(addr, len);
   // The kernel refuses to age locked memory; CMB memory it never locks.
   if ((advice == MADV_COLD || advice == MADV_PAGEOUT) && prim::page_aligned(addr) &&
@@ -301,9 +331,6 @@ int advise(void* addr, size_t len, int advice) {
     if (!given_back(addr, len, CMBMAP_REMAPPED)) return -1;
   } else {
     registry::touch((uintptr_t)addr, len);  // WILLNEED and the like: in use, keep it longest
-    // Prefaulting for writing meets clean pages' write-protection: they
-    // count as stored (dirty, writable) first, as a store would make them.
-    if (advice == MADV_POPULATE_WRITE) dirty::prepare_store(addr, len);
   }
   return real::madvise(addr, len, advice);
 }

@@ -35,6 +35,9 @@ bool advice_needs_revoke(int advice) {
     case MADV_DONTNEED:
     case MADV_FREE:
     case MADV_REMOVE:
+    // The kernel refuses it on device memory (EINVAL): the file mapping
+    // takes it as it would without cmbmap.
+    case MADV_DODUMP:
 #ifdef MADV_DONTNEED_LOCKED
     case MADV_DONTNEED_LOCKED:
 #endif

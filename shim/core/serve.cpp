@@ -13,6 +13,7 @@
 #include "prim/prim.h"
 #include "prim/procself.h"
 #include "resolver/fiemap.h"
+#include "shim/core/core.h"
 #include "shim/core/policy.h"
 #include "shim/giveback/changes.h"
 #include "shim/giveback/dirty.h"
@@ -36,7 +37,7 @@ int initial_flags(int flags, const Plan& plan) {
 
 void finish_flags(const Request& req) {
   if (req.flags & MAP_LOCKED) mlock(req.base, req.len);
-  else if (req.flags & MAP_POPULATE) real::madvise(req.base, req.len, 22 /* MADV_POPULATE_READ */);
+  else if (req.flags & MAP_POPULATE) core::populate(req.base, req.len, MADV_POPULATE_READ);
 }
 
 namespace {

@@ -4,7 +4,7 @@
  * (which backing a range has) goes to stderr.
  *   mapcheck content FILE LEN   map LEN bytes of FILE read-only: checksum up to
  *                                EOF, zero tail of the last page, SIGBUS past it
- *   mapcheck ops FILE           munmap/mremap/mprotect/madvise/msync/mlock/fork
+ *   mapcheck ops FILE           munmap/mremap/mprotect/madvise/msync/mlock/fork/populate
  *   mapcheck paint BYTES MARKER map BYTES of p2pmem from the first CMB and fill
  *                                it with MARKER (16 chars), then exit
  *   mapcheck leftover MARKER    allocate all free p2pmem of every CMB and count the
@@ -182,6 +182,21 @@ static int ops(const char *path) {
   waitpid(pid, &status, 0);
   SAY("fork shared: child %s, parent %s\n", WEXITSTATUS(status) == 0 ? "same" : "DIFFERENT",
       probe(m, n, &sig) == whole ? "same" : "DIFFERENT");
+  munmap(m, n);
+
+  /* Prefaulting and core-dump advice, and MAP_POPULATE. */
+  m = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+  backing(m);
+  r = madvise(m, n, MADV_POPULATE_READ);
+  SAY("madvise POPULATE_READ: %d errno %d\n", r, r ? errno : 0);
+  r = madvise(m, n, MADV_POPULATE_WRITE);
+  SAY("madvise POPULATE_WRITE on read-only: %d errno %d\n", r, r ? errno : 0);
+  r = madvise(m, n, MADV_DODUMP);
+  SAY("madvise DODUMP: %d errno %d, after: %s\n", r, r ? errno : 0, probe(m, n, &sig) == whole ? "same" : "DIFFERENT");
+  munmap(m, n);
+  m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+  backing(m);
+  SAY("mmap MAP_POPULATE: %s\n", m == MAP_FAILED ? "FAILED" : probe(m, n, &sig) == whole ? "same" : "DIFFERENT");
   munmap(m, n);
   return 0;
 }
