@@ -9,6 +9,7 @@
 #include "prim/prim.h"
 #include "shim/core/core.h"
 #include "shim/core/internal.h"
+#include "shim/core/policy.h"
 #include "shim/giveback/commit.h"
 #include "shim/giveback/dirty.h"
 #include "shim/giveback/watcher.h"
@@ -55,6 +56,24 @@ bool failed_earlier(void* addr, size_t len) {
   return failed;
 }
 
+// msync(MS_SYNC) syncs the file under a shared mapping (vfs_fsync_range)
+// and reports its errors: the CMB mapping's file is p2pmem's, whose fsync
+// does nothing, so the served files there are synced here. 0 or an errno.
+int sync_served_files(void* addr, size_t len) {
+  int err = 0, last_fd = -1;
+  const uintptr_t lo = (uintptr_t)addr;
+  registry::for_each_batch(lo, lo + prim::page_round_up(len), [&](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!policy::shared(r[i].flags) || r[i].fd == last_fd) continue;
+      last_fd = r[i].fd;
+      const int synced = prim::fdatasync_fd(r[i].fd);
+      if (synced < 0 && !err) err = -synced;
+    }
+    return true;
+  });
+  return err;
+}
+
 }  // namespace
 
 int sync_range(void* addr, size_t len, int flags) {
@@ -66,6 +85,14 @@ int sync_range(void* addr, size_t len, int flags) {
   if (valid && (flags & MS_INVALIDATE) && registry::any_locked((uintptr_t)addr, prim::page_round_up(len))) {
     errno = EBUSY;
     return -1;
+  }
+  if (valid && (flags & MS_SYNC) && !dirty::tracks((uintptr_t)addr, len)) {
+    const int r = real::msync(addr, len, flags);
+    if (r != 0) return r;
+    served_lock::Hold hold;  // the ranges' fds stay theirs meanwhile
+    const int err = sync_served_files(addr, len);
+    if (err) errno = err;
+    return err ? -1 : 0;
   }
   if (!valid || !dirty::tracks((uintptr_t)addr, len)) return real::msync(addr, len, flags);
   len = prim::page_round_up(len);

@@ -14,6 +14,7 @@
 #include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "shim/tier/registry.h"
 #include "test/unit/fake/fake_tier.h"
 #include "test/unit/fake/fixture.h"
+#include "test/unit/fake/syscall_watch.h"
 #include "test/unit/fake/writers.h"
 
 using namespace cmbmap;
@@ -316,4 +318,26 @@ Test(mapping_call_edges, madv_remove_changes_the_file_under_its_other_served_ran
   munmap(a, len);
   munmap(b, len);
   fixture::remove_file(f);
+}
+
+// msync(MS_SYNC) of a shared file mapping syncs the file (vfs_fsync_range)
+// and reports its writeback errors, read-only mapping or not: a program
+// that write()s and then msyncs a read-only mapping of the file relies on
+// it. A served range's mapping is p2pmem's file, whose fsync does nothing:
+// nothing was synced, and a failing sync reported nothing.
+Test(mapping_call_edges, msync_of_a_read_only_served_range_syncs_its_file) {
+  Served s = fixture::serve_file(8);
+  struct stat st;
+  cr_assert_eq(fstat(s.f.fd, &st), 0);
+  syscall_watch::count(SYS_fdatasync);
+  const size_t from = syscall_watch::counted();
+  cr_assert_eq(core::sync_range(s.at, s.len, MS_SYNC), 0, "msync: %s", strerror(errno));
+  cr_expect_geq(syscall_watch::counted_on(from, st.st_dev, st.st_ino), 1, "msync(MS_SYNC) synced nothing of the file");
+  syscall_watch::fail_next(SYS_fdatasync, EIO);
+  errno = 0;
+  const int r = core::sync_range(s.at, s.len, MS_SYNC);
+  cr_expect(r == -1 && errno == EIO, "msync(MS_SYNC) with the file's sync failing = %d, errno %d; the kernel: EIO", r,
+            errno);
+  revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
+  fixture::remove_file(s.f);
 }
