@@ -232,6 +232,14 @@ void* remap(void* old, size_t old_len, size_t new_len, int flags, void* new_addr
 }
 int protect(void* addr, size_t len, int prot) { return (int)raw(SYS_mprotect, (long)addr, (long)len, prot); }
 int lock_memory(void* addr, size_t len) { return (int)raw(SYS_mlock, (long)addr, (long)len); }
+bool copy_from_self(void* dst, const void* src, size_t len) {
+  const struct iovec local{dst, len}, remote{const_cast<void*>(src), len};
+  const long r = raw(SYS_process_vm_readv, pid(), (long)&local, 1, (long)&remote, 1, 0);
+  if (r == (long)len) return true;
+  if (r >= 0 || r == -EFAULT) return false;
+  __builtin_memcpy(dst, src, len);
+  return true;
+}
 bool mapped(void* addr, size_t len) { return raw(SYS_msync, (long)addr, (long)len, MS_ASYNC) != -ENOMEM; }
 
 size_t page_size() {

@@ -98,6 +98,11 @@ bool move_over(void* from, void* at, size_t len);
 bool map_over(void* at, size_t len, int prot, int flags, int fd, off_t off, int* err = nullptr);
 int protect(void* addr, size_t len, int prot);
 int lock_memory(void* addr, size_t len);  // mlock
+// Copies len bytes of this process's memory at src (the program's, not
+// trusted) to dst: false if src is not readable (the kernel's EFAULT to
+// give, not a fault in cmbmap). Where process_vm_readv is refused (seccomp),
+// a plain copy.
+bool copy_from_self(void* dst, const void* src, size_t len);
 // True if every page of [addr, addr+len) is mapped (msync MS_ASYNC, which
 // only checks: ENOMEM for any hole).
 bool mapped(void* addr, size_t len);

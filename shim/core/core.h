@@ -62,8 +62,10 @@ void punching(void* addr, size_t len);
 bool writable_served();  // one load: any writable range served?
 // The program is about to read fd into the buffers: the file's stores are
 // written back first (fd -1: no file), and the buffers made writable (see
-// interpose/read.cpp, interpose/store.cpp).
+// interpose/read.cpp, interpose/store.cpp). iov is the program's array,
+// read without trusting it (a bad one is the kernel's EFAULT to give).
 void reading(int fd, const struct iovec* iov, int cnt);
+void reading_into(int fd, void* buf, size_t len);
 // fsync and friends on fd (-1: sync, syncfs): its stores go to the file,
 // durably, first. 0, or the errno the call must fail with: this writeback
 // failed, or an earlier one of the file did (reported once, as the page

@@ -2,6 +2,7 @@
 // file with stores in CMB memory, fsync and friends, the program's SIGSEGV
 // disposition (the mechanism: giveback/dirty.h, writeback.h, commit.h).
 #include <cerrno>
+#include <climits>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -21,11 +22,32 @@ namespace cmbmap::core {
 
 bool writable_served() { return dirty::any() || writeback::any_error(); }
 
-void reading(int fd, const struct iovec* iov, int cnt) {
-  prim::KeepErrno keep;
+namespace {
+void written_back_before_reading(int fd) {
   struct stat st;
   if (fd >= 0 && served_file(fd, &st)) commit::file(st.st_dev, st.st_ino, writeback::Mode::Current);
-  for (int i = 0; iov && i < cnt; ++i) dirty::prepare_store(iov[i].iov_base, iov[i].iov_len);
+}
+}  // namespace
+
+void reading_into(int fd, void* buf, size_t len) {
+  prim::KeepErrno keep;
+  written_back_before_reading(fd);
+  dirty::prepare_store(buf, len);
+}
+
+void reading(int fd, const struct iovec* iov, int cnt) {
+  prim::KeepErrno keep;
+  written_back_before_reading(fd);
+  // The program's array, not trusted: a bad pointer is the kernel's EFAULT
+  // to give, more than IOV_MAX entries its EINVAL.
+  if (!iov || cnt <= 0 || cnt > IOV_MAX || !dirty::any()) return;
+  struct iovec chunk[16];
+  for (int i = 0; i < cnt;) {
+    const int n = cnt - i < 16 ? cnt - i : 16;
+    if (!prim::copy_from_self(chunk, iov + i, (size_t)n * sizeof *iov)) return;
+    for (int k = 0; k < n; ++k) dirty::prepare_store(chunk[k].iov_base, chunk[k].iov_len);
+    i += n;
+  }
 }
 
 int syncing(int fd) {

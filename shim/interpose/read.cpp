@@ -21,17 +21,20 @@ void reading(int fd, const struct iovec* iov, int cnt) {
   core::Scope scope;
   if (scope.on()) core::reading(fd, iov, cnt);
 }
+void reading(int fd, void* buf, size_t n) {
+  if (!core::writable_served()) return;
+  core::Scope scope;
+  if (scope.on()) core::reading_into(fd, buf, n);
+}
 
 }  // namespace
 
 CMBMAP_EXPORT ssize_t read(int fd, void* buf, size_t n) {
-  const struct iovec v{buf, n};
-  reading(fd, &v, 1);
+  reading(fd, buf, n);
   return real::read(fd, buf, n);
 }
 CMBMAP_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
-  const struct iovec v{buf, n};
-  reading(fd, &v, 1);
+  reading(fd, buf, n);
   return real::pread(fd, buf, n, off);
 }
 CMBMAP_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
@@ -57,13 +60,11 @@ CMBMAP_EXPORT ssize_t preadv64v2(int fd, const struct iovec* iov, int cnt, off_t
 // The fortified entry points (-D_FORTIFY_SOURCE with a buffer of known
 // size), which distributions build most programs to call instead.
 CMBMAP_EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
-  const struct iovec v{buf, n < buflen ? n : buflen};
-  reading(fd, &v, 1);
+  reading(fd, buf, n < buflen ? n : buflen);
   return real::read_chk(fd, buf, n, buflen);
 }
 CMBMAP_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
-  const struct iovec v{buf, n < buflen ? n : buflen};
-  reading(fd, &v, 1);
+  reading(fd, buf, n < buflen ? n : buflen);
   return real::pread_chk(fd, buf, n, off, buflen);
 }
 CMBMAP_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {

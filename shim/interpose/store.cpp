@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "common/export.h"
+#include "prim/prim.h"
 #include "shim/core/core.h"
 #include "shim/real.h"
 
@@ -28,8 +29,9 @@ void storing(const struct iovec* iov, int cnt) {
 }
 
 void storing(void* buf, size_t len) {
-  const struct iovec v{buf, len};
-  storing(&v, 1);
+  if (!core::writable_served()) return;
+  core::Scope scope;
+  if (scope.on()) core::reading_into(-1, buf, len);
 }
 
 }  // namespace
@@ -43,7 +45,9 @@ CMBMAP_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct so
   return real::recvfrom(fd, buf, n, flags, from, len);
 }
 CMBMAP_EXPORT ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
-  if (msg) storing(msg->msg_iov, (int)msg->msg_iovlen);
+  // The program's header, not trusted (the kernel answers EFAULT for it).
+  struct msghdr h;
+  if (msg && core::writable_served() && prim::copy_from_self(&h, msg, sizeof h)) storing(h.msg_iov, (int)h.msg_iovlen);
   return real::recvmsg(fd, msg, flags);
 }
 CMBMAP_EXPORT ssize_t getdents64(int fd, void* buf, size_t n) {
@@ -58,9 +62,8 @@ CMBMAP_EXPORT int ioctl(int fd, unsigned long req, ...) {
   va_start(ap, req);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  if (req == FS_IOC_FIEMAP && arg && core::writable_served()) {
-    auto* fm = static_cast<struct fiemap*>(arg);
-    storing(fm, sizeof *fm + (size_t)fm->fm_extent_count * sizeof(struct fiemap_extent));
-  }
+  struct fiemap fm;
+  if (req == FS_IOC_FIEMAP && arg && core::writable_served() && prim::copy_from_self(&fm, arg, sizeof fm))
+    storing(arg, sizeof fm + (size_t)fm.fm_extent_count * sizeof(struct fiemap_extent));
   return real::ioctl(fd, req, arg);
 }

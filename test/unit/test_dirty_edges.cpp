@@ -1,6 +1,6 @@
 // Edges of dirty tracking (shim/giveback/dirty.cpp) and the hooks around
 // it, found in a review: each test states what a program sees without
-// cmbmap and checks that it sees the same with its stores tracked. Six are
+// cmbmap and checks that it sees the same with its stores tracked. Five are
 // disabled: defects found and not fixed yet (each says how; README
 // Limitations lists them). Tracking runs on anonymous
 // memory of this machine, as in test_dirty.cpp: write-protection faults the
@@ -254,12 +254,11 @@ Test(dirty_edges, sigaction_reports_what_sa_resethand_left) {
                "flags 0x%x: the kernel keeps them when it resets the handler", now.sa_flags);
 }
 
-// shim/core/writable.cpp:27 (under read.cpp's readv/preadv and store.cpp's
-// recvmsg): the program's iovec array is read by the hook. A bad pointer,
-// which the kernel answers with EFAULT, faults in cmbmap instead and the
-// program gets SIGSEGV (killed by its default disposition).
-// OPEN: the readv/preadv/recvmsg hooks read the program's iovec; copy it fault-safely (process_vm_readv on self) and cap the count at IOV_MAX.
-Test(dirty_edges, a_bad_iovec_pointer_is_the_kernels_efault_not_a_fault, .disabled = true) {
+// core::reading (under read.cpp's readv/preadv and store.cpp's recvmsg)
+// read the program's iovec array directly. A bad pointer, which the kernel
+// answers with EFAULT, faulted in cmbmap instead and the program got
+// SIGSEGV (killed by its default disposition).
+Test(dirty_edges, a_bad_iovec_pointer_is_the_kernels_efault_not_a_fault) {
   setup();
   program_handler(record_and_jump, SA_SIGINFO);
   const auto* bad = static_cast<const struct iovec*>(inaccessible_page());
