@@ -88,15 +88,7 @@ bool vm_flags(const void* addr, char* flags, size_t cap) {
 }
 
 // Total virtual size now (the kernel's total_vm), in bytes.
-rlim_t vm_size_now() {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  unsigned long kb = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmSize: %lu kB", &kb) == 1) break;
-  if (f) fclose(f);
-  return (rlim_t)kb * 1024;
-}
+rlim_t vm_size_now() { return (rlim_t)fixture::status_bytes("VmSize"); }
 
 }  // namespace
 

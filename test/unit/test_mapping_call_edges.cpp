@@ -79,15 +79,7 @@ Plain plain_file(size_t pages, int flags = MAP_SHARED, unsigned seed = 5) {
 }
 
 // Locked bytes of this process now (VmLck).
-size_t locked_now() {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  unsigned long kb = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmLck: %lu kB", &kb) == 1) break;
-  if (f) fclose(f);
-  return (size_t)kb * 1024;
-}
+size_t locked_now() { return fixture::status_bytes("VmLck"); }
 
 // RLIMIT_MEMLOCK binds only without CAP_IPC_LOCK (the unit tests may run
 // as root): drop it from this test's process.
@@ -166,9 +158,7 @@ Test(mapping_call_edges, a_duplicating_mremap_onto_a_served_range_scrubs_and_for
 // locked, and msync(MS_INVALIDATE) failed with EBUSY where the kernel
 // returns 0.
 Test(mapping_call_edges, msync_invalidate_after_munlock_of_a_map_locked_range_succeeds) {
-  Plain p{fixture::make_file(8 * page(), O_RDONLY, 5), nullptr, 8 * page()};
-  p.at = static_cast<uint8_t*>(mmap(nullptr, p.len, PROT_READ, MAP_SHARED | MAP_LOCKED, p.f.fd, 0));
-  cr_assert_neq((void*)p.at, MAP_FAILED);
+  Plain p = plain_file(8, MAP_SHARED | MAP_LOCKED);
   cr_assert_eq(msync(p.at, p.len, MS_INVALIDATE), -1, "the kernel allowed MS_INVALIDATE on locked memory");
   cr_assert_eq(syscall(SYS_munlock, p.at, p.len), 0);  // the kernel's (sanitizers make munlock a no-op)
   cr_assert_eq(msync(p.at, p.len, MS_INVALIDATE), 0, "the kernel refused MS_INVALIDATE after munlock");
@@ -193,9 +183,7 @@ Test(mapping_call_edges, msync_invalidate_after_munlock_of_a_map_locked_range_su
 // locked memory (can_madv_lru_vma: EINVAL). cmbmap handed them to the CMB
 // mapping, which is not locked: 0.
 Test(mapping_call_edges, madv_cold_on_a_map_locked_served_range_is_einval) {
-  Plain p{fixture::make_file(8 * page(), O_RDONLY, 5), nullptr, 8 * page()};
-  p.at = static_cast<uint8_t*>(mmap(nullptr, p.len, PROT_READ, MAP_SHARED | MAP_LOCKED, p.f.fd, 0));
-  cr_assert_neq((void*)p.at, MAP_FAILED);
+  Plain p = plain_file(8, MAP_SHARED | MAP_LOCKED);
   cr_assert_eq(madvise(p.at, p.len, MADV_COLD), -1, "the kernel allowed MADV_COLD on locked memory");
   cr_assert_eq(errno, EINVAL);
 

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -111,5 +112,16 @@ Served serve_file(size_t pages, int prot, int flags, unsigned seed) {
 }
 
 size_t page() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+size_t status_bytes(const char* field) {
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  const size_t n = strlen(field);
+  unsigned long kb = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%lu", &kb) == 1) break;
+  if (f) fclose(f);
+  return (size_t)kb * 1024;
+}
 
 }  // namespace cmbmap::fixture

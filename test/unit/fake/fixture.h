@@ -65,5 +65,7 @@ bool leases_work();
 void serving_setup();
 
 size_t page();
+// A field of /proc/self/status given in kB ("VmSize", "VmLck"), in bytes.
+size_t status_bytes(const char* field);
 
 }  // namespace cmbmap::fixture
