@@ -287,16 +287,26 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
   errno = saved;
 }
 
-bool install() {
-  if (g_installed) return true;
+// cmbmap's action for SIGSEGV. On the alternate stack only if the program's
+// own handler asked for it (SA_ONSTACK): chain() runs that handler on this
+// one's stack, which must be the one the kernel would have used (its
+// stack-overflow faults reach it on the alternate stack; a handler without
+// SA_ONSTACK runs on the thread's own, the alternate one often being small).
+struct sigaction our_action(int program_flags) {
   struct sigaction sa{};
   sa.sa_sigaction = on_fault;
-  // On the alternate stack where the program has one: its stack-overflow
-  // faults reach its own handler there.
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | (program_flags & SA_ONSTACK);
   sigfillset(&sa.sa_mask);  // see on_fault
+  return sa;
+}
+
+bool install() {
+  if (g_installed) return true;
   {
     Locked l;
+    struct sigaction cur{};
+    if (real::sigaction(SIGSEGV, nullptr, &cur) != 0) return false;
+    const struct sigaction sa = our_action(cur.sa_flags);
     if (real::sigaction(SIGSEGV, &sa, &g_program) != 0) return false;
     __atomic_store_n(&g_installed, true, __ATOMIC_RELEASE);
   }
@@ -566,7 +576,13 @@ bool installed() { return __atomic_load_n(&g_installed, __ATOMIC_ACQUIRE); }
 int program_sigaction(const struct sigaction* act, struct sigaction* old) {
   Locked l;
   if (old) *old = g_program;
-  if (act) g_program = *act;
+  if (!act) return 0;
+  const bool stack_changed = (act->sa_flags ^ g_program.sa_flags) & SA_ONSTACK;
+  g_program = *act;
+  if (stack_changed) {
+    const struct sigaction sa = our_action(act->sa_flags);
+    real::sigaction(SIGSEGV, &sa, nullptr);
+  }
   return 0;
 }
 
