@@ -66,6 +66,10 @@ bool writable_served();  // one load: any writable range served?
 // read without trusting it (a bad one is the kernel's EFAULT to give).
 void reading(int fd, const struct iovec* iov, int cnt);
 void reading_into(int fd, void* buf, size_t len);
+// Copies len bytes of the program's memory at src (not trusted) to dst:
+// false if it is not readable. CMB memory of a served range is (the
+// kernel's process_vm_readv refuses device pages: read directly there).
+bool read_program_memory(void* dst, const void* src, size_t len);
 // fsync and friends on fd (-1: sync, syncfs): its stores go to the file,
 // durably, first. 0, or the errno the call must fail with: this writeback
 // failed, or an earlier one of the file did (reported once, as the page

@@ -35,6 +35,15 @@ void reading_into(int fd, void* buf, size_t len) {
   dirty::prepare_store(buf, len);
 }
 
+bool read_program_memory(void* dst, const void* src, size_t len) {
+  if (prim::copy_from_self(dst, src, len)) return true;
+  registry::Range r;
+  const uintptr_t a = (uintptr_t)src;
+  if (registry::collect(a, len, &r, 1) != 1 || r.start > a || r.end < a + len || !(r.prot & PROT_READ)) return false;
+  __builtin_memcpy(dst, src, len);
+  return true;
+}
+
 void reading(int fd, const struct iovec* iov, int cnt) {
   prim::KeepErrno keep;
   written_back_before_reading(fd);
@@ -44,7 +53,7 @@ void reading(int fd, const struct iovec* iov, int cnt) {
   struct iovec chunk[16];
   for (int i = 0; i < cnt;) {
     const int n = cnt - i < 16 ? cnt - i : 16;
-    if (!prim::copy_from_self(chunk, iov + i, (size_t)n * sizeof *iov)) return;
+    if (!read_program_memory(chunk, iov + i, (size_t)n * sizeof *iov)) return;
     for (int k = 0; k < n; ++k) dirty::prepare_store(chunk[k].iov_base, chunk[k].iov_len);
     i += n;
   }

@@ -14,7 +14,6 @@
 #include <sys/uio.h>
 
 #include "common/export.h"
-#include "prim/prim.h"
 #include "shim/core/core.h"
 #include "shim/real.h"
 
@@ -47,7 +46,7 @@ CMBMAP_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct so
 CMBMAP_EXPORT ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   // The program's header, not trusted (the kernel answers EFAULT for it).
   struct msghdr h;
-  if (msg && core::writable_served() && prim::copy_from_self(&h, msg, sizeof h)) storing(h.msg_iov, (int)h.msg_iovlen);
+  if (msg && core::writable_served() && core::read_program_memory(&h, msg, sizeof h)) storing(h.msg_iov, (int)h.msg_iovlen);
   return real::recvmsg(fd, msg, flags);
 }
 CMBMAP_EXPORT ssize_t getdents64(int fd, void* buf, size_t n) {
@@ -63,7 +62,7 @@ CMBMAP_EXPORT int ioctl(int fd, unsigned long req, ...) {
   void* arg = va_arg(ap, void*);
   va_end(ap);
   struct fiemap fm;
-  if (req == FS_IOC_FIEMAP && arg && core::writable_served() && prim::copy_from_self(&fm, arg, sizeof fm))
+  if (req == FS_IOC_FIEMAP && arg && core::writable_served() && core::read_program_memory(&fm, arg, sizeof fm))
     storing(arg, sizeof fm + (size_t)fm.fm_extent_count * sizeof(struct fiemap_extent));
   return real::ioctl(fd, req, arg);
 }

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cmbmap/cmbmap.h"
@@ -328,4 +329,27 @@ Test(mapping_call_edges, msync_of_a_read_only_served_range_syncs_its_file) {
             errno);
   revoke::range(s.at, s.len, CMBMAP_RECLAIMED);
   fixture::remove_file(s.f);
+}
+
+// The read hooks read the program's iovec array fault-safely with
+// process_vm_readv, which the kernel refuses on device pages (EFAULT, as for
+// a bad pointer): an array inside a served mapping (a FIEMAP request there,
+// a msghdr) was taken for a bad one, its buffers were not opened, and the
+// call failed with EFAULT on their clean pages (measured in the test
+// machine: FIEMAP into the mapping). Served CMB memory is read directly.
+Test(mapping_call_edges, an_iovec_array_inside_a_served_mapping_is_read) {
+  Served s = writers::serve_writable(16 * page());
+  auto* iov = reinterpret_cast<struct iovec*>(s.at + 3 * page());  // a store: page 3 dirty
+  iov->iov_base = s.at + 9 * page();                                // page 9 clean, write-protected
+  iov->iov_len = 64;
+  syscall_watch::fail_next(SYS_process_vm_readv, EFAULT);  // as the kernel answers for p2pmem pages
+  core::reading(-1, iov, 1);
+  int p[2];
+  cr_assert_eq(pipe(p), 0);
+  cr_assert_eq(write(p[1], "stored by the kernel", 20), 20);
+  const ssize_t n = read(p[0], s.at + 9 * page(), 20);  // what the program's readv would do next
+  cr_expect_eq(n, 20, "the read into the buffer the array names failed (errno %d)", errno);
+  close(p[0]);
+  close(p[1]);
+  writers::forget(s);
 }
