@@ -29,6 +29,28 @@ namespace {
 // device memory. False (errno ENOMEM) if some of it stays served: its
 // stores could not be written (revoke.h), and the call must not drop or
 // expose them.
+// The files of the served ranges in [addr, addr+len) (shared ones only, if
+// asked) change: every range of each goes back.
+void give_back_files_served_in(void* addr, size_t len, bool shared_only) {
+  const uintptr_t lo = (uintptr_t)addr;
+  registry::for_each_batch(lo, lo + prim::page_round_up(len), [&](const registry::Range* r, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      if (!shared_only || policy::shared(r[i].flags)) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
+    return true;
+  });
+}
+
+// The pages mlock and munlock act on: addr rounded down to its page, the
+// length grown by as much and rounded up (the kernel's rounding).
+struct PageSpan {
+  void* at;
+  size_t len;
+};
+PageSpan page_span(const void* addr, size_t len) {
+  const uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(prim::page_size() - 1);
+  return {(void*)a, prim::page_round_up(len + ((uintptr_t)addr - a))};
+}
+
 bool given_back(void* addr, size_t len, int cause) {
   // Nothing to do (length 0, or one that wraps past the top: the kernel's
   // EINVAL): the kernel answers.
@@ -82,20 +104,18 @@ void* map_anonymous_over(void* addr, size_t len, int prot, int flags, int fd, of
 
 int lock(const void* addr, size_t len, unsigned flags) {
   // The kernel rounds addr down to its page; so does the give-back.
-  const uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(prim::page_size() - 1);
-  const size_t l = len + ((uintptr_t)addr - a);
-  if (!given_back((void*)a, l, CMBMAP_REMAPPED)) return -1;
+  const PageSpan p = page_span(addr, len);
+  if (!given_back(p.at, p.len, CMBMAP_REMAPPED)) return -1;
   return real::mlock2(addr, len, flags);
 }
 
 int unlock(const void* addr, size_t len) {
-  const uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(prim::page_size() - 1);
-  const size_t l = prim::page_round_up(len + ((uintptr_t)addr - a));
+  const PageSpan p = page_span(addr, len);
   served_lock::Hold hold;
   // A range unlocked in part goes back to file pages, which the kernel
   // unlocks exactly; one unlocked whole is no longer MAP_LOCKED.
-  if (!registry::covers_whole(a, l) && !given_back((void*)a, l, CMBMAP_REMAPPED)) return -1;
-  registry::set_unlocked(a, l);
+  if (!registry::covers_whole((uintptr_t)p.at, p.len) && !given_back(p.at, p.len, CMBMAP_REMAPPED)) return -1;
+  registry::set_unlocked((uintptr_t)p.at, p.len);
   return real::munlock(addr, len);
 }
 
@@ -205,12 +225,7 @@ int protect(void* addr, size_t len, int prot, int pkey) {
   if (prot & PROT_WRITE) {
     // A shared range made writable: its stores change the file, so every
     // other served range of that file goes back too.
-    const uintptr_t lo = (uintptr_t)addr;
-    registry::for_each_batch(lo, lo + prim::page_round_up(len), [](const registry::Range* r, size_t n) {
-      for (size_t i = 0; i < n; ++i)
-        if (policy::shared(r[i].flags)) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
-      return true;
-    });
+    give_back_files_served_in(addr, len, true);
   }
   if (policy::protect_needs_revoke(prot) || !registry::covers_whole((uintptr_t)addr, len) ||
       !prim::mapped(addr, len)) {
@@ -276,12 +291,8 @@ void punching(void* addr, size_t len) {
   changes::happened();
   if (registry::empty()) return;
   // Served ranges there show the CMB's identity, not their file's.
-  const uintptr_t lo = (uintptr_t)addr;
   served_lock::Hold hold;
-  registry::for_each_batch(lo, lo + prim::page_round_up(len), [](const registry::Range* r, size_t n) {
-    for (size_t i = 0; i < n; ++i) revoke::file(r[i].dev, r[i].ino, CMBMAP_FILE_CHANGED);
-    return true;
-  });
+  give_back_files_served_in(addr, len, false);
   const SharedFiles h = shared_files_over(addr, len);
   for (size_t i = 0; i < h.n; ++i)
     if (registry::has_file(h.dev[i], h.ino[i])) revoke::file(h.dev[i], h.ino[i], CMBMAP_FILE_CHANGED);
